@@ -1,0 +1,316 @@
+package job
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+)
+
+// ClientConfig configures a Client. The zero value enqueues into the default
+// namespace and queue.
+type ClientConfig struct {
+	// Topology names the streams; its zero value is the default namespace.
+	Topology Topology
+	// Queue is the queue for jobs enqueued without the Queue option;
+	// default "default".
+	Queue string
+}
+
+// Client enqueues jobs. It is safe for concurrent use.
+type Client struct {
+	js    jetstream.JetStream
+	topo  Topology
+	queue string
+}
+
+// NewClient returns a client that enqueues through js. It does no I/O: call
+// EnsureTopology (or start a worker pool) before the first enqueue if the
+// streams may not exist yet.
+func NewClient(js jetstream.JetStream, cfg ClientConfig) (*Client, error) {
+	if js == nil {
+		return nil, fmt.Errorf("%w: NewClient needs a jetstream.JetStream", ErrInvalidOption)
+	}
+	if err := cfg.Topology.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Queue == "" {
+		cfg.Queue = DefaultQueue
+	}
+	if err := ValidateQueue(cfg.Queue); err != nil {
+		return nil, fmt.Errorf("ClientConfig.Queue: %w", err)
+	}
+	return &Client{js: js, topo: cfg.Topology.WithDefaults(), queue: cfg.Queue}, nil
+}
+
+// Topology returns the client's topology with defaults applied.
+func (c *Client) Topology() Topology { return c.topo }
+
+// JetStream returns the JetStream context the client publishes through.
+func (c *Client) JetStream() jetstream.JetStream { return c.js }
+
+// EnsureTopology creates or checks the streams; see Topology.Ensure.
+func (c *Client) EnsureTopology(ctx context.Context) error { return c.topo.Ensure(ctx, c.js) }
+
+// Result is the outcome of enqueueing one job.
+type Result struct {
+	// ID is the job's ID.
+	ID string
+	// Seq is the job's sequence in the work stream (for a scheduled job, the
+	// schedule message's sequence).
+	Seq uint64
+	// Duplicate is true when a job with the same ID was already stored within
+	// the duplicate window; nothing new was stored.
+	Duplicate bool
+	// Err is set by EnqueueMany for a job that was not enqueued.
+	Err error
+}
+
+// Enqueue stores one job of kind with args (encoded as JSON; nil means no
+// arguments, []byte and json.RawMessage are sent as they are). It returns
+// after the server acknowledged the job.
+//
+// Errors: ErrInvalidName, ErrInvalidOption, ErrEncode, ErrPayloadTooLarge
+// (nothing was published), ErrQueueFull, ErrNoStream,
+// ErrSchedulingUnsupported, or the connection's error.
+func (c *Client) Enqueue(ctx context.Context, kind string, args any, opts ...Option) (Result, error) {
+	msg, id, err := c.Message(kind, args, opts...)
+	if err != nil {
+		return Result{}, err
+	}
+	ack, err := c.js.PublishMsg(ctx, msg)
+	if err != nil {
+		return Result{ID: id}, c.publishError(msg, err)
+	}
+	return Result{ID: id, Seq: ack.Sequence, Duplicate: ack.Duplicate}, nil
+}
+
+// EnqueueArgs is Enqueue with the kind taken from args.Kind().
+func (c *Client) EnqueueArgs(ctx context.Context, args Args, opts ...Option) (Result, error) {
+	return c.Enqueue(ctx, args.Kind(), args, opts...)
+}
+
+// Request is one job for EnqueueMany.
+type Request struct {
+	Kind    string
+	Args    any
+	Options []Option
+}
+
+// EnqueueMany validates and encodes every job first, then publishes the
+// valid ones pipelined (asynchronous publish, acknowledgements awaited
+// together) and returns one Result per request, in order. A request that
+// fails validation has Err set and is not published; the others still are.
+// The returned error is ctx's error if ctx ended before every
+// acknowledgement arrived (their Results then carry it too).
+func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]Result, error) {
+	results := make([]Result, len(reqs))
+	futures := make([]jetstream.PubAckFuture, len(reqs))
+	msgs := make([]*nats.Msg, len(reqs))
+	for i, r := range reqs {
+		msg, id, err := c.Message(r.Kind, r.Args, r.Options...)
+		results[i] = Result{ID: id, Err: err}
+		if err != nil {
+			continue
+		}
+		if msg.Header.Get(scheduleHeader) != "" {
+			// Schedules are rare; publish them synchronously for a clear error.
+			ack, err := c.js.PublishMsg(ctx, msg)
+			if err != nil {
+				results[i].Err = c.publishError(msg, err)
+			} else {
+				results[i].Seq, results[i].Duplicate = ack.Sequence, ack.Duplicate
+			}
+			continue
+		}
+		msgs[i] = msg
+		futures[i], err = c.js.PublishMsgAsync(msg)
+		if err != nil {
+			results[i].Err = c.publishError(msg, err)
+		}
+	}
+	var ctxErr error
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		if ctxErr != nil {
+			results[i].Err = ctxErr
+			continue
+		}
+		select {
+		case ack := <-f.Ok():
+			results[i].Seq, results[i].Duplicate = ack.Sequence, ack.Duplicate
+		case err := <-f.Err():
+			results[i].Err = c.publishError(msgs[i], err)
+		case <-ctx.Done():
+			ctxErr = ctx.Err()
+			results[i].Err = ctxErr
+		}
+	}
+	return results, ctxErr
+}
+
+// Message builds the message Enqueue would publish, validated, and returns
+// it with the job's ID. It is exported for tools that publish themselves
+// (benchmarks, bridges); most code calls Enqueue.
+func (c *Client) Message(kind string, args any, opts ...Option) (*nats.Msg, string, error) {
+	o := options{queue: c.queue}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, "", err
+		}
+	}
+	if err := ValidateKind(kind); err != nil {
+		return nil, "", err
+	}
+	data, err := encodeArgs(args)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: kind %s: %w", ErrEncode, kind, err)
+	}
+	id := o.id
+	switch {
+	case id != "" && o.unique:
+		return nil, "", fmt.Errorf("%w: ID and Unique both set; use one", ErrInvalidOption)
+	case o.unique:
+		id = UniqueID(o.queue, kind, data)
+	case id == "":
+		id = nuid.Next()
+	}
+	subject := Subject(c.topo.Prefix, o.queue, kind)
+	msg := &nats.Msg{Subject: subject, Data: data, Header: make(nats.Header, 6+len(o.header))}
+	for k, v := range o.header {
+		msg.Header[k] = v
+	}
+	msg.Header.Set(HeaderID, id)
+	msg.Header.Set(HeaderEnqueuedAt, time.Now().UTC().Format(time.RFC3339Nano))
+	if o.maxAttempts > 0 {
+		msg.Header.Set(HeaderMaxAttempts, strconv.Itoa(o.maxAttempts))
+	}
+	if o.timeout > 0 {
+		msg.Header.Set(HeaderTimeout, o.timeout.String())
+	}
+	if !o.deadline.IsZero() {
+		msg.Header.Set(HeaderDeadline, o.deadline.UTC().Format(time.RFC3339Nano))
+	}
+	if !o.runAt.IsZero() {
+		if !SupportsSchedules(c.js, false) {
+			return nil, "", fmt.Errorf("%w: delayed jobs need nats-server 2.12 or newer (connected to %s)", ErrSchedulingUnsupported, c.js.Conn().ConnectedServerVersion())
+		}
+		// The schedule waits in the schedule stream; at its time the server
+		// fires a copy, headers included, to the fire subject, and worker
+		// pools move it into the work stream. Nats-Msg-Id dedupes the
+		// schedule itself.
+		msg.Header.Set(scheduleHeader, "@at "+o.runAt.UTC().Truncate(time.Second).Format(time.RFC3339))
+		msg.Header.Set(scheduleTargetHeader, c.topo.FireSubject(o.queue, kind))
+		msg.Subject = c.topo.AtSubject(id)
+	}
+	msg.Header.Set(HeaderMsgID, id)
+	if err := c.checkSize(msg); err != nil {
+		return nil, "", err
+	}
+	return msg, id, nil
+}
+
+const (
+	scheduleHeader       = "Nats-Schedule"
+	scheduleTargetHeader = "Nats-Schedule-Target"
+)
+
+func encodeArgs(args any) ([]byte, error) {
+	switch a := args.(type) {
+	case nil:
+		return nil, nil
+	case []byte:
+		if len(a) > 0 && !json.Valid(a) {
+			return nil, errors.New("raw payload is not valid JSON")
+		}
+		return a, nil
+	case json.RawMessage:
+		if len(a) > 0 && !json.Valid(a) {
+			return nil, errors.New("raw payload is not valid JSON")
+		}
+		return a, nil
+	default:
+		return json.Marshal(args)
+	}
+}
+
+func (c *Client) checkSize(msg *nats.Msg) error {
+	size := len(msg.Data) + len(msg.Subject)
+	for k, vs := range msg.Header {
+		for _, v := range vs {
+			size += len(k) + len(v) + 4
+		}
+	}
+	if limit := int(c.topo.MaxMsgSize); limit > 0 && size > limit {
+		return fmt.Errorf("%w: %d bytes exceeds the stream's MaxMsgSize of %d bytes; shrink the arguments (store large data elsewhere and pass a reference) or raise Topology.MaxMsgSize", ErrPayloadTooLarge, size, limit)
+	}
+	if limit := c.js.Conn().MaxPayload(); limit > 0 && int64(size) > limit {
+		return fmt.Errorf("%w: %d bytes exceeds the server's max_payload of %d bytes; shrink the arguments or raise max_payload", ErrPayloadTooLarge, size, limit)
+	}
+	return nil
+}
+
+// publishError turns a publish failure into the package's errors.
+func (c *Client) publishError(msg *nats.Msg, err error) error {
+	var apiErr *jetstream.APIError
+	switch {
+	case (errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)) && strings.HasPrefix(msg.Subject, c.topo.SchedulePrefix+"."):
+		return fmt.Errorf("%w: schedule stream %s not found; run EnsureTopology (or start a worker) against nats-server 2.12 or newer: %w", ErrSchedulingUnsupported, c.topo.ScheduleStream, err)
+	case errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, nats.ErrNoResponders):
+		return fmt.Errorf("%w (stream %s, subject %s): %w", ErrNoStream, c.topo.Stream, msg.Subject, err)
+	case errors.Is(err, jetstream.ErrMessageSchedulesDisabled):
+		return fmt.Errorf("%w: stream %s does not allow message schedules; run EnsureTopology against nats-server 2.12 or newer: %w", ErrSchedulingUnsupported, c.topo.ScheduleStream, err)
+	case errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum):
+		return fmt.Errorf("%w: the stream refused it: %w", ErrPayloadTooLarge, err)
+	case errors.As(err, &apiErr) && isStreamFull(apiErr):
+		return fmt.Errorf("%w: stream %s refused the job (%s); wait for workers to drain it or raise Topology.MaxMsgs/MaxBytes: %w", ErrQueueFull, c.topo.Stream, apiErr.Description, err)
+	}
+	return fmt.Errorf("jetjobs: enqueue to %s: %w", msg.Subject, err)
+}
+
+// isStreamFull reports whether a publish was refused because a DiscardNew
+// stream reached a limit. The server reports this as a generic store failure
+// (10077); the description is the only thing that tells the limits apart.
+func isStreamFull(e *jetstream.APIError) bool {
+	if e.ErrorCode != 10077 {
+		return false
+	}
+	switch e.Description {
+	case "maximum messages exceeded", "maximum bytes exceeded", "maximum messages per subject exceeded":
+		return true
+	}
+	return false
+}
+
+// UniqueID is the job ID the Unique option derives: a hash of queue, kind
+// and encoded arguments.
+func UniqueID(queue, kind string, payload []byte) string {
+	h := sha256.New()
+	h.Write([]byte(queue))
+	h.Write([]byte{0})
+	h.Write([]byte(kind))
+	h.Write([]byte{0})
+	h.Write(payload)
+	return "u-" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// SubjectToken returns id if it is a valid subject token, else a hash of it,
+// so any job ID can name a subject.
+func SubjectToken(id string) string {
+	if id != "" && invalidTokenChar(id) < 0 {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "h-" + hex.EncodeToString(sum[:16])
+}

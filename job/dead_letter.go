@@ -1,0 +1,274 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// DeadLetter is a job that could not succeed, as stored in the dead-letter
+// stream: its payload and original headers, plus why it died.
+type DeadLetter struct {
+	// ID is the job's ID.
+	ID string
+	// Queue and Kind of the original job.
+	Queue, Kind string
+	// Subject is the job's original subject; replay publishes there.
+	Subject string
+	// Reason, Error and Attempts say why and after how many attempts.
+	Reason   Reason
+	Error    string
+	Attempts int
+	// FailedAt is when the job was dead-lettered.
+	FailedAt time.Time
+	// Header holds every header of the dead letter.
+	Header nats.Header
+	// Payload is the job's original payload.
+	Payload []byte
+	// Seq is the dead letter's sequence in the dead-letter stream.
+	Seq uint64
+}
+
+// DeadLetterMessage builds the dead letter of a job message: the original
+// payload and headers plus the protocol-v1 dead-letter headers. jobStream and
+// jobSeq identify the original message; they name the dead letter's
+// Nats-Msg-Id so two workers dead-lettering the same message store it once.
+func (t Topology) DeadLetterMessage(subject string, h nats.Header, data []byte, id, queue string, jobStream string, jobSeq uint64, reason Reason, cause string, attempts int) *nats.Msg {
+	t = t.WithDefaults()
+	if queue == "" || ValidateQueue(queue) != nil {
+		queue = "_invalid"
+	}
+	out := make(nats.Header, len(h)+6)
+	for k, v := range h {
+		if strings.HasPrefix(k, "Nats-") {
+			continue // server-interpreted headers would act again on the copy
+		}
+		out[k] = v
+	}
+	if out.Get(HeaderID) == "" {
+		out.Set(HeaderID, id)
+	}
+	if len(cause) > 2048 {
+		cause = cause[:2048] + "…"
+	}
+	out.Set(HeaderReason, string(reason))
+	out.Set(HeaderError, strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, cause))
+	out.Set(HeaderAttempts, strconv.Itoa(attempts))
+	out.Set(HeaderSubject, subject)
+	out.Set(HeaderFailedAt, time.Now().UTC().Format(time.RFC3339Nano))
+	out.Set(HeaderMsgID, fmt.Sprintf("dlq:%s:%d", jobStream, jobSeq))
+	return &nats.Msg{
+		Subject: t.DeadLetterPrefix + "." + queue + "." + SubjectToken(id),
+		Header:  out,
+		Data:    data,
+	}
+}
+
+func (t Topology) deadLetterFromRaw(m *jetstream.RawStreamMsg) DeadLetter {
+	h := m.Header
+	dl := DeadLetter{
+		ID:      h.Get(HeaderID),
+		Subject: h.Get(HeaderSubject),
+		Reason:  Reason(h.Get(HeaderReason)),
+		Error:   h.Get(HeaderError),
+		Header:  h,
+		Payload: m.Data,
+		Seq:     m.Sequence,
+	}
+	dl.Attempts, _ = strconv.Atoi(h.Get(HeaderAttempts))
+	dl.FailedAt, _ = time.Parse(time.RFC3339Nano, h.Get(HeaderFailedAt))
+	if dl.FailedAt.IsZero() {
+		dl.FailedAt = m.Time
+	}
+	dl.Queue, dl.Kind, _ = ParseSubject(t.Prefix, dl.Subject)
+	return dl
+}
+
+// DeadLetterFilter selects dead letters.
+type DeadLetterFilter struct {
+	// Queue limits the listing to one queue; empty means all.
+	Queue string
+	// Limit caps the number returned; zero means no cap.
+	Limit int
+}
+
+func (c *Client) deadLetterSubject(queue string) (string, error) {
+	if queue == "" {
+		return c.topo.DeadLetterPrefix + ".>", nil
+	}
+	if err := ValidateQueue(queue); err != nil {
+		return "", err
+	}
+	return c.topo.DeadLetterPrefix + "." + queue + ".*", nil
+}
+
+// DeadLetters lists dead letters, oldest first.
+func (c *Client) DeadLetters(ctx context.Context, f DeadLetterFilter) ([]DeadLetter, error) {
+	var out []DeadLetter
+	err := c.eachDeadLetter(ctx, f.Queue, func(dl DeadLetter) bool {
+		out = append(out, dl)
+		return f.Limit <= 0 || len(out) < f.Limit
+	})
+	return out, err
+}
+
+// eachDeadLetter calls fn for each dead letter of queue (all when empty),
+// oldest first, until fn returns false.
+func (c *Client) eachDeadLetter(ctx context.Context, queue string, fn func(DeadLetter) bool) error {
+	subject, err := c.deadLetterSubject(queue)
+	if err != nil {
+		return err
+	}
+	s, err := c.js.Stream(ctx, c.topo.DeadLetterStream)
+	if err != nil {
+		return fmt.Errorf("jetjobs: dead-letter stream %s: %w", c.topo.DeadLetterStream, err)
+	}
+	var seq uint64 = 1
+	for {
+		m, err := s.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("jetjobs: read dead letters: %w", err)
+		}
+		if !fn(c.topo.deadLetterFromRaw(m)) {
+			return nil
+		}
+		seq = m.Sequence + 1
+	}
+}
+
+// DeadLetter returns the dead letter of the job with the given ID, or
+// ErrDeadLetterNotFound.
+func (c *Client) DeadLetter(ctx context.Context, id string) (DeadLetter, error) {
+	s, err := c.js.Stream(ctx, c.topo.DeadLetterStream)
+	if err != nil {
+		return DeadLetter{}, fmt.Errorf("jetjobs: dead-letter stream %s: %w", c.topo.DeadLetterStream, err)
+	}
+	m, err := s.GetLastMsgForSubject(ctx, c.topo.DeadLetterPrefix+".*."+SubjectToken(id))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return DeadLetter{}, fmt.Errorf("%w: no dead letter has ID %q", ErrDeadLetterNotFound, id)
+	}
+	if err != nil {
+		return DeadLetter{}, fmt.Errorf("jetjobs: read dead letter %q: %w", id, err)
+	}
+	return c.topo.deadLetterFromRaw(m), nil
+}
+
+// Replay publishes the dead letter with the given ID to its original subject
+// as a fresh job (same ID, payload and headers; attempts start over) and
+// deletes the dead letter only after the server acknowledged the publish.
+func (c *Client) Replay(ctx context.Context, id string) (Result, error) {
+	dl, err := c.DeadLetter(ctx, id)
+	if err != nil {
+		return Result{}, err
+	}
+	return c.replay(ctx, dl)
+}
+
+func (c *Client) replay(ctx context.Context, dl DeadLetter) (Result, error) {
+	if dl.Subject == "" {
+		return Result{}, fmt.Errorf("%w: dead letter %d has no %s header; it cannot be replayed", ErrDecode, dl.Seq, HeaderSubject)
+	}
+	h := make(nats.Header, len(dl.Header))
+	for k, v := range dl.Header {
+		switch k {
+		case HeaderReason, HeaderError, HeaderAttempts, HeaderSubject, HeaderFailedAt, HeaderAttemptBase:
+			continue
+		}
+		if strings.HasPrefix(k, "Nats-") {
+			continue
+		}
+		h[k] = v
+	}
+	// A fresh message ID: the original one may still be in the duplicate
+	// window, which would swallow the replay. Naming it after the dead
+	// letter keeps a repeated replay of the same dead letter idempotent.
+	h.Set(HeaderMsgID, fmt.Sprintf("replay:%s:%d", c.topo.DeadLetterStream, dl.Seq))
+	msg := &nats.Msg{Subject: dl.Subject, Header: h, Data: dl.Payload}
+	ack, err := c.js.PublishMsg(ctx, msg)
+	if err != nil {
+		return Result{ID: dl.ID}, c.publishError(msg, err)
+	}
+	if err := c.deleteDeadLetter(ctx, dl.Seq); err != nil {
+		return Result{ID: dl.ID, Seq: ack.Sequence}, fmt.Errorf("jetjobs: job %q replayed but its dead letter %d was not deleted: %w", dl.ID, dl.Seq, err)
+	}
+	return Result{ID: dl.ID, Seq: ack.Sequence, Duplicate: ack.Duplicate}, nil
+}
+
+// ReplayAll replays every dead letter of queue (all queues when empty) and
+// returns how many it replayed. progress, if not nil, is called after each.
+func (c *Client) ReplayAll(ctx context.Context, queue string, progress func(done int)) (int, error) {
+	var (
+		n       int
+		lastErr error
+	)
+	err := c.eachDeadLetter(ctx, queue, func(dl DeadLetter) bool {
+		if _, err := c.replay(ctx, dl); err != nil {
+			lastErr = err
+			return false
+		}
+		n++
+		if progress != nil {
+			progress(n)
+		}
+		return ctx.Err() == nil
+	})
+	if lastErr != nil {
+		return n, lastErr
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	return n, err
+}
+
+// PurgeDeadLetters deletes the dead letters of queue (all when empty) and
+// returns how many were deleted.
+func (c *Client) PurgeDeadLetters(ctx context.Context, queue string) (uint64, error) {
+	subject, err := c.deadLetterSubject(queue)
+	if err != nil {
+		return 0, err
+	}
+	s, err := c.js.Stream(ctx, c.topo.DeadLetterStream)
+	if err != nil {
+		return 0, fmt.Errorf("jetjobs: dead-letter stream %s: %w", c.topo.DeadLetterStream, err)
+	}
+	before := s.CachedInfo().State.Msgs
+	if queue == "" {
+		err = s.Purge(ctx)
+	} else {
+		err = s.Purge(ctx, jetstream.WithPurgeSubject(subject))
+	}
+	if err != nil {
+		return 0, fmt.Errorf("jetjobs: purge dead letters: %w", err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return before - info.State.Msgs, nil
+}
+
+func (c *Client) deleteDeadLetter(ctx context.Context, seq uint64) error {
+	s, err := c.js.Stream(ctx, c.topo.DeadLetterStream)
+	if err == nil {
+		err = s.DeleteMsg(ctx, seq)
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		return err
+	}
+	return nil
+}

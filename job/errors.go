@@ -1,0 +1,90 @@
+package job
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+var (
+	// ErrInvalidName is returned for an invalid queue name, kind or subject.
+	ErrInvalidName = errors.New("jetjobs: invalid name")
+	// ErrInvalidOption is returned for an option or config value out of range.
+	ErrInvalidOption = errors.New("jetjobs: invalid option")
+	// ErrEncode is returned when a job's arguments cannot be encoded as JSON.
+	ErrEncode = errors.New("jetjobs: cannot encode job arguments")
+	// ErrPayloadTooLarge is returned when an encoded job exceeds the stream's
+	// maximum message size or the server's maximum payload.
+	ErrPayloadTooLarge = errors.New("jetjobs: job payload too large")
+	// ErrQueueFull is returned when the work stream has reached its limits
+	// (MaxMsgs or MaxBytes) and refuses new jobs. Nothing already accepted is
+	// dropped to make room (the stream uses DiscardNew).
+	ErrQueueFull = errors.New("jetjobs: work stream is full")
+	// ErrTopologyMismatch is returned when an existing stream cannot serve as
+	// the jetjobs stream it is named as, and changing it would lose data or
+	// behaviour someone relies on.
+	ErrTopologyMismatch = errors.New("jetjobs: existing stream is incompatible")
+	// ErrNoStream is returned when the work stream does not exist yet.
+	ErrNoStream = errors.New("jetjobs: work stream not found; create it with Client.EnsureTopology, a worker pool, or `jetjobs` CLI")
+	// ErrDeadLetterNotFound is returned when no dead letter has the given ID.
+	ErrDeadLetterNotFound = errors.New("jetjobs: dead letter not found")
+	// ErrDecode wraps a payload or header that cannot be decoded into a job.
+	// A worker dead-letters such a job with reason "decode".
+	ErrDecode = errors.New("jetjobs: cannot decode job")
+	// ErrSchedulingUnsupported is returned when the server is too old for
+	// message schedules (delayed jobs need nats-server 2.12, periodic 2.14).
+	ErrSchedulingUnsupported = errors.New("jetjobs: the NATS server does not support message schedules")
+)
+
+// SnoozeError asks the worker to run the job again after Delay without using
+// up an attempt. Create it with Snooze.
+type SnoozeError struct{ Delay time.Duration }
+
+func (e *SnoozeError) Error() string { return fmt.Sprintf("jetjobs: job snoozed for %s", e.Delay) }
+
+// Snooze returns an error that, returned by a handler, runs the job again
+// after d without counting the attempt. Negative d counts as zero.
+func Snooze(d time.Duration) error {
+	return &SnoozeError{Delay: max(d, 0)}
+}
+
+// PermanentError marks a failure that no retry can fix: the job goes to
+// dead letters at once with reason "failed". Create it with Permanent.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string {
+	if e.Err == nil {
+		return "jetjobs: permanent failure"
+	}
+	return e.Err.Error()
+}
+
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent wraps err so the worker dead-letters the job without retrying.
+func Permanent(err error) error { return &PermanentError{Err: err} }
+
+// CanceledError says the job was canceled (see Client.Cancel); the worker
+// dead-letters it with reason "canceled" and does not retry it.
+type CanceledError struct{ Err error }
+
+func (e *CanceledError) Error() string {
+	if e.Err == nil {
+		return "jetjobs: job canceled"
+	}
+	return "jetjobs: job canceled: " + e.Err.Error()
+}
+
+func (e *CanceledError) Unwrap() error { return e.Err }
+
+// Cancel wraps err so the worker dead-letters the job with reason
+// "canceled" without retrying it.
+func Cancel(err error) error { return &CanceledError{Err: err} }
+
+// PanicError is the failure of an attempt whose handler panicked.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("jetjobs: handler panic: %v", e.Value) }

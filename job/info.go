@@ -1,0 +1,100 @@
+package job
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// DefaultMaxAttempts is the attempt limit of a job that names none.
+const DefaultMaxAttempts = 25
+
+// ReadInfo decodes the protocol-v1 envelope of a job message: queue and kind
+// from its subject, ID and limits from its headers, the attempt from its
+// delivery count. maxAttempts is the limit to use when the job names none.
+// A malformed subject or header is reported with ErrDecode; Info is then
+// still filled as far as it could be read (for the dead letter).
+func ReadInfo(prefix string, msg jetstream.Msg, maxAttempts int) (*Info, error) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return nil, fmt.Errorf("%w: message has no JetStream metadata: %w", ErrDecode, err)
+	}
+	return readInfo(prefix, msg.Subject(), msg.Headers(), msg.Data(), meta, maxAttempts)
+}
+
+func readInfo(prefix, subject string, h nats.Header, data []byte, meta *jetstream.MsgMetadata, maxAttempts int) (*Info, error) {
+	info := &Info{
+		Subject:     subject,
+		Header:      h,
+		Payload:     data,
+		Seq:         meta.Sequence.Stream,
+		Attempt:     int(meta.NumDelivered),
+		MaxAttempts: maxAttempts,
+		EnqueuedAt:  meta.Timestamp,
+	}
+	info.ID = h.Get(HeaderID)
+	if info.ID == "" {
+		info.ID = h.Get(HeaderMsgID)
+	}
+	if info.ID == "" {
+		info.ID = fmt.Sprintf("%s-%d", meta.Stream, meta.Sequence.Stream)
+	}
+	var firstErr error
+	fail := func(err error) {
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	queue, kind, err := ParseSubject(prefix, subject)
+	if err != nil {
+		fail(fmt.Errorf("%w: %w", ErrDecode, err))
+	}
+	info.Queue, info.Kind = queue, kind
+	if len(h) == 0 {
+		return info, firstErr
+	}
+	if v := h.Get(HeaderAttemptBase); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			fail(fmt.Errorf("%w: header %s=%q is not a count >= 0", ErrDecode, HeaderAttemptBase, v))
+		} else {
+			info.Attempt += n
+		}
+	}
+	if v := h.Get(HeaderMaxAttempts); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			fail(fmt.Errorf("%w: header %s=%q is not a whole number >= 1", ErrDecode, HeaderMaxAttempts, v))
+		} else {
+			info.MaxAttempts = n
+		}
+	}
+	if v := h.Get(HeaderTimeout); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			fail(fmt.Errorf("%w: header %s=%q is not a positive Go duration such as 30s", ErrDecode, HeaderTimeout, v))
+		} else {
+			info.Timeout = d
+		}
+	}
+	if v := h.Get(HeaderEnqueuedAt); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			fail(fmt.Errorf("%w: header %s=%q is not an RFC 3339 time", ErrDecode, HeaderEnqueuedAt, v))
+		} else {
+			info.EnqueuedAt = t
+		}
+	}
+	if v := h.Get(HeaderDeadline); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			fail(fmt.Errorf("%w: header %s=%q is not an RFC 3339 time", ErrDecode, HeaderDeadline, v))
+		} else {
+			info.Deadline = t
+		}
+	}
+	return info, firstErr
+}

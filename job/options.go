@@ -1,0 +1,130 @@
+package job
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Option sets a per-job enqueue option.
+type Option func(*options) error
+
+type options struct {
+	queue       string
+	id          string
+	unique      bool
+	maxAttempts int
+	timeout     time.Duration
+	deadline    time.Time
+	runAt       time.Time
+	header      nats.Header
+}
+
+// Queue sends the job to queue q instead of the client's default queue.
+func Queue(q string) Option {
+	return func(o *options) error {
+		if err := ValidateQueue(q); err != nil {
+			return err
+		}
+		o.queue = q
+		return nil
+	}
+}
+
+// ID sets the job's ID. Within the stream's duplicate window a second job
+// with the same ID is not stored again: Enqueue reports it as a duplicate.
+func ID(id string) Option {
+	return func(o *options) error {
+		if id == "" || strings.ContainsAny(id, "\r\n") || len(id) > 256 {
+			return fmt.Errorf("%w: job ID %q must be 1 to 256 characters without line breaks", ErrInvalidOption, id)
+		}
+		o.id = id
+		return nil
+	}
+}
+
+// Unique derives the job's ID from its kind, queue and encoded arguments, so
+// the same work enqueued twice within the duplicate window runs once.
+func Unique() Option {
+	return func(o *options) error {
+		o.unique = true
+		return nil
+	}
+}
+
+// MaxAttempts bounds the attempts of this job (>= 1).
+func MaxAttempts(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("%w: MaxAttempts(%d): use at least 1", ErrInvalidOption, n)
+		}
+		o.maxAttempts = n
+		return nil
+	}
+}
+
+// Timeout bounds each attempt of this job; the handler's context is
+// canceled when it expires.
+func Timeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: Timeout(%s): use a positive duration", ErrInvalidOption, d)
+		}
+		o.timeout = d
+		return nil
+	}
+}
+
+// Deadline makes the job expire: if no attempt has started by t it is
+// dead-lettered with reason "expired" instead of running.
+func Deadline(t time.Time) Option {
+	return func(o *options) error {
+		if t.IsZero() {
+			return fmt.Errorf("%w: Deadline: use a non-zero time", ErrInvalidOption)
+		}
+		o.deadline = t
+		return nil
+	}
+}
+
+// Header adds a header to the job message. Names starting with "Nats-" or
+// "Jetjobs-" are reserved and refused.
+func Header(name, value string) Option {
+	return func(o *options) error {
+		lower := strings.ToLower(name)
+		if name == "" || strings.HasPrefix(lower, "nats-") || strings.HasPrefix(lower, "jetjobs-") || strings.ContainsAny(name+value, "\r\n") || strings.ContainsAny(name, ": ") {
+			return fmt.Errorf("%w: header %q: use a name without ':', spaces or line breaks, not starting with Nats- or Jetjobs-", ErrInvalidOption, name)
+		}
+		if o.header == nil {
+			o.header = nats.Header{}
+		}
+		o.header.Add(name, value)
+		return nil
+	}
+}
+
+// At schedules the job to become available at t (server message schedules,
+// nats-server 2.12 or newer). The server fires schedules with a resolution of
+// one second; a time in the past runs the job as soon as the server fires it.
+func At(t time.Time) Option {
+	return func(o *options) error {
+		if t.IsZero() {
+			return fmt.Errorf("%w: At: use a non-zero time", ErrInvalidOption)
+		}
+		o.runAt = t
+		return nil
+	}
+}
+
+// In schedules the job to become available after d; see At.
+func In(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("%w: In(%s): use a duration >= 0", ErrInvalidOption, d)
+		}
+		o.runAt = time.Now().Add(d)
+		return nil
+	}
+}

@@ -1,0 +1,132 @@
+package job
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Headers of wire protocol v1. Every header is optional for a foreign
+// enqueuer; see docs/protocol.md.
+const (
+	// HeaderMsgID is the JetStream deduplication header. The client sets it
+	// to the job ID, so a retried publish of the same job is stored once.
+	HeaderMsgID = "Nats-Msg-Id"
+	// HeaderID carries the job ID. Unlike Nats-Msg-Id it survives scheduling.
+	HeaderID = "Jetjobs-Id"
+	// HeaderMaxAttempts bounds the attempts of one job (decimal, >= 1).
+	HeaderMaxAttempts = "Jetjobs-Max-Attempts"
+	// HeaderTimeout bounds one attempt (a Go duration such as "30s").
+	HeaderTimeout = "Jetjobs-Timeout"
+	// HeaderEnqueuedAt is when the job was first enqueued (RFC 3339).
+	HeaderEnqueuedAt = "Jetjobs-Enqueued-At"
+	// HeaderDeadline is the time after which the job must not start (RFC
+	// 3339); an expired job is dead-lettered with reason "expired".
+	HeaderDeadline = "Jetjobs-Deadline"
+	// HeaderAttemptBase counts attempts used by earlier messages of the same
+	// job (a snoozed job is republished; its attempts so far travel here).
+	HeaderAttemptBase = "Jetjobs-Attempt-Base"
+	// HeaderTraceParent and HeaderTraceState carry W3C trace context.
+	HeaderTraceParent = "traceparent"
+	HeaderTraceState  = "tracestate"
+
+	// Headers a dead letter gains.
+	HeaderReason   = "Jetjobs-Reason"
+	HeaderError    = "Jetjobs-Error"
+	HeaderAttempts = "Jetjobs-Attempts"
+	HeaderSubject  = "Jetjobs-Subject"
+	HeaderFailedAt = "Jetjobs-Failed-At"
+)
+
+// Reason says why a job was dead-lettered; it is the Jetjobs-Reason header.
+type Reason string
+
+// Dead-letter reasons of protocol v1.
+const (
+	ReasonFailed        Reason = "failed"
+	ReasonMaxDeliveries Reason = "max-deliveries"
+	ReasonDecode        Reason = "decode"
+	ReasonNoHandler     Reason = "no-handler"
+	ReasonCanceled      Reason = "canceled"
+	ReasonExpired       Reason = "expired"
+)
+
+// DefaultQueue is the queue a job goes to when none is named.
+const DefaultQueue = "default"
+
+// ValidateQueue reports whether name is a valid queue name: one token of
+// [A-Za-z0-9_-], not starting with '_' (reserved for jetjobs itself).
+func ValidateQueue(name string) error {
+	if name == "" {
+		return fmt.Errorf("%w: queue name is empty", ErrInvalidName)
+	}
+	if name[0] == '_' {
+		return fmt.Errorf("%w: queue %q: names starting with '_' are reserved", ErrInvalidName, name)
+	}
+	if i := invalidTokenChar(name); i >= 0 {
+		return fmt.Errorf("%w: queue %q: character %q at %d is not allowed; use only A-Z a-z 0-9 _ -", ErrInvalidName, name, name[i], i)
+	}
+	return nil
+}
+
+// ValidateKind reports whether kind is a valid job kind: one or more tokens
+// of [A-Za-z0-9_-] joined by dots, such as "email.send".
+func ValidateKind(kind string) error {
+	if kind == "" {
+		return fmt.Errorf("%w: kind is empty", ErrInvalidName)
+	}
+	for tok := range strings.SplitSeq(kind, ".") {
+		if tok == "" {
+			return fmt.Errorf("%w: kind %q has an empty token; join non-empty tokens with single dots", ErrInvalidName, kind)
+		}
+		if i := invalidTokenChar(tok); i >= 0 {
+			return fmt.Errorf("%w: kind %q: character %q is not allowed; use tokens of A-Z a-z 0-9 _ - joined by dots", ErrInvalidName, kind, tok[i])
+		}
+	}
+	return nil
+}
+
+// ValidatePrefix reports whether p can prefix job subjects: one or more
+// tokens of [A-Za-z0-9_-] joined by dots.
+func ValidatePrefix(p string) error {
+	if err := ValidateKind(p); err != nil {
+		return fmt.Errorf("%w: subject prefix %q must be tokens of A-Z a-z 0-9 _ - joined by dots", ErrInvalidName, p)
+	}
+	return nil
+}
+
+func invalidTokenChar(s string) int {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
+		default:
+			return i
+		}
+	}
+	return -1
+}
+
+// Subject returns the subject a job of kind on queue is published to.
+func Subject(prefix, queue, kind string) string {
+	return prefix + "." + queue + "." + kind
+}
+
+// ParseSubject splits a job subject into its queue and kind. It fails when
+// subject does not start with prefix, lacks a kind, or has invalid tokens.
+func ParseSubject(prefix, subject string) (queue, kind string, err error) {
+	rest, ok := strings.CutPrefix(subject, prefix+".")
+	if !ok {
+		return "", "", fmt.Errorf("%w: subject %q is not under %q", ErrInvalidName, subject, prefix+".")
+	}
+	queue, kind, ok = strings.Cut(rest, ".")
+	if !ok {
+		return "", "", fmt.Errorf("%w: subject %q has no kind; publish to %s.<queue>.<kind>", ErrInvalidName, subject, prefix)
+	}
+	if err := ValidateQueue(queue); err != nil {
+		return "", "", err
+	}
+	if err := ValidateKind(kind); err != nil {
+		return "", "", err
+	}
+	return queue, kind, nil
+}

@@ -1,0 +1,331 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Defaults of Topology.
+const (
+	DefaultStream           = "JOBS"
+	DefaultPrefix           = "jobs"
+	DefaultMaxMsgSize       = 1 << 20
+	DefaultDuplicateWindow  = 2 * time.Minute
+	DefaultDeadLetterMaxAge = 30 * 24 * time.Hour
+)
+
+// Topology names and sizes the streams of one jetjobs namespace. The zero
+// value is the default namespace: stream JOBS on jobs.>, dead letters in
+// JOBS_DLQ on jobs_dlq.>. Workers and clients of one namespace must agree on
+// Stream, Prefix and the dead-letter names; the size settings are applied by
+// whoever calls Ensure.
+type Topology struct {
+	// Stream is the work stream's name; default "JOBS".
+	Stream string
+	// Prefix is the first token(s) of job subjects; default "jobs".
+	Prefix string
+	// DeadLetterStream defaults to Stream + "_DLQ".
+	DeadLetterStream string
+	// DeadLetterPrefix defaults to Prefix + "_dlq".
+	DeadLetterPrefix string
+	// ScheduleStream holds delayed and periodic jobs until the server fires
+	// them; default Stream + "_SCHEDULES". It is separate from the work
+	// stream because the server allows message schedules only on streams
+	// that discard old messages when full, and the work stream must refuse
+	// new jobs instead (DiscardNew).
+	ScheduleStream string
+	// SchedulePrefix defaults to Prefix + "_sched".
+	SchedulePrefix string
+	// Replicas of both streams; default 1. Use 3 on a cluster for jobs that
+	// must survive the loss of a server.
+	Replicas int
+	// MaxAge drops jobs older than this from the work stream; zero keeps
+	// them until they are worked.
+	MaxAge time.Duration
+	// MaxBytes and MaxMsgs bound the work stream; zero means unlimited. A
+	// full stream refuses new jobs with ErrQueueFull.
+	MaxBytes int64
+	MaxMsgs  int64
+	// MaxMsgSize bounds one job's encoded payload plus headers; default 1 MiB.
+	MaxMsgSize int32
+	// DuplicateWindow is how long job IDs are remembered for deduplication;
+	// default 2 minutes.
+	DuplicateWindow time.Duration
+	// DeadLetterMaxAge is how long dead letters are kept; default 30 days.
+	DeadLetterMaxAge time.Duration
+	// MemoryStorage keeps both streams in memory instead of on disk (tests
+	// and benchmarks only: a server restart loses every job).
+	MemoryStorage bool
+}
+
+// WithDefaults returns t with every zero field set to its default.
+func (t Topology) WithDefaults() Topology {
+	if t.Stream == "" {
+		t.Stream = DefaultStream
+	}
+	if t.Prefix == "" {
+		t.Prefix = DefaultPrefix
+	}
+	if t.DeadLetterStream == "" {
+		t.DeadLetterStream = t.Stream + "_DLQ"
+	}
+	if t.DeadLetterPrefix == "" {
+		t.DeadLetterPrefix = t.Prefix + "_dlq"
+	}
+	if t.ScheduleStream == "" {
+		t.ScheduleStream = t.Stream + "_SCHEDULES"
+	}
+	if t.SchedulePrefix == "" {
+		t.SchedulePrefix = t.Prefix + "_sched"
+	}
+	if t.Replicas == 0 {
+		t.Replicas = 1
+	}
+	if t.MaxMsgSize == 0 {
+		t.MaxMsgSize = DefaultMaxMsgSize
+	}
+	if t.DuplicateWindow == 0 {
+		t.DuplicateWindow = DefaultDuplicateWindow
+	}
+	if t.DeadLetterMaxAge == 0 {
+		t.DeadLetterMaxAge = DefaultDeadLetterMaxAge
+	}
+	return t
+}
+
+// Validate reports the first setting of t (after defaults) that cannot work.
+func (t Topology) Validate() error {
+	t = t.WithDefaults()
+	names := []struct{ what, name string }{{"Stream", t.Stream}, {"DeadLetterStream", t.DeadLetterStream}, {"ScheduleStream", t.ScheduleStream}}
+	for i, s := range names {
+		if strings.ContainsAny(s.name, ".*> \t\r\n") {
+			return fmt.Errorf("%w: Topology.%s %q must not contain '.', '*', '>' or spaces", ErrInvalidOption, s.what, s.name)
+		}
+		for _, o := range names[:i] {
+			if o.name == s.name {
+				return fmt.Errorf("%w: Topology.%s and %s are both %q; they must differ", ErrInvalidOption, o.what, s.what, s.name)
+			}
+		}
+	}
+	prefixes := []struct{ what, name string }{{"Prefix", t.Prefix}, {"DeadLetterPrefix", t.DeadLetterPrefix}, {"SchedulePrefix", t.SchedulePrefix}}
+	for i, p := range prefixes {
+		if err := ValidatePrefix(p.name); err != nil {
+			return fmt.Errorf("Topology.%s: %w", p.what, err)
+		}
+		for _, o := range prefixes[:i] {
+			if o.name == p.name || strings.HasPrefix(o.name, p.name+".") || strings.HasPrefix(p.name, o.name+".") {
+				return fmt.Errorf("%w: Topology.%s %q and %s %q overlap; choose disjoint prefixes", ErrInvalidOption, o.what, o.name, p.what, p.name)
+			}
+		}
+	}
+	switch {
+	case t.Replicas < 1 || t.Replicas > 5:
+		return fmt.Errorf("%w: Topology.Replicas is %d; use 1 to 5 (3 on a cluster)", ErrInvalidOption, t.Replicas)
+	case t.MaxMsgSize < 0:
+		return fmt.Errorf("%w: Topology.MaxMsgSize is %d; use a positive size in bytes", ErrInvalidOption, t.MaxMsgSize)
+	case t.MaxAge < 0, t.DuplicateWindow < 0, t.DeadLetterMaxAge < 0:
+		return fmt.Errorf("%w: Topology durations must not be negative", ErrInvalidOption)
+	case t.MaxAge > 0 && t.DuplicateWindow > t.MaxAge:
+		return fmt.Errorf("%w: Topology.DuplicateWindow %s exceeds MaxAge %s; shorten it", ErrInvalidOption, t.DuplicateWindow, t.MaxAge)
+	case t.MaxBytes < 0, t.MaxMsgs < 0:
+		return fmt.Errorf("%w: Topology.MaxBytes and MaxMsgs must not be negative (zero means unlimited)", ErrInvalidOption)
+	}
+	return nil
+}
+
+// StreamConfig returns the work stream's configuration.
+func (t Topology) StreamConfig() jetstream.StreamConfig {
+	t = t.WithDefaults()
+	return jetstream.StreamConfig{
+		Name:              t.Stream,
+		Description:       "jetjobs work queue (protocol v1)",
+		Subjects:          []string{t.Prefix + ".>"},
+		Retention:         jetstream.WorkQueuePolicy,
+		Discard:           jetstream.DiscardNew,
+		Storage:           t.storage(),
+		Replicas:          t.Replicas,
+		MaxAge:            t.MaxAge,
+		MaxBytes:          orUnlimited(t.MaxBytes),
+		MaxMsgs:           orUnlimited(t.MaxMsgs),
+		MaxMsgSize:        t.MaxMsgSize,
+		Duplicates:        t.DuplicateWindow,
+	}
+}
+
+// ScheduleStreamConfig returns the configuration of the stream that holds
+// schedules (needs nats-server 2.12). Schedules wait on
+// <SchedulePrefix>.at.<id> (one-shot) and <SchedulePrefix>.cron.<name>
+// (periodic); the server fires each as a copy on
+// <SchedulePrefix>.fire.<queue>.<kind>, which worker pools move into the work
+// stream.
+func (t Topology) ScheduleStreamConfig() jetstream.StreamConfig {
+	t = t.WithDefaults()
+	return jetstream.StreamConfig{
+		Name:              t.ScheduleStream,
+		Description:       "jetjobs schedules (protocol v1)",
+		Subjects:          []string{t.SchedulePrefix + ".>"},
+		Retention:         jetstream.WorkQueuePolicy,
+		Discard:           jetstream.DiscardOld,
+		Storage:           t.storage(),
+		Replicas:          t.Replicas,
+		MaxMsgSize:        t.MaxMsgSize,
+		MaxBytes:          -1,
+		MaxMsgs:           -1,
+		Duplicates:        t.DuplicateWindow,
+		AllowMsgSchedules: true,
+		AllowRollup:       true,
+	}
+}
+
+// DeadLetterStreamConfig returns the dead-letter stream's configuration.
+func (t Topology) DeadLetterStreamConfig() jetstream.StreamConfig {
+	t = t.WithDefaults()
+	return jetstream.StreamConfig{
+		Name:        t.DeadLetterStream,
+		Description: "jetjobs dead letters (protocol v1)",
+		Subjects:    []string{t.DeadLetterPrefix + ".>"},
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		Storage:     t.storage(),
+		Replicas:    t.Replicas,
+		MaxAge:      t.DeadLetterMaxAge,
+		MaxMsgSize:  -1,
+		MaxBytes:    -1,
+		MaxMsgs:     -1,
+		Duplicates:  t.DuplicateWindow,
+	}
+}
+
+func (t Topology) storage() jetstream.StorageType {
+	if t.MemoryStorage {
+		return jetstream.MemoryStorage
+	}
+	return jetstream.FileStorage
+}
+
+func orUnlimited(n int64) int64 {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
+// Ensure creates the work and dead-letter streams, or brings the settings of
+// existing ones in line with t. It never changes what would lose jobs or
+// alter their meaning: an existing stream with another retention policy,
+// storage type, discard policy or subjects is reported with
+// ErrTopologyMismatch and left as it is. Ensure is idempotent and safe to
+// call from many processes at once.
+func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	t = t.WithDefaults()
+	if err := ensureStream(ctx, js, t.StreamConfig()); err != nil {
+		return err
+	}
+	if err := ensureStream(ctx, js, t.DeadLetterStreamConfig()); err != nil {
+		return err
+	}
+	if !SupportsSchedules(js, false) {
+		return nil // delayed jobs then fail with ErrSchedulingUnsupported
+	}
+	return ensureStream(ctx, js, t.ScheduleStreamConfig())
+}
+
+func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig) error {
+	s, err := js.Stream(ctx, want.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		_, err = js.CreateStream(ctx, want)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			// Another process created it first; check it like any other.
+			s, err = js.Stream(ctx, want.Name)
+		} else if err != nil {
+			return fmt.Errorf("jetjobs: create stream %s: %w", want.Name, err)
+		} else {
+			return nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("jetjobs: look up stream %s: %w", want.Name, err)
+	}
+	have := s.CachedInfo().Config
+	if err := compatible(have, want); err != nil {
+		return err
+	}
+	if !tunablesDiffer(have, want) {
+		return nil
+	}
+	upd := have
+	upd.MaxAge, upd.MaxBytes, upd.MaxMsgs, upd.MaxMsgSize = want.MaxAge, want.MaxBytes, want.MaxMsgs, want.MaxMsgSize
+	upd.Duplicates, upd.Replicas = want.Duplicates, want.Replicas
+	if _, err := js.UpdateStream(ctx, upd); err != nil {
+		return fmt.Errorf("jetjobs: update stream %s settings: %w", want.Name, err)
+	}
+	return nil
+}
+
+func compatible(have, want jetstream.StreamConfig) error {
+	var bad []string
+	if have.Retention != want.Retention {
+		bad = append(bad, fmt.Sprintf("retention is %s, want %s", have.Retention, want.Retention))
+	}
+	if have.Storage != want.Storage {
+		bad = append(bad, fmt.Sprintf("storage is %s, want %s", have.Storage, want.Storage))
+	}
+	if have.Discard != want.Discard {
+		bad = append(bad, fmt.Sprintf("discard policy is %s, want %s", have.Discard, want.Discard))
+	}
+	if !slices.Equal(have.Subjects, want.Subjects) {
+		bad = append(bad, fmt.Sprintf("subjects are %v, want %v", have.Subjects, want.Subjects))
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: stream %s: %s; delete or rename the stream, or point jetjobs at another namespace (Topology.Stream and Prefix)",
+		ErrTopologyMismatch, want.Name, strings.Join(bad, "; "))
+}
+
+func tunablesDiffer(have, want jetstream.StreamConfig) bool {
+	return have.MaxAge != want.MaxAge || have.MaxBytes != want.MaxBytes || have.MaxMsgs != want.MaxMsgs ||
+		have.MaxMsgSize != want.MaxMsgSize || have.Duplicates != want.Duplicates || have.Replicas != want.Replicas
+}
+
+// SupportsSchedules reports whether the connected server supports message
+// schedules: "@at" from nats-server 2.12, "@every" and cron (periodic) from
+// 2.14.
+func SupportsSchedules(js jetstream.JetStream, periodic bool) bool {
+	minor := 12
+	if periodic {
+		minor = 14
+	}
+	return serverAtLeast(js.Conn().ConnectedServerVersion(), 2, minor)
+}
+
+// serverAtLeast reports whether version ("2.12.1", "v2.14.0-beta") is at
+// least major.minor.
+func serverAtLeast(version string, major, minor int) bool {
+	version = strings.TrimPrefix(version, "v")
+	var ma, mi int
+	if _, err := fmt.Sscanf(version, "%d.%d", &ma, &mi); err != nil {
+		return false
+	}
+	return ma > major || (ma == major && mi >= minor)
+}
+
+// AtSubject is the subject of the one-shot schedule of job id.
+func (t Topology) AtSubject(id string) string {
+	return t.WithDefaults().SchedulePrefix + ".at." + SubjectToken(id)
+}
+
+// FireSubject is where the server fires scheduled jobs of queue and kind;
+// worker pools move them to Subject(Prefix, queue, kind).
+func (t Topology) FireSubject(queue, kind string) string {
+	return t.WithDefaults().SchedulePrefix + ".fire." + queue + "." + kind
+}

@@ -1,0 +1,62 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/jetjobs/jetjobs/job"
+)
+
+// Logging logs one line per attempt when it ends: debug for success, warn
+// for a failure that will be retried or a snooze, error for the last
+// attempt or a permanent failure. Payloads are never logged. A nil logger
+// logs to slog.Default().
+func Logging(logger *slog.Logger) job.Middleware {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return func(next job.Handler) job.Handler {
+		return job.HandlerFunc(func(ctx context.Context, info *job.Info) error {
+			start := time.Now()
+			err := next.Handle(ctx, info)
+			level, msg := Outcome(info, err)
+			if !logger.Enabled(ctx, level) {
+				return err
+			}
+			attrs := []slog.Attr{
+				slog.String("job_id", info.ID), slog.String("queue", info.Queue),
+				slog.String("kind", info.Kind), slog.Int("attempt", info.Attempt),
+				slog.Int("max_attempts", info.MaxAttempts), slog.Duration("duration", time.Since(start)),
+			}
+			if err != nil {
+				attrs = append(attrs, slog.String("error", err.Error()))
+			}
+			logger.LogAttrs(ctx, level, msg, attrs...)
+			return err
+		})
+	}
+}
+
+// Outcome names what the worker will do with an attempt that returned err,
+// with the log level that suits it.
+func Outcome(info *job.Info, err error) (slog.Level, string) {
+	var (
+		snooze    *job.SnoozeError
+		permanent *job.PermanentError
+		canceled  *job.CanceledError
+	)
+	switch {
+	case err == nil:
+		return slog.LevelDebug, "job succeeded"
+	case errors.As(err, &snooze):
+		return slog.LevelInfo, "job snoozed"
+	case errors.As(err, &permanent), errors.As(err, &canceled), errors.Is(err, job.ErrDecode):
+		return slog.LevelError, "job failed permanently"
+	case info.Attempt >= info.MaxAttempts:
+		return slog.LevelError, "job failed on its last attempt"
+	default:
+		return slog.LevelWarn, "job failed, will retry"
+	}
+}

@@ -1,0 +1,162 @@
+package worker
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jetjobs/jetjobs/job"
+	"github.com/jetjobs/jetjobs/retry"
+)
+
+// Config configures a Pool. Its zero value serves the queue "default" with
+// 10 concurrent jobs in the default namespace.
+type Config struct {
+	// Queues maps each queue the pool serves to its settings. Empty means
+	// {"default": {Concurrency: 10}}.
+	Queues map[string]QueueConfig
+	// Topology names the streams; its zero value is the default namespace.
+	Topology job.Topology
+	// SkipTopology makes Start assume the streams exist instead of creating
+	// or updating them (for workers without stream-admin permissions). The
+	// queue consumers are still created or updated.
+	SkipTopology bool
+	// Logger receives the pool's logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Middleware wraps every handler, Middleware[0] outermost, around the
+	// per-kind middleware. Unless NoDefaultMiddleware is set, the pool puts
+	// middleware.Logging first.
+	Middleware []job.Middleware
+	// NoDefaultMiddleware leaves out the default logging middleware. Panics
+	// are recovered and timeouts applied regardless.
+	NoDefaultMiddleware bool
+	// RetryPolicy decides the delay after a failed attempt; nil means
+	// retry.Default() (exponential from 1s to 1h with jitter).
+	RetryPolicy retry.Policy
+	// MaxAttempts bounds the attempts of jobs that set no limit of their
+	// own; default job.DefaultMaxAttempts (25).
+	MaxAttempts int
+	// Timeout bounds each attempt of jobs that set no timeout of their own;
+	// zero means no timeout.
+	Timeout time.Duration
+	// AckWait is how long the server waits for an acknowledgement or a
+	// heartbeat before it redelivers a job; default 30s. Running jobs send a
+	// heartbeat every AckWait/3, so only a dead worker's job waits this long.
+	AckWait time.Duration
+	// MaxDeliver bounds the deliveries of one job message on the server, the
+	// backstop for jobs whose worker dies on every attempt; default 100. It
+	// must exceed MaxAttempts; per-job limits above it are capped to it.
+	MaxDeliver int
+	// FetchBatch caps how many jobs one pull request asks for; default 256.
+	// The pool never asks for more jobs than it has free slots.
+	FetchBatch int
+	// FetchWait is how long one pull request waits for jobs; default 10s.
+	FetchWait time.Duration
+	// AckAsync acknowledges successful jobs with a plain Ack instead of a
+	// confirmed double ack. It is faster; an ack lost on the way then makes
+	// the job run again (see docs/semantics.md).
+	AckAsync bool
+	// ShutdownTimeout is how long Run lets running jobs finish after its
+	// context ends; default 30s.
+	ShutdownTimeout time.Duration
+}
+
+// QueueConfig configures one queue of a Pool.
+type QueueConfig struct {
+	// Concurrency is how many jobs of this queue the process runs at once;
+	// default 10.
+	Concurrency int
+	// Limit bounds the jobs of this queue running across every worker
+	// process (the consumer's MaxAckPending); zero means unlimited. The
+	// value is shared by every process serving the queue: the last process
+	// to start sets it.
+	Limit int
+}
+
+const (
+	defaultConcurrency     = 10
+	defaultAckWait         = 30 * time.Second
+	defaultMaxDeliver      = 100
+	defaultFetchBatch      = 256
+	defaultFetchWait       = 10 * time.Second
+	defaultShutdownTimeout = 30 * time.Second
+)
+
+func (c Config) withDefaults() Config {
+	if len(c.Queues) == 0 {
+		c.Queues = map[string]QueueConfig{job.DefaultQueue: {}}
+	}
+	qs := make(map[string]QueueConfig, len(c.Queues))
+	for name, q := range c.Queues {
+		if q.Concurrency == 0 {
+			q.Concurrency = defaultConcurrency
+		}
+		qs[name] = q
+	}
+	c.Queues = qs
+	c.Topology = c.Topology.WithDefaults()
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.RetryPolicy == nil {
+		c.RetryPolicy = retry.Default()
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = job.DefaultMaxAttempts
+	}
+	if c.AckWait == 0 {
+		c.AckWait = defaultAckWait
+	}
+	if c.MaxDeliver == 0 {
+		c.MaxDeliver = max(defaultMaxDeliver, c.MaxAttempts+1)
+	}
+	if c.FetchBatch == 0 {
+		c.FetchBatch = defaultFetchBatch
+	}
+	if c.FetchWait == 0 {
+		c.FetchWait = defaultFetchWait
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = defaultShutdownTimeout
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if err := c.Topology.Validate(); err != nil {
+		return err
+	}
+	for name, q := range c.Queues {
+		if err := job.ValidateQueue(name); err != nil {
+			return fmt.Errorf("Config.Queues: %w", err)
+		}
+		if q.Concurrency < 1 {
+			return fmt.Errorf("%w: queue %s: Concurrency %d must be >= 1", job.ErrInvalidOption, name, q.Concurrency)
+		}
+		if q.Limit < 0 {
+			return fmt.Errorf("%w: queue %s: Limit %d must be >= 0 (0 means unlimited)", job.ErrInvalidOption, name, q.Limit)
+		}
+	}
+	if e, ok := c.RetryPolicy.(retry.Exponential); ok {
+		if err := e.Validate(); err != nil {
+			return fmt.Errorf("%w: Config.RetryPolicy: %w", job.ErrInvalidOption, err)
+		}
+	}
+	switch {
+	case c.MaxAttempts < 1:
+		return fmt.Errorf("%w: Config.MaxAttempts %d must be >= 1", job.ErrInvalidOption, c.MaxAttempts)
+	case c.AckWait < time.Second:
+		return fmt.Errorf("%w: Config.AckWait %s must be at least 1s", job.ErrInvalidOption, c.AckWait)
+	case c.MaxDeliver <= c.MaxAttempts:
+		return fmt.Errorf("%w: Config.MaxDeliver %d must exceed MaxAttempts %d", job.ErrInvalidOption, c.MaxDeliver, c.MaxAttempts)
+	case c.Timeout < 0:
+		return fmt.Errorf("%w: Config.Timeout %s must not be negative", job.ErrInvalidOption, c.Timeout)
+	case c.FetchBatch < 1:
+		return fmt.Errorf("%w: Config.FetchBatch %d must be >= 1", job.ErrInvalidOption, c.FetchBatch)
+	case c.FetchWait < 2*time.Second:
+		return fmt.Errorf("%w: Config.FetchWait %s must be at least 2s", job.ErrInvalidOption, c.FetchWait)
+	case c.ShutdownTimeout < 0:
+		return fmt.Errorf("%w: Config.ShutdownTimeout %s must not be negative", job.ErrInvalidOption, c.ShutdownTimeout)
+	}
+	return nil
+}

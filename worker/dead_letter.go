@@ -1,0 +1,194 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/job"
+)
+
+// deadLetter publishes msg to the dead-letter stream and, only once the
+// server acknowledged that, terminates the original. If the publish keeps
+// failing the job is Nak'd instead, so it is never lost between the two.
+func (p *Pool) deadLetter(msg jetstream.Msg, info *job.Info, reason job.Reason, cause string) {
+	meta, _ := msg.Metadata()
+	var stream string
+	if meta != nil {
+		stream = meta.Stream
+	}
+	dl := p.cfg.Topology.DeadLetterMessage(msg.Subject(), msg.Headers(), msg.Data(), info.ID, info.Queue, stream, info.Seq, reason, cause, info.Attempt)
+	if err := p.publishDeadLetter(dl); err != nil {
+		p.log.LogAttrs(context.Background(), slog.LevelError, "dead-lettering failed; the job will be delivered again",
+			slog.String("job_id", info.ID), slog.String("queue", info.Queue), slog.String("kind", info.Kind),
+			slog.String("reason", string(reason)), slog.String("error", err.Error()))
+		_ = msg.NakWithDelay(5 * time.Second)
+		return
+	}
+	if err := msg.TermWithReason(string(reason)); err != nil {
+		// The dead letter is stored; a redelivery dead-letters it again and
+		// the dead-letter stream's deduplication keeps one copy.
+		p.log.LogAttrs(context.Background(), slog.LevelWarn, "terminating a dead-lettered job failed",
+			slog.String("job_id", info.ID), slog.String("error", err.Error()))
+	}
+	if reason != job.ReasonFailed && reason != job.ReasonDecode && reason != job.ReasonCanceled {
+		// Handler outcomes are logged by the logging middleware; these are not.
+		p.log.LogAttrs(context.Background(), slog.LevelError, "job dead-lettered",
+			slog.String("job_id", info.ID), slog.String("queue", info.Queue), slog.String("kind", info.Kind),
+			slog.Int("attempt", info.Attempt), slog.String("reason", string(reason)), slog.String("error", cause))
+	}
+}
+
+// publishDeadLetter publishes dl, retrying briefly through a reconnect.
+func (p *Pool) publishDeadLetter(dl *nats.Msg) error {
+	var err error
+	for try := range 4 {
+		if try > 0 {
+			// Bounded (1.5s in all) and not canceled by shutdown: a dead
+			// letter must be stored or the job handed back.
+			t := time.NewTimer(time.Duration(try) * 250 * time.Millisecond)
+			<-t.C
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
+		_, err = p.js.PublishMsg(ctx, dl)
+		cancel()
+		if err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+// snooze runs the job again after d without using up an attempt: it
+// republishes the job on a server schedule carrying the attempts used so
+// far, then acknowledges the original. Without server schedules it falls
+// back to a Nak with delay, which does count a delivery.
+func (p *Pool) snooze(msg jetstream.Msg, info *job.Info, d time.Duration) {
+	if !p.schedules || d < time.Second {
+		p.nak(msg, info, d)
+		return
+	}
+	meta, _ := msg.Metadata()
+	h := nats.Header{}
+	for k, v := range msg.Headers() {
+		if !strings.HasPrefix(k, "Nats-") {
+			h[k] = v
+		}
+	}
+	h.Set(job.HeaderID, info.ID)
+	h.Set(job.HeaderAttemptBase, strconv.Itoa(info.Attempt-1))
+	// Round up: schedules fire on whole seconds, and never early.
+	at := time.Now().Add(d + time.Second - 1).Truncate(time.Second)
+	h.Set("Nats-Schedule", "@at "+at.UTC().Format(time.RFC3339))
+	h.Set("Nats-Schedule-Target", p.cfg.Topology.FireSubject(info.Queue, info.Kind))
+	h.Set(job.HeaderMsgID, fmt.Sprintf("snooze:%s:%d:%d", meta.Stream, meta.Sequence.Stream, meta.NumDelivered))
+	sm := &nats.Msg{
+		Subject: p.cfg.Topology.AtSubject(info.ID),
+		Header:  h,
+		Data:    msg.Data(),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
+	defer cancel()
+	if _, err := p.js.PublishMsg(ctx, sm); err != nil {
+		p.log.LogAttrs(ctx, slog.LevelWarn, "snooze schedule failed; snoozing with a delayed Nak instead",
+			slog.String("job_id", info.ID), slog.String("error", err.Error()))
+		p.nak(msg, info, d)
+		return
+	}
+	if err := msg.DoubleAck(ctx); err != nil {
+		// The copy is scheduled; the original comes back after AckWait and
+		// would run too. Say so: this is one of the documented duplicates.
+		p.log.LogAttrs(ctx, slog.LevelWarn, "acknowledging a snoozed job failed; it may run twice",
+			slog.String("job_id", info.ID), slog.String("error", err.Error()))
+	}
+}
+
+// maxDeliveriesAdvisory is the part of the server's MAX_DELIVERIES advisory
+// the pool reads.
+type maxDeliveriesAdvisory struct {
+	Stream     string `json:"stream"`
+	Consumer   string `json:"consumer"`
+	StreamSeq  uint64 `json:"stream_seq"`
+	Deliveries uint64 `json:"deliveries"`
+}
+
+// listenMaxDeliveries moves jobs that reached the consumer's MaxDeliver (the
+// server stops delivering them) to the dead-letter stream with reason
+// max-deliveries. The pools of a namespace share a queue group, so one of
+// them handles each advisory.
+func (p *Pool) listenMaxDeliveries(ctx context.Context) error {
+	subject := fmt.Sprintf("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.%s.*", p.cfg.Topology.Stream)
+	ch := make(chan *nats.Msg, 64)
+	sub, err := p.js.Conn().ChanQueueSubscribe(subject, "jetjobs-"+p.cfg.Topology.Stream, ch)
+	if err != nil {
+		return fmt.Errorf("jetjobs: subscribe to max-deliveries advisories: %w", err)
+	}
+	p.background.Add(1)
+	go func() {
+		defer p.background.Done()
+		defer sub.Unsubscribe()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case m := <-ch:
+				var adv maxDeliveriesAdvisory
+				if err := json.Unmarshal(m.Data, &adv); err != nil || adv.StreamSeq == 0 {
+					continue
+				}
+				if _, ok := p.cfg.Queues[adv.Consumer]; ok {
+					p.deadLetterBySeq(adv.StreamSeq, int(adv.Deliveries))
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// deadLetterBySeq reads job seq from the work stream, dead-letters it, and
+// deletes it from the work stream once the dead letter is stored.
+func (p *Pool) deadLetterBySeq(seq uint64, deliveries int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*ackTimeout)
+	defer cancel()
+	stream, err := p.js.Stream(ctx, p.cfg.Topology.Stream)
+	if err != nil {
+		return
+	}
+	raw, err := stream.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return // already handled
+	}
+	if err != nil {
+		p.log.LogAttrs(ctx, slog.LevelError, "reading a job that reached max deliveries failed", slog.Uint64("seq", seq), slog.String("error", err.Error()))
+		return
+	}
+	id := raw.Header.Get(job.HeaderID)
+	if id == "" {
+		id = raw.Header.Get(job.HeaderMsgID)
+	}
+	if id == "" {
+		id = fmt.Sprintf("%s-%d", p.cfg.Topology.Stream, seq)
+	}
+	queue, kind, _ := job.ParseSubject(p.cfg.Topology.Prefix, raw.Subject)
+	cause := fmt.Sprintf("delivered %d times (the consumer's MaxDeliver) without an outcome; its workers died or lost their connection on every attempt", deliveries)
+	dl := p.cfg.Topology.DeadLetterMessage(raw.Subject, raw.Header, raw.Data, id, queue, p.cfg.Topology.Stream, seq, job.ReasonMaxDeliveries, cause, deliveries)
+	if err := p.publishDeadLetter(dl); err != nil {
+		p.log.LogAttrs(ctx, slog.LevelError, "dead-lettering a job that reached max deliveries failed; it stays in the work stream",
+			slog.String("job_id", id), slog.Uint64("seq", seq), slog.String("error", err.Error()))
+		return
+	}
+	if err := stream.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		p.log.LogAttrs(ctx, slog.LevelWarn, "deleting a dead-lettered job from the work stream failed", slog.Uint64("seq", seq), slog.String("error", err.Error()))
+	}
+	p.log.LogAttrs(ctx, slog.LevelError, "job dead-lettered",
+		slog.String("job_id", id), slog.String("queue", queue), slog.String("kind", kind),
+		slog.Int("attempt", deliveries), slog.String("reason", string(job.ReasonMaxDeliveries)), slog.String("error", cause))
+}

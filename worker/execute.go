@@ -1,0 +1,150 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/job"
+)
+
+// ackTimeout bounds each confirmed acknowledgement and dead-letter publish.
+const ackTimeout = 5 * time.Second
+
+// execute runs one delivered job and settles it with the server.
+func (p *Pool) execute(msg jetstream.Msg) {
+	info, err := job.ReadInfo(p.cfg.Topology.Prefix, msg, p.cfg.MaxAttempts)
+	if info == nil {
+		// Not a JetStream message at all; nothing sensible can be done but
+		// to keep it from coming back.
+		p.log.LogAttrs(context.Background(), slog.LevelError, "received a message without JetStream metadata; terminating it",
+			slog.String("subject", msg.Subject()), slog.String("error", err.Error()))
+		_ = msg.Term()
+		return
+	}
+	entry := p.kinds[info.Kind] // read-only once started
+	if entry != nil && entry.maxAttempts > 0 && info.Header.Get(job.HeaderMaxAttempts) == "" {
+		info.MaxAttempts = entry.maxAttempts
+	}
+	info.MaxAttempts = min(info.MaxAttempts, p.cfg.MaxDeliver)
+
+	switch {
+	case err != nil:
+		p.deadLetter(msg, info, job.ReasonDecode, err.Error())
+		return
+	case info.Attempt > info.MaxAttempts:
+		p.deadLetter(msg, info, job.ReasonMaxDeliveries, fmt.Sprintf(
+			"delivery %d exceeds max attempts %d: earlier attempts ended without an outcome (the worker died or lost its connection)",
+			info.Attempt, info.MaxAttempts))
+		return
+	case !info.Deadline.IsZero() && time.Now().After(info.Deadline):
+		p.deadLetter(msg, info, job.ReasonExpired, fmt.Sprintf("deadline %s passed before the job started", info.Deadline.Format(time.RFC3339)))
+		return
+	case entry == nil:
+		p.noHandler(msg, info)
+		return
+	}
+	if info.Timeout == 0 {
+		info.Timeout = entry.timeout
+	}
+	if info.Timeout == 0 {
+		info.Timeout = p.cfg.Timeout
+	}
+	err = p.run(entry, msg, info)
+	p.settle(msg, info, entry, err)
+}
+
+// run calls the kind's handler chain with the job's context: the pool's job
+// context (canceled at the shutdown deadline), the job's Info, and its
+// timeout. A panic becomes a *job.PanicError.
+func (p *Pool) run(entry *kindEntry, msg jetstream.Msg, info *job.Info) (err error) {
+	ctx := job.WithInfo(p.jobCtx, info)
+	if info.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, info.Timeout)
+		defer cancel()
+	}
+	token := p.inflight.add(msg)
+	defer p.inflight.remove(token)
+	defer func() {
+		if v := recover(); v != nil {
+			pe := &job.PanicError{Value: v, Stack: debug.Stack()}
+			p.log.LogAttrs(ctx, slog.LevelError, "job handler panicked",
+				slog.String("job_id", info.ID), slog.String("queue", info.Queue), slog.String("kind", info.Kind),
+				slog.Int("attempt", info.Attempt), slog.Any("panic", v), slog.String("stack", string(pe.Stack)))
+			err = pe
+		}
+	}()
+	return entry.handler.Handle(ctx, info)
+}
+
+// settle maps a handler's outcome onto the server: ack, retry, snooze or
+// dead letter.
+func (p *Pool) settle(msg jetstream.Msg, info *job.Info, entry *kindEntry, err error) {
+	var (
+		snooze    *job.SnoozeError
+		permanent *job.PermanentError
+		canceled  *job.CanceledError
+	)
+	switch {
+	case err == nil:
+		p.ack(msg, info)
+	case p.hardStop.Load():
+		// Canceled by shutdown: let another worker have it at once.
+		_ = msg.Nak()
+	case errors.As(err, &snooze):
+		p.snooze(msg, info, snooze.Delay)
+	case errors.As(err, &canceled):
+		p.deadLetter(msg, info, job.ReasonCanceled, err.Error())
+	case errors.Is(err, job.ErrDecode):
+		p.deadLetter(msg, info, job.ReasonDecode, err.Error())
+	case errors.As(err, &permanent), info.Attempt >= info.MaxAttempts:
+		p.deadLetter(msg, info, job.ReasonFailed, err.Error())
+	default:
+		p.nak(msg, info, entry.policy.Delay(info.Attempt))
+	}
+}
+
+func (p *Pool) ack(msg jetstream.Msg, info *job.Info) {
+	var err error
+	if p.cfg.AckAsync {
+		err = msg.Ack()
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
+		err = msg.DoubleAck(ctx)
+		cancel()
+	}
+	if err != nil {
+		// The job succeeded but the server may not know: it will be
+		// redelivered after AckWait and run again (docs/semantics.md).
+		p.log.LogAttrs(context.Background(), slog.LevelWarn, "acknowledging a finished job failed; it may run again",
+			slog.String("job_id", info.ID), slog.String("queue", info.Queue), slog.String("kind", info.Kind), slog.String("error", err.Error()))
+	}
+}
+
+func (p *Pool) nak(msg jetstream.Msg, info *job.Info, delay time.Duration) {
+	if err := msg.NakWithDelay(delay); err != nil {
+		p.log.LogAttrs(context.Background(), slog.LevelWarn, "scheduling a retry failed; the job comes back after AckWait",
+			slog.String("job_id", info.ID), slog.String("queue", info.Queue), slog.String("kind", info.Kind), slog.String("error", err.Error()))
+	}
+}
+
+// noHandler handles a job of a kind this pool does not serve: another
+// worker version may serve it, so it is retried like a failure and
+// dead-lettered with reason no-handler after its last attempt.
+func (p *Pool) noHandler(msg jetstream.Msg, info *job.Info) {
+	cause := fmt.Sprintf("no handler registered for kind %q (queue %s); registered: %v", info.Kind, info.Queue, p.Kinds())
+	if info.Attempt >= info.MaxAttempts {
+		p.deadLetter(msg, info, job.ReasonNoHandler, cause)
+		return
+	}
+	p.log.LogAttrs(context.Background(), slog.LevelWarn, "job has no handler; will retry",
+		slog.String("job_id", info.ID), slog.String("queue", info.Queue), slog.String("kind", info.Kind),
+		slog.Int("attempt", info.Attempt), slog.Int("max_attempts", info.MaxAttempts))
+	p.nak(msg, info, p.cfg.RetryPolicy.Delay(info.Attempt))
+}

@@ -1,0 +1,117 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// fetchLoop pulls jobs of q for as long as ctx lives. Before each pull it
+// reserves concurrency slots and asks for exactly that many jobs, so the
+// pool never holds a job it has no free slot to run: jobs it cannot run now
+// stay on the server for other workers.
+func (p *Pool) fetchLoop(ctx context.Context, q *queue) {
+	defer p.loops.Done()
+	delay := time.Duration(0)
+	for {
+		select {
+		case q.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		n := 1
+	reserve:
+		for n < p.cfg.FetchBatch {
+			select {
+			case q.slots <- struct{}{}:
+				n++
+			default:
+				break reserve
+			}
+		}
+		got, err := p.fetch(ctx, q, n)
+		for range n - got {
+			<-q.slots
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			delay = 0
+			continue
+		}
+		// The server is away, restarting, or the consumer is gone: back off
+		// and try again; the connection reconnects on its own.
+		delay = min(max(2*delay, 100*time.Millisecond), 5*time.Second)
+		level := slog.LevelWarn
+		if errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, context.DeadlineExceeded) {
+			level = slog.LevelDebug
+		}
+		p.log.LogAttrs(ctx, level, "pulling jobs failed; retrying",
+			slog.String("queue", q.name), slog.String("error", err.Error()), slog.Duration("retry_in", delay))
+		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+			p.recreateConsumer(ctx, q)
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+}
+
+// fetch asks for n jobs, waits up to FetchWait for them, and starts each one
+// as it arrives. It returns how many arrived; each took one reserved slot.
+func (p *Pool) fetch(ctx context.Context, q *queue, n int) (int, error) {
+	fctx, cancel := context.WithTimeout(ctx, p.cfg.FetchWait)
+	defer cancel()
+	batch, err := q.consumer().Fetch(n, jetstream.FetchContext(fctx), jetstream.FetchHeartbeat(p.cfg.FetchWait/5))
+	if err != nil {
+		return 0, err
+	}
+	got := 0
+	for msg := range batch.Messages() {
+		got++
+		p.dispatch(q, msg)
+	}
+	err = batch.Error()
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		err = nil // the pull expired without filling the batch
+	}
+	return got, err
+}
+
+// dispatch runs msg in its own goroutine, which releases msg's slot when
+// the job is settled. A job that arrives after Stop began never starts: it
+// is Nak'd for immediate redelivery.
+func (p *Pool) dispatch(q *queue, msg jetstream.Msg) {
+	if p.stopping.Load() {
+		_ = msg.Nak()
+		<-q.slots
+		return
+	}
+	p.jobs.Add(1)
+	go func() {
+		defer p.jobs.Done()
+		defer func() { <-q.slots }()
+		p.execute(msg)
+	}()
+}
+
+func (p *Pool) recreateConsumer(ctx context.Context, q *queue) {
+	stream, err := p.js.Stream(ctx, p.cfg.Topology.Stream)
+	if err != nil {
+		return
+	}
+	cons, err := p.ensureConsumer(ctx, stream, q.name, p.cfg.Queues[q.name])
+	if err != nil {
+		p.log.LogAttrs(ctx, slog.LevelError, "recreating queue consumer failed", slog.String("queue", q.name), slog.String("error", err.Error()))
+		return
+	}
+	q.setConsumer(cons)
+}
