@@ -24,13 +24,18 @@ type ClientConfig struct {
 	// Queue is the queue for jobs enqueued without the Queue option;
 	// default "default".
 	Queue string
+	// BeforePublish, if set, is called with the enqueue's context and each
+	// job message just before it is published: the place to inject trace
+	// context or add headers. It must not change the subject.
+	BeforePublish func(ctx context.Context, msg *nats.Msg)
 }
 
 // Client enqueues jobs. It is safe for concurrent use.
 type Client struct {
-	js    jetstream.JetStream
-	topo  Topology
-	queue string
+	js     jetstream.JetStream
+	topo   Topology
+	queue  string
+	before func(context.Context, *nats.Msg)
 }
 
 // NewClient returns a client that enqueues through js. It does no I/O: call
@@ -49,7 +54,7 @@ func NewClient(js jetstream.JetStream, cfg ClientConfig) (*Client, error) {
 	if err := ValidateQueue(cfg.Queue); err != nil {
 		return nil, fmt.Errorf("ClientConfig.Queue: %w", err)
 	}
-	return &Client{js: js, topo: cfg.Topology.WithDefaults(), queue: cfg.Queue}, nil
+	return &Client{js: js, topo: cfg.Topology.WithDefaults(), queue: cfg.Queue, before: cfg.BeforePublish}, nil
 }
 
 // Topology returns the client's topology with defaults applied.
@@ -87,6 +92,9 @@ func (c *Client) Enqueue(ctx context.Context, kind string, args any, opts ...Opt
 	if err != nil {
 		return Result{}, err
 	}
+	if c.before != nil {
+		c.before(ctx, msg)
+	}
 	ack, err := c.js.PublishMsg(ctx, msg)
 	if err != nil {
 		return Result{ID: id}, c.publishError(msg, err)
@@ -121,6 +129,9 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]Result, err
 		results[i] = Result{ID: id, Err: err}
 		if err != nil {
 			continue
+		}
+		if c.before != nil {
+			c.before(ctx, msg)
 		}
 		if msg.Header.Get(scheduleHeader) != "" {
 			// Schedules are rare; publish them synchronously for a clear error.

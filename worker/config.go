@@ -56,6 +56,8 @@ type Config struct {
 	// confirmed double ack. It is faster; an ack lost on the way then makes
 	// the job run again (see docs/semantics.md).
 	AckAsync bool
+	// Hooks are called after each delivery is settled.
+	Hooks Hooks
 	// ShutdownTimeout is how long Run lets running jobs finish after its
 	// context ends; default 30s.
 	ShutdownTimeout time.Duration

@@ -19,19 +19,19 @@ import (
 // deadLetter publishes msg to the dead-letter stream and, only once the
 // server acknowledged that, terminates the original. If the publish keeps
 // failing the job is Nak'd instead, so it is never lost between the two.
-func (p *Pool) deadLetter(msg jetstream.Msg, info *job.Info, reason job.Reason, cause string) {
+func (p *Pool) deadLetter(msg jetstream.Msg, info *job.Info, reason job.Reason, cause error) Event {
 	meta, _ := msg.Metadata()
 	var stream string
 	if meta != nil {
 		stream = meta.Stream
 	}
-	dl := p.cfg.Topology.DeadLetterMessage(msg.Subject(), msg.Headers(), msg.Data(), info.ID, info.Queue, stream, info.Seq, reason, cause, info.Attempt)
+	dl := p.cfg.Topology.DeadLetterMessage(msg.Subject(), msg.Headers(), msg.Data(), info.ID, info.Queue, stream, info.Seq, reason, cause.Error(), info.Attempt)
 	if err := p.publishDeadLetter(dl); err != nil {
 		p.log.LogAttrs(context.Background(), slog.LevelError, "dead-lettering failed; the job will be delivered again",
 			slog.String("job_id", info.ID), slog.String("queue", info.Queue), slog.String("kind", info.Kind),
 			slog.String("reason", string(reason)), slog.String("error", err.Error()))
 		_ = msg.NakWithDelay(5 * time.Second)
-		return
+		return Event{Info: info, Outcome: OutcomeRetried, Err: cause, Delay: 5 * time.Second}
 	}
 	if err := msg.TermWithReason(string(reason)); err != nil {
 		// The dead letter is stored; a redelivery dead-letters it again and
@@ -43,8 +43,9 @@ func (p *Pool) deadLetter(msg jetstream.Msg, info *job.Info, reason job.Reason, 
 		// Handler outcomes are logged by the logging middleware; these are not.
 		p.log.LogAttrs(context.Background(), slog.LevelError, "job dead-lettered",
 			slog.String("job_id", info.ID), slog.String("queue", info.Queue), slog.String("kind", info.Kind),
-			slog.Int("attempt", info.Attempt), slog.String("reason", string(reason)), slog.String("error", cause))
+			slog.Int("attempt", info.Attempt), slog.String("reason", string(reason)), slog.String("error", cause.Error()))
 	}
+	return Event{Info: info, Outcome: OutcomeDeadLettered, Reason: reason, Err: cause}
 }
 
 // publishDeadLetter publishes dl, retrying briefly through a reconnect.
@@ -191,4 +192,8 @@ func (p *Pool) deadLetterBySeq(seq uint64, deliveries int) {
 	p.log.LogAttrs(ctx, slog.LevelError, "job dead-lettered",
 		slog.String("job_id", id), slog.String("queue", queue), slog.String("kind", kind),
 		slog.Int("attempt", deliveries), slog.String("reason", string(job.ReasonMaxDeliveries)), slog.String("error", cause))
+	p.cfg.Hooks.fire(Event{
+		Info:    &job.Info{ID: id, Queue: queue, Kind: kind, Subject: raw.Subject, Attempt: deliveries, Header: raw.Header, Payload: raw.Data, Seq: seq},
+		Outcome: OutcomeDeadLettered, Reason: job.ReasonMaxDeliveries, Err: errors.New(cause),
+	})
 }

@@ -33,30 +33,32 @@ func (p *Pool) execute(msg jetstream.Msg) {
 	}
 	info.MaxAttempts = min(info.MaxAttempts, p.cfg.MaxDeliver)
 
+	var ev Event
 	switch {
 	case err != nil:
-		p.deadLetter(msg, info, job.ReasonDecode, err.Error())
-		return
+		ev = p.deadLetter(msg, info, job.ReasonDecode, err)
 	case info.Attempt > info.MaxAttempts:
-		p.deadLetter(msg, info, job.ReasonMaxDeliveries, fmt.Sprintf(
+		ev = p.deadLetter(msg, info, job.ReasonMaxDeliveries, fmt.Errorf(
 			"delivery %d exceeds max attempts %d: earlier attempts ended without an outcome (the worker died or lost its connection)",
 			info.Attempt, info.MaxAttempts))
-		return
 	case !info.Deadline.IsZero() && time.Now().After(info.Deadline):
-		p.deadLetter(msg, info, job.ReasonExpired, fmt.Sprintf("deadline %s passed before the job started", info.Deadline.Format(time.RFC3339)))
-		return
+		ev = p.deadLetter(msg, info, job.ReasonExpired, fmt.Errorf("deadline %s passed before the job started", info.Deadline.Format(time.RFC3339)))
 	case entry == nil:
-		p.noHandler(msg, info)
-		return
+		ev = p.noHandler(msg, info)
+	default:
+		if info.Timeout == 0 {
+			info.Timeout = entry.timeout
+		}
+		if info.Timeout == 0 {
+			info.Timeout = p.cfg.Timeout
+		}
+		start := time.Now()
+		err = p.run(entry, msg, info)
+		elapsed := time.Since(start)
+		ev = p.settle(msg, info, entry, err)
+		ev.Duration = elapsed
 	}
-	if info.Timeout == 0 {
-		info.Timeout = entry.timeout
-	}
-	if info.Timeout == 0 {
-		info.Timeout = p.cfg.Timeout
-	}
-	err = p.run(entry, msg, info)
-	p.settle(msg, info, entry, err)
+	p.cfg.Hooks.fire(ev)
 }
 
 // run calls the kind's handler chain with the job's context: the pool's job
@@ -85,7 +87,7 @@ func (p *Pool) run(entry *kindEntry, msg jetstream.Msg, info *job.Info) (err err
 
 // settle maps a handler's outcome onto the server: ack, retry, snooze or
 // dead letter.
-func (p *Pool) settle(msg jetstream.Msg, info *job.Info, entry *kindEntry, err error) {
+func (p *Pool) settle(msg jetstream.Msg, info *job.Info, entry *kindEntry, err error) Event {
 	var (
 		snooze    *job.SnoozeError
 		permanent *job.PermanentError
@@ -94,19 +96,24 @@ func (p *Pool) settle(msg jetstream.Msg, info *job.Info, entry *kindEntry, err e
 	switch {
 	case err == nil:
 		p.ack(msg, info)
+		return Event{Info: info, Outcome: OutcomeSucceeded}
 	case p.hardStop.Load():
 		// Canceled by shutdown: let another worker have it at once.
 		_ = msg.Nak()
+		return Event{Info: info, Outcome: OutcomeInterrupted, Err: err}
 	case errors.As(err, &snooze):
 		p.snooze(msg, info, snooze.Delay)
+		return Event{Info: info, Outcome: OutcomeSnoozed, Err: err, Delay: snooze.Delay}
 	case errors.As(err, &canceled):
-		p.deadLetter(msg, info, job.ReasonCanceled, err.Error())
+		return p.deadLetter(msg, info, job.ReasonCanceled, err)
 	case errors.Is(err, job.ErrDecode):
-		p.deadLetter(msg, info, job.ReasonDecode, err.Error())
+		return p.deadLetter(msg, info, job.ReasonDecode, err)
 	case errors.As(err, &permanent), info.Attempt >= info.MaxAttempts:
-		p.deadLetter(msg, info, job.ReasonFailed, err.Error())
+		return p.deadLetter(msg, info, job.ReasonFailed, err)
 	default:
-		p.nak(msg, info, entry.policy.Delay(info.Attempt))
+		delay := entry.policy.Delay(info.Attempt)
+		p.nak(msg, info, delay)
+		return Event{Info: info, Outcome: OutcomeRetried, Err: err, Delay: delay}
 	}
 }
 
@@ -137,14 +144,15 @@ func (p *Pool) nak(msg jetstream.Msg, info *job.Info, delay time.Duration) {
 // noHandler handles a job of a kind this pool does not serve: another
 // worker version may serve it, so it is retried like a failure and
 // dead-lettered with reason no-handler after its last attempt.
-func (p *Pool) noHandler(msg jetstream.Msg, info *job.Info) {
-	cause := fmt.Sprintf("no handler registered for kind %q (queue %s); registered: %v", info.Kind, info.Queue, p.Kinds())
+func (p *Pool) noHandler(msg jetstream.Msg, info *job.Info) Event {
+	cause := fmt.Errorf("no handler registered for kind %q (queue %s); registered: %v", info.Kind, info.Queue, p.Kinds())
 	if info.Attempt >= info.MaxAttempts {
-		p.deadLetter(msg, info, job.ReasonNoHandler, cause)
-		return
+		return p.deadLetter(msg, info, job.ReasonNoHandler, cause)
 	}
 	p.log.LogAttrs(context.Background(), slog.LevelWarn, "job has no handler; will retry",
 		slog.String("job_id", info.ID), slog.String("queue", info.Queue), slog.String("kind", info.Kind),
 		slog.Int("attempt", info.Attempt), slog.Int("max_attempts", info.MaxAttempts))
-	p.nak(msg, info, p.cfg.RetryPolicy.Delay(info.Attempt))
+	delay := p.cfg.RetryPolicy.Delay(info.Attempt)
+	p.nak(msg, info, delay)
+	return Event{Info: info, Outcome: OutcomeRetried, Err: cause, Delay: delay}
 }
