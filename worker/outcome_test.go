@@ -1,0 +1,221 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/jetjobs/jetjobs/job"
+	"github.com/jetjobs/jetjobs/retry"
+	"github.com/jetjobs/jetjobs/worker"
+)
+
+func TestPermanentErrorDeadLettersAtOnce(t *testing.T) {
+	e := newEnv(t)
+	var attempts atomic.Int32
+	e.pool(worker.Config{}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "bad", func(ctx context.Context, j *job.Job[struct{}]) error {
+			attempts.Add(1)
+			return job.Permanent(errors.New("invalid address"))
+		}))
+	})
+	e.enqueue("bad", nil)
+	eventually(t, func() bool { return len(e.deadLetters()) == 1 }, "dead letter")
+	dl := e.deadLetters()[0]
+	if dl.Reason != job.ReasonFailed || dl.Error != "invalid address" || dl.Attempts != 1 || attempts.Load() != 1 {
+		t.Fatalf("dead letter = %+v after %d attempts", dl, attempts.Load())
+	}
+}
+
+func TestPanicIsAFailedAttempt(t *testing.T) {
+	e := newEnv(t)
+	var attempts atomic.Int32
+	var events []worker.Event
+	evc := make(chan worker.Event, 10)
+	e.pool(worker.Config{
+		RetryPolicy: retry.Constant(10 * time.Millisecond),
+		Hooks:       worker.Hooks{OnEvent: func(ev worker.Event) { evc <- ev }},
+	}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "panics", func(ctx context.Context, j *job.Job[struct{}]) error {
+			if attempts.Add(1) == 1 {
+				panic("kaboom")
+			}
+			return nil
+		}))
+	})
+	e.enqueue("panics", nil)
+	for len(events) < 2 {
+		select {
+		case ev := <-evc:
+			events = append(events, ev)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("events so far: %+v", events)
+		}
+	}
+	var pe *job.PanicError
+	if events[0].Outcome != worker.OutcomeRetried || !errors.As(events[0].Err, &pe) || pe.Value != "kaboom" || len(pe.Stack) == 0 {
+		t.Fatalf("first event = %+v", events[0])
+	}
+	if events[1].Outcome != worker.OutcomeSucceeded || events[1].Info.Attempt != 2 {
+		t.Fatalf("second event = %+v", events[1])
+	}
+}
+
+func TestUndecodablePayloadIsDeadLetteredWithoutRunning(t *testing.T) {
+	e := newEnv(t)
+	var ran atomic.Int32
+	e.pool(worker.Config{}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "typed", func(ctx context.Context, j *job.Job[emailArgs]) error {
+			ran.Add(1)
+			return nil
+		}))
+	})
+	// A foreign publisher sends a payload that is JSON but not the type.
+	_, err := e.js.Publish(context.Background(), "jobs.default.typed", []byte(`{"to": 42}`))
+	must(t, err)
+	eventually(t, func() bool { return len(e.deadLetters()) == 1 }, "dead letter")
+	dl := e.deadLetters()[0]
+	if dl.Reason != job.ReasonDecode || string(dl.Payload) != `{"to": 42}` || ran.Load() != 0 {
+		t.Fatalf("dead letter = %+v, handler ran %d times", dl, ran.Load())
+	}
+}
+
+func TestMalformedHeaderIsDeadLettered(t *testing.T) {
+	e := newEnv(t)
+	e.pool(worker.Config{}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "x", func(ctx context.Context, j *job.Job[struct{}]) error { return nil }))
+	})
+	msg := nats.NewMsg("jobs.default.x")
+	msg.Header.Set(job.HeaderMaxAttempts, "many")
+	_, err := e.js.PublishMsg(context.Background(), msg)
+	must(t, err)
+	eventually(t, func() bool { return len(e.deadLetters()) == 1 }, "dead letter")
+	if dl := e.deadLetters()[0]; dl.Reason != job.ReasonDecode || dl.Header.Get(job.HeaderMaxAttempts) != "many" {
+		t.Fatalf("dead letter = %+v", dl)
+	}
+}
+
+func TestRawPublishWithoutHeadersRuns(t *testing.T) {
+	e := newEnv(t)
+	got := make(chan *job.Job[emailArgs], 1)
+	e.pool(worker.Config{}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "email.send", func(ctx context.Context, j *job.Job[emailArgs]) error {
+			got <- j
+			return nil
+		}))
+	})
+	must(t, e.js.Conn().Publish("jobs.default.email.send", []byte(`{"to":"a@b.c"}`)))
+	select {
+	case j := <-got:
+		if j.Args.To != "a@b.c" || j.ID != "JOBS-1" || j.Attempt != 1 || j.MaxAttempts != job.DefaultMaxAttempts || j.EnqueuedAt.IsZero() {
+			t.Fatalf("job = %+v args %+v", j.Info, j.Args)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("raw job did not run")
+	}
+}
+
+func TestSnoozeDoesNotUseAttempts(t *testing.T) {
+	e := newEnv(t)
+	var calls atomic.Int32
+	attempts := make(chan int, 10)
+	e.pool(worker.Config{}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "sleepy", func(ctx context.Context, j *job.Job[struct{}]) error {
+			attempts <- j.Attempt
+			if calls.Add(1) <= 3 {
+				return job.Snooze(time.Second)
+			}
+			return nil
+		}))
+	})
+	r := e.enqueue("sleepy", nil, job.MaxAttempts(1))
+	var seen []int
+	for len(seen) < 4 {
+		select {
+		case a := <-attempts:
+			seen = append(seen, a)
+		case <-time.After(15 * time.Second):
+			t.Fatalf("attempts so far %v", seen)
+		}
+	}
+	for i, a := range seen {
+		if a != 1 {
+			t.Fatalf("attempt numbers %v: snoozes used up attempts (call %d)", seen, i)
+		}
+	}
+	if dls := e.deadLetters(); len(dls) != 0 {
+		t.Fatalf("snoozed job %s dead-lettered: %+v", r.ID, dls)
+	}
+}
+
+func TestNoHandlerRetriesThenDeadLetters(t *testing.T) {
+	e := newEnv(t)
+	e.pool(worker.Config{RetryPolicy: retry.Constant(10 * time.Millisecond)}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "known", func(ctx context.Context, j *job.Job[struct{}]) error { return nil }))
+	})
+	e.enqueue("unknown.kind", nil, job.MaxAttempts(3))
+	eventually(t, func() bool { return len(e.deadLetters()) == 1 }, "dead letter")
+	if dl := e.deadLetters()[0]; dl.Reason != job.ReasonNoHandler || dl.Attempts != 3 {
+		t.Fatalf("dead letter = %+v", dl)
+	}
+}
+
+func TestExpiredJobNeverRuns(t *testing.T) {
+	e := newEnv(t)
+	var ran atomic.Int32
+	e.pool(worker.Config{}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "late", func(ctx context.Context, j *job.Job[struct{}]) error { ran.Add(1); return nil }))
+	})
+	e.enqueue("late", nil, job.Deadline(time.Now().Add(-time.Second)))
+	eventually(t, func() bool { return len(e.deadLetters()) == 1 }, "dead letter")
+	if dl := e.deadLetters()[0]; dl.Reason != job.ReasonExpired || ran.Load() != 0 {
+		t.Fatalf("dead letter = %+v, ran %d", dl, ran.Load())
+	}
+}
+
+func TestReplayRunsTheJobAgain(t *testing.T) {
+	e := newEnv(t)
+	var fail atomic.Bool
+	fail.Store(true)
+	done := make(chan *job.Job[emailArgs], 1)
+	e.pool(worker.Config{}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "email.send", func(ctx context.Context, j *job.Job[emailArgs]) error {
+			if fail.Load() {
+				return job.Permanent(errors.New("smtp down"))
+			}
+			done <- j
+			return nil
+		}))
+	})
+	r := e.enqueue("email.send", emailArgs{To: "x@y.z"})
+	eventually(t, func() bool { return len(e.deadLetters()) == 1 }, "dead letter")
+	dl, err := e.client.DeadLetter(context.Background(), r.ID)
+	must(t, err)
+	if dl.ID != r.ID {
+		t.Fatalf("DeadLetter(%s) = %+v", r.ID, dl)
+	}
+	fail.Store(false)
+	rr, err := e.client.Replay(context.Background(), r.ID)
+	must(t, err)
+	if rr.ID != r.ID || rr.Duplicate {
+		t.Fatalf("replay result %+v", rr)
+	}
+	select {
+	case j := <-done:
+		if j.ID != r.ID || j.Args.To != "x@y.z" || j.Attempt != 1 {
+			t.Fatalf("replayed job %+v", j.Info)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("replayed job did not run")
+	}
+	if n := len(e.deadLetters()); n != 0 {
+		t.Fatalf("%d dead letters left after replay", n)
+	}
+	if _, err := e.client.DeadLetter(context.Background(), r.ID); !errors.Is(err, job.ErrDeadLetterNotFound) {
+		t.Fatalf("DeadLetter after replay: %v", err)
+	}
+}
