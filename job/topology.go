@@ -143,18 +143,18 @@ func (t Topology) Validate() error {
 func (t Topology) StreamConfig() jetstream.StreamConfig {
 	t = t.WithDefaults()
 	return jetstream.StreamConfig{
-		Name:              t.Stream,
-		Description:       "jetjobs work queue (protocol v1)",
-		Subjects:          []string{t.Prefix + ".>"},
-		Retention:         jetstream.WorkQueuePolicy,
-		Discard:           jetstream.DiscardNew,
-		Storage:           t.storage(),
-		Replicas:          t.Replicas,
-		MaxAge:            t.MaxAge,
-		MaxBytes:          orUnlimited(t.MaxBytes),
-		MaxMsgs:           orUnlimited(t.MaxMsgs),
-		MaxMsgSize:        t.MaxMsgSize,
-		Duplicates:        t.DuplicateWindow,
+		Name:        t.Stream,
+		Description: "jetjobs work queue (protocol v1)",
+		Subjects:    []string{t.Prefix + ".>"},
+		Retention:   jetstream.WorkQueuePolicy,
+		Discard:     jetstream.DiscardNew,
+		Storage:     t.storage(),
+		Replicas:    t.Replicas,
+		MaxAge:      t.MaxAge,
+		MaxBytes:    orUnlimited(t.MaxBytes),
+		MaxMsgs:     orUnlimited(t.MaxMsgs),
+		MaxMsgSize:  t.MaxMsgSize,
+		Duplicates:  t.DuplicateWindow,
 	}
 }
 

@@ -382,4 +382,4 @@ func (sendArgs) Kind() string { return "email.send" }
 type sendWorker struct{}
 
 func (sendWorker) Work(context.Context, *job.Job[sendArgs]) error { return nil }
-func (sendWorker) MaxAttempts() int                              { return 3 }
+func (sendWorker) MaxAttempts() int                               { return 3 }
