@@ -221,7 +221,7 @@ func (c *Client) Message(kind string, args any, opts ...Option) (*nats.Msg, stri
 		// fires a copy, headers included, to the fire subject, and worker
 		// pools move it into the work stream. Nats-Msg-Id dedupes the
 		// schedule itself.
-		msg.Header.Set(scheduleHeader, "@at "+o.runAt.UTC().Truncate(time.Second).Format(time.RFC3339))
+		msg.Header.Set(scheduleHeader, ScheduleAt(o.runAt))
 		msg.Header.Set(scheduleTargetHeader, c.topo.FireSubject(o.queue, kind))
 		msg.Subject = c.topo.AtSubject(id)
 	}
@@ -324,4 +324,19 @@ func SubjectToken(id string) string {
 	}
 	sum := sha256.Sum256([]byte(id))
 	return "h-" + hex.EncodeToString(sum[:16])
+}
+
+// ceilSecond rounds t up to a whole second: schedules fire on whole
+// seconds, and a job must never run before the time it was given.
+func ceilSecond(t time.Time) time.Time {
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t
+}
+
+// ScheduleAt returns the Nats-Schedule value that fires at t: "@at" and t
+// rounded up to a whole second in RFC 3339.
+func ScheduleAt(t time.Time) string {
+	return "@at " + ceilSecond(t).UTC().Format(time.RFC3339)
 }

@@ -219,3 +219,33 @@ func TestReplayRunsTheJobAgain(t *testing.T) {
 		t.Fatalf("DeadLetter after replay: %v", err)
 	}
 }
+
+func TestDelayedJobRunsNoEarlierThanAsked(t *testing.T) {
+	e := newEnv(t)
+	ran := make(chan time.Time, 1)
+	got := make(chan *job.Job[emailArgs], 1)
+	e.pool(worker.Config{}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "later", func(ctx context.Context, j *job.Job[emailArgs]) error {
+			ran <- time.Now()
+			got <- j
+			return nil
+		}))
+	})
+	at := time.Now().Add(1500 * time.Millisecond)
+	r := e.enqueue("later", emailArgs{To: "z@z.z"}, job.At(at), job.MaxAttempts(7), job.Header("X-Trace", "t1"))
+	select {
+	case when := <-ran:
+		if when.Before(at) {
+			t.Fatalf("ran %s early", at.Sub(when))
+		}
+		if late := when.Sub(at); late > 2500*time.Millisecond {
+			t.Fatalf("ran %s late", late)
+		}
+		j := <-got
+		if j.ID != r.ID || j.MaxAttempts != 7 || j.Header.Get("X-Trace") != "t1" || j.Args.To != "z@z.z" || j.Attempt != 1 {
+			t.Fatalf("fired job lost its envelope: %+v %+v", j.Info, j.Args)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("delayed job did not run")
+	}
+}

@@ -1,0 +1,234 @@
+package job_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/internal/natstest"
+	"github.com/jetjobs/jetjobs/job"
+)
+
+func newClient(t *testing.T, topo job.Topology, configure ...func(*server.Options)) (*job.Client, jetstream.JetStream, *natstest.Server) {
+	t.Helper()
+	srv := natstest.Start(t, configure...)
+	_, js := srv.Connect(t)
+	c, err := job.NewClient(js, job.ClientConfig{Topology: topo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EnsureTopology(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return c, js, srv
+}
+
+func lastMsg(t *testing.T, js jetstream.JetStream, subject string) *jetstream.RawStreamMsg {
+	t.Helper()
+	s, err := js.Stream(context.Background(), "JOBS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.GetLastMsgForSubject(context.Background(), subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestEnqueueWritesProtocolV1(t *testing.T) {
+	c, js, _ := newClient(t, job.Topology{})
+	r, err := c.Enqueue(context.Background(), "email.send", map[string]string{"to": "a@b.c"},
+		job.Queue("mail"), job.ID("order-7"), job.MaxAttempts(4), job.Timeout(90*time.Second), job.Header("X-Tenant", "acme"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ID != "order-7" || r.Seq == 0 || r.Duplicate {
+		t.Fatalf("result %+v", r)
+	}
+	m := lastMsg(t, js, "jobs.mail.email.send")
+	if string(m.Data) != `{"to":"a@b.c"}` {
+		t.Fatalf("payload %s", m.Data)
+	}
+	for h, want := range map[string]string{
+		job.HeaderID: "order-7", job.HeaderMsgID: "order-7", job.HeaderMaxAttempts: "4", job.HeaderTimeout: "1m30s", "X-Tenant": "acme",
+	} {
+		if got := m.Header.Get(h); got != want {
+			t.Errorf("header %s = %q, want %q", h, got, want)
+		}
+	}
+	if _, err := time.Parse(time.RFC3339Nano, m.Header.Get(job.HeaderEnqueuedAt)); err != nil {
+		t.Errorf("Enqueued-At: %v", err)
+	}
+}
+
+func TestEnqueueDuplicateIsReportedNotStored(t *testing.T) {
+	c, js, _ := newClient(t, job.Topology{})
+	ctx := context.Background()
+	r1, err := c.Enqueue(ctx, "k", 1, job.ID("same"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := c.Enqueue(ctx, "k", 1, job.ID("same"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r1.Duplicate || !r2.Duplicate || r2.Seq != r1.Seq {
+		t.Fatalf("r1 %+v r2 %+v", r1, r2)
+	}
+	u1, _ := c.Enqueue(ctx, "k", map[string]int{"a": 1}, job.Unique())
+	u2, _ := c.Enqueue(ctx, "k", map[string]int{"a": 1}, job.Unique())
+	u3, _ := c.Enqueue(ctx, "k", map[string]int{"a": 2}, job.Unique())
+	if u1.ID != u2.ID || !u2.Duplicate || u3.ID == u1.ID || u3.Duplicate {
+		t.Fatalf("unique: %+v %+v %+v", u1, u2, u3)
+	}
+	s, _ := js.Stream(ctx, "JOBS")
+	info, _ := s.Info(ctx)
+	if info.State.Msgs != 3 {
+		t.Fatalf("stream holds %d jobs, want 3", info.State.Msgs)
+	}
+}
+
+func TestEnqueueRefusesBadInputBeforePublishing(t *testing.T) {
+	c, js, _ := newClient(t, job.Topology{MaxMsgSize: 1024})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		kind string
+		args any
+		opts []job.Option
+		want error
+	}{
+		{"empty kind", "", nil, nil, job.ErrInvalidName},
+		{"wildcard kind", "a.*", nil, nil, job.ErrInvalidName},
+		{"reserved queue", "k", nil, []job.Option{job.Queue("_x")}, job.ErrInvalidName},
+		{"dotted queue", "k", nil, []job.Option{job.Queue("a.b")}, job.ErrInvalidName},
+		{"unencodable", "k", make(chan int), nil, job.ErrEncode},
+		{"raw not JSON", "k", []byte("{nope"), nil, job.ErrEncode},
+		{"oversize", "k", strings.Repeat("x", 2000), nil, job.ErrPayloadTooLarge},
+		{"zero attempts", "k", nil, []job.Option{job.MaxAttempts(0)}, job.ErrInvalidOption},
+		{"negative timeout", "k", nil, []job.Option{job.Timeout(-time.Second)}, job.ErrInvalidOption},
+		{"reserved header", "k", nil, []job.Option{job.Header("Nats-Msg-Id", "x")}, job.ErrInvalidOption},
+		{"header injection", "k", nil, []job.Option{job.Header("X", "a\r\nB: c")}, job.ErrInvalidOption},
+		{"ID and Unique", "k", nil, []job.Option{job.ID("a"), job.Unique()}, job.ErrInvalidOption},
+		{"empty ID", "k", nil, []job.Option{job.ID("")}, job.ErrInvalidOption},
+	} {
+		if _, err := c.Enqueue(ctx, tc.kind, tc.args, tc.opts...); !errors.Is(err, tc.want) {
+			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	s, _ := js.Stream(ctx, "JOBS")
+	info, _ := s.Info(ctx)
+	if info.State.Msgs != 0 {
+		t.Fatalf("%d messages published despite errors", info.State.Msgs)
+	}
+}
+
+func TestEnqueueFullStream(t *testing.T) {
+	c, _, _ := newClient(t, job.Topology{MaxMsgs: 3})
+	ctx := context.Background()
+	for i := range 3 {
+		if _, err := c.Enqueue(ctx, "k", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := c.Enqueue(ctx, "k", 4)
+	if !errors.Is(err, job.ErrQueueFull) {
+		t.Fatalf("enqueue into a full stream: %v", err)
+	}
+	res, err := c.EnqueueMany(ctx, []job.Request{{Kind: "k", Args: 5}})
+	if err != nil || !errors.Is(res[0].Err, job.ErrQueueFull) {
+		t.Fatalf("EnqueueMany into a full stream: %v %+v", err, res)
+	}
+}
+
+func TestEnqueueWithoutStream(t *testing.T) {
+	srv := natstest.Start(t)
+	_, js := srv.Connect(t)
+	c, err := job.NewClient(js, job.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Enqueue(context.Background(), "k", nil); !errors.Is(err, job.ErrNoStream) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestEnqueueManyReturnsResultPerJob(t *testing.T) {
+	c, js, _ := newClient(t, job.Topology{})
+	reqs := []job.Request{
+		{Kind: "a", Args: 1},
+		{Kind: "bad kind", Args: 2},
+		{Kind: "c", Args: 3, Options: []job.Option{job.ID("fixed")}},
+		{Kind: "c", Args: 3, Options: []job.Option{job.ID("fixed")}},
+	}
+	res, err := c.EnqueueMany(context.Background(), reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Err != nil || res[0].Seq == 0 || !errors.Is(res[1].Err, job.ErrInvalidName) || res[2].Err != nil || res[2].ID != "fixed" {
+		t.Fatalf("results %+v", res)
+	}
+	if !res[3].Duplicate {
+		t.Fatalf("second fixed-ID job not reported duplicate: %+v", res[3])
+	}
+	s, _ := js.Stream(context.Background(), "JOBS")
+	info, _ := s.Info(context.Background())
+	if info.State.Msgs != 2 {
+		t.Fatalf("stream holds %d jobs, want 2", info.State.Msgs)
+	}
+}
+
+func TestEnsureTopologyIsIdempotentAndRefusesIncompatibleStreams(t *testing.T) {
+	c, js, _ := newClient(t, job.Topology{})
+	ctx := context.Background()
+	for range 2 {
+		if err := c.EnsureTopology(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Tunables are updated in place.
+	c2, _ := job.NewClient(js, job.ClientConfig{Topology: job.Topology{MaxMsgs: 1000}})
+	if err := c2.EnsureTopology(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := js.Stream(ctx, "JOBS")
+	if s.CachedInfo().Config.MaxMsgs != 1000 {
+		t.Fatalf("MaxMsgs not updated: %d", s.CachedInfo().Config.MaxMsgs)
+	}
+	// A foreign stream under the same name is reported, not changed.
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "OTHER", Subjects: []string{"other.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	c3, _ := job.NewClient(js, job.ClientConfig{Topology: job.Topology{Stream: "OTHER", Prefix: "other"}})
+	err := c3.EnsureTopology(ctx)
+	if !errors.Is(err, job.ErrTopologyMismatch) || !strings.Contains(err.Error(), "retention") {
+		t.Fatalf("err = %v", err)
+	}
+	o, _ := js.Stream(ctx, "OTHER")
+	if o.CachedInfo().Config.Retention != jetstream.LimitsPolicy {
+		t.Fatal("incompatible stream was changed")
+	}
+}
+
+func TestNamespaces(t *testing.T) {
+	c, js, _ := newClient(t, job.Topology{Stream: "ORDERS", Prefix: "orders"})
+	if _, err := c.Enqueue(context.Background(), "ship", json.RawMessage(`{"id":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ORDERS", "ORDERS_DLQ", "ORDERS_SCHEDULES"} {
+		if _, err := js.Stream(context.Background(), name); err != nil {
+			t.Errorf("stream %s: %v", name, err)
+		}
+	}
+	s, _ := js.Stream(context.Background(), "ORDERS")
+	if m, err := s.GetLastMsgForSubject(context.Background(), "orders.default.ship"); err != nil || string(m.Data) != `{"id":1}` {
+		t.Fatalf("job in namespace: %v", err)
+	}
+}
