@@ -1,0 +1,154 @@
+package worker_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/job"
+	"github.com/jetjobs/jetjobs/worker"
+)
+
+// exampleServer starts an embedded JetStream server for the examples and
+// returns a JetStream context and a cleanup function.
+func exampleServer() (jetstream.JetStream, func()) {
+	dir, _ := os.MkdirTemp("", "jetjobs-example-")
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true})
+	if err != nil {
+		panic(err)
+	}
+	srv.Start()
+	srv.ReadyForConnections(10 * time.Second)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		panic(err)
+	}
+	js, _ := jetstream.New(nc)
+	return js, func() {
+		nc.Close()
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		os.RemoveAll(dir)
+	}
+}
+
+// WelcomeArgs are the typed arguments of a job; Kind names the job kind so
+// neither registration nor enqueueing needs a kind string.
+type WelcomeArgs struct {
+	User string `json:"user"`
+}
+
+func (WelcomeArgs) Kind() string { return "user.welcome" }
+
+// WelcomeWorker runs "user.welcome" jobs. Its optional MaxAttempts method
+// overrides the pool's default for this kind.
+type WelcomeWorker struct{ done chan string }
+
+func (w WelcomeWorker) Work(ctx context.Context, j *job.Job[WelcomeArgs]) error {
+	w.done <- "welcomed " + j.Args.User
+	return nil
+}
+
+func (WelcomeWorker) MaxAttempts() int { return 5 }
+
+// Register a typed worker, enqueue a job with the client, and stop the pool
+// gracefully.
+func Example() {
+	js, cleanup := exampleServer()
+	defer cleanup()
+	ctx := context.Background()
+
+	pool, err := worker.New(js, worker.Config{
+		Queues: map[string]worker.QueueConfig{"default": {Concurrency: 20}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	done := make(chan string, 1)
+	if err := worker.Register(pool, WelcomeWorker{done: done}); err != nil {
+		panic(err)
+	}
+	if err := pool.Start(ctx); err != nil {
+		panic(err)
+	}
+
+	client, _ := job.NewClient(js, job.ClientConfig{})
+	if _, err := client.EnqueueArgs(ctx, WelcomeArgs{User: "ada"}); err != nil {
+		panic(err)
+	}
+	fmt.Println(<-done)
+
+	stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	fmt.Println("stopped:", pool.Stop(stopCtx))
+	// Output:
+	// welcomed ada
+	// stopped: <nil>
+}
+
+// Handle registers a plain function for a kind; the payload is decoded into
+// the function's argument type before it is called.
+func ExampleHandle() {
+	js, cleanup := exampleServer()
+	defer cleanup()
+	ctx := context.Background()
+
+	type Resize struct {
+		Image string `json:"image"`
+		Width int    `json:"width"`
+	}
+	pool, _ := worker.New(js, worker.Config{})
+	done := make(chan struct{})
+	err := worker.Handle(pool, "image.resize", func(ctx context.Context, j *job.Job[Resize]) error {
+		fmt.Printf("resize %s to %dpx (attempt %d of %d)\n", j.Args.Image, j.Args.Width, j.Attempt, j.MaxAttempts)
+		close(done)
+		return nil
+	}, worker.WithTimeout(time.Minute), worker.WithMaxAttempts(3))
+	if err != nil {
+		panic(err)
+	}
+	if err := pool.Start(ctx); err != nil {
+		panic(err)
+	}
+	defer pool.Stop(ctx)
+
+	client, _ := job.NewClient(js, job.ClientConfig{})
+	client.Enqueue(ctx, "image.resize", Resize{Image: "cat.png", Width: 640})
+	<-done
+	// Output:
+	// resize cat.png to 640px (attempt 1 of 3)
+}
+
+// Stop lets running jobs finish until its context ends; then it cancels
+// them and hands them back to the server for immediate redelivery.
+func ExamplePool_Stop() {
+	js, cleanup := exampleServer()
+	defer cleanup()
+	ctx := context.Background()
+
+	pool, _ := worker.New(js, worker.Config{})
+	started := make(chan struct{})
+	worker.Handle(pool, "long", func(ctx context.Context, j *job.Job[struct{}]) error {
+		close(started)
+		<-ctx.Done() // a well-behaved handler stops when its context ends
+		return ctx.Err()
+	})
+	pool.Start(ctx)
+	client, _ := job.NewClient(js, job.ClientConfig{})
+	client.Enqueue(ctx, "long", nil)
+	<-started
+
+	stopCtx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	err := pool.Stop(stopCtx)
+	fmt.Println("stop:", err)
+	fmt.Println("running after stop:", pool.Running())
+	// Output:
+	// stop: context deadline exceeded
+	// running after stop: 0
+}
