@@ -17,24 +17,16 @@ func (p *Pool) fetchLoop(ctx context.Context, q *queue) {
 	defer p.loops.Done()
 	delay := time.Duration(0)
 	for {
-		select {
-		case q.slots <- struct{}{}:
-		case <-ctx.Done():
+		if !q.slots.acquire(ctx) {
 			return
 		}
 		n := 1
-	reserve:
-		for n < p.cfg.FetchBatch {
-			select {
-			case q.slots <- struct{}{}:
-				n++
-			default:
-				break reserve
-			}
+		for n < p.cfg.FetchBatch && q.slots.tryAcquire() {
+			n++
 		}
 		got, err := p.fetch(ctx, q, n)
 		for range n - got {
-			<-q.slots
+			q.slots.release()
 		}
 		if ctx.Err() != nil {
 			return
@@ -92,13 +84,13 @@ func (p *Pool) fetch(ctx context.Context, q *queue, n int) (int, error) {
 func (p *Pool) dispatch(q *queue, msg jetstream.Msg) {
 	if p.stopping.Load() {
 		_ = msg.Nak()
-		<-q.slots
+		q.slots.release()
 		return
 	}
 	p.jobs.Add(1)
 	go func() {
 		defer p.jobs.Done()
-		defer func() { <-q.slots }()
+		defer q.slots.release()
 		p.execute(msg)
 	}()
 }

@@ -56,8 +56,9 @@ const (
 
 // queue is one served queue: its consumer and its concurrency slots.
 type queue struct {
-	name  string
-	slots chan struct{}
+	name        string
+	concurrency int
+	slots       slots
 
 	mu   sync.Mutex
 	cons jetstream.Consumer
@@ -145,7 +146,7 @@ func (p *Pool) Start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		p.queues = append(p.queues, &queue{name: name, cons: cons, slots: make(chan struct{}, qc.Concurrency)})
+		p.queues = append(p.queues, &queue{name: name, concurrency: qc.Concurrency, cons: cons, slots: newSemaphore(qc.Concurrency)})
 	}
 	var pre []job.Middleware
 	if !p.cfg.NoDefaultMiddleware {
@@ -175,7 +176,7 @@ func (p *Pool) Start(ctx context.Context) error {
 	p.background.Add(1)
 	go p.heartbeats(bgCtx)
 	for _, q := range p.queues {
-		for range min(2, cap(q.slots)) {
+		for range min(2, q.concurrency) {
 			p.loops.Add(1)
 			go p.fetchLoop(fetchCtx, q)
 		}
