@@ -1,0 +1,331 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jetjobs/jetjobs/job"
+)
+
+func init() {
+	register("", func(a *app) *cobra.Command {
+		cmd := group("dlq", "List, show, replay and purge dead letters")
+		cmd.Long = `Dead letters are jobs that could not succeed: their last attempt failed, they
+could not be decoded, no handler served them, or their worker died on every
+attempt. Each keeps its payload and headers and says why it died.`
+		a.addConnFlags(cmd)
+		return cmd
+	})
+	register("dlq", newDLQListCommand)
+	register("dlq", newDLQShowCommand)
+	register("dlq", newDLQReplayCommand)
+	register("dlq", newDLQPurgeCommand)
+}
+
+func newDLQListCommand(a *app) *cobra.Command {
+	var (
+		filter job.DeadLetterFilter
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:     "ls",
+		Aliases: []string{"list"},
+		Short:   "List dead letters, oldest first",
+		Example: `  jetjobs dlq ls
+  jetjobs dlq ls --queue mail --limit 10
+  jetjobs dlq ls --json | jq -r '.[] | select(.reason == "decode") | .id'`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			nc, c, err := a.client(ctx, "dlq ls")
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			if filter.Queue != "" {
+				if err := job.ValidateQueue(filter.Queue); err != nil {
+					return usageError{err}
+				}
+			}
+			dls, err := c.DeadLetters(ctx, filter)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				out := make([]deadLetterJSON, 0, len(dls))
+				for _, dl := range dls {
+					out = append(out, toJSON(dl))
+				}
+				return writeJSON(a.stdout, out)
+			}
+			if len(dls) == 0 {
+				fmt.Fprintln(a.stderr, "no dead letters")
+				return nil
+			}
+			t := newTable(a.stdout, "ID", "QUEUE", "KIND", "REASON", "ATTEMPTS", "FAILED", "ERROR")
+			now := time.Now()
+			for _, dl := range dls {
+				t.row(dl.ID, dl.Queue, dl.Kind, string(dl.Reason), strconv.Itoa(dl.Attempts),
+					age(now.Sub(dl.FailedAt))+" ago", truncate(dl.Error, 72))
+			}
+			return t.flush()
+		},
+	}
+	cmd.Flags().StringVarP(&filter.Queue, "queue", "q", "", "only this queue's dead letters")
+	cmd.Flags().IntVarP(&filter.Limit, "limit", "n", 100, "list at most this many (0: all)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON, payloads and headers included")
+	return cmd
+}
+
+func newDLQShowCommand(a *app) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "show ID",
+		Short:   "Show one dead letter: why it died, its headers and payload",
+		Example: `  jetjobs dlq show order-42`,
+		Args:    argsBetween(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			nc, c, err := a.client(ctx, "dlq show")
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			dl, err := c.DeadLetter(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.stdout, toJSON(dl))
+			}
+			return writeDeadLetter(a.stdout, dl)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func writeDeadLetter(w io.Writer, dl job.DeadLetter) error {
+	bw := bufio.NewWriter(w)
+	field := func(name, value string) { fmt.Fprintf(bw, "%-10s %s\n", name+":", value) }
+	field("ID", dl.ID)
+	field("Queue", dl.Queue)
+	field("Kind", dl.Kind)
+	field("Subject", dl.Subject)
+	field("Reason", string(dl.Reason))
+	field("Attempts", strconv.Itoa(dl.Attempts))
+	field("Failed at", dl.FailedAt.Local().Format(time.RFC3339)+" ("+age(time.Since(dl.FailedAt))+" ago)")
+	field("Error", dl.Error)
+	fmt.Fprintln(bw, "Headers:")
+	names := make([]string, 0, len(dl.Header))
+	for k := range dl.Header {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		for _, v := range dl.Header[k] {
+			fmt.Fprintf(bw, "  %s: %s\n", k, v)
+		}
+	}
+	fmt.Fprintln(bw, "Payload:")
+	switch {
+	case len(dl.Payload) == 0:
+		fmt.Fprintln(bw, "  (none)")
+	case json.Valid(dl.Payload):
+		var buf strings.Builder
+		enc := json.NewEncoder(&buf)
+		enc.SetIndent("  ", "  ")
+		_ = enc.Encode(json.RawMessage(dl.Payload))
+		fmt.Fprint(bw, "  "+buf.String())
+	default:
+		fmt.Fprintf(bw, "  %q\n", dl.Payload)
+	}
+	return bw.Flush()
+}
+
+// deadLetterJSON is a dead letter in `dlq ls --json` and `dlq show --json`.
+type deadLetterJSON struct {
+	ID          string              `json:"id"`
+	Queue       string              `json:"queue"`
+	Kind        string              `json:"kind"`
+	Subject     string              `json:"subject"`
+	Reason      string              `json:"reason"`
+	Error       string              `json:"error"`
+	Attempts    int                 `json:"attempts"`
+	FailedAt    time.Time           `json:"failed_at"`
+	Seq         uint64              `json:"seq"`
+	Header      map[string][]string `json:"header"`
+	Payload     json.RawMessage     `json:"payload,omitempty"`
+	PayloadText string              `json:"payload_text,omitempty"` // a payload that is not JSON
+}
+
+func toJSON(dl job.DeadLetter) deadLetterJSON {
+	out := deadLetterJSON{
+		ID: dl.ID, Queue: dl.Queue, Kind: dl.Kind, Subject: dl.Subject, Reason: string(dl.Reason),
+		Error: dl.Error, Attempts: dl.Attempts, FailedAt: dl.FailedAt, Seq: dl.Seq, Header: dl.Header,
+	}
+	if json.Valid(dl.Payload) {
+		out.Payload = dl.Payload
+	} else if len(dl.Payload) > 0 {
+		out.PayloadText = string(dl.Payload)
+	}
+	return out
+}
+
+func newDLQReplayCommand(a *app) *cobra.Command {
+	var (
+		all   bool
+		queue string
+	)
+	cmd := &cobra.Command{
+		Use:   "replay (ID... | --all)",
+		Short: "Enqueue dead letters again, with fresh attempts",
+		Long: `Replay publishes each dead letter to its original subject as a fresh job (same
+ID, payload and headers; attempts start over) and deletes the dead letter only
+after the server stored the job.`,
+		Example: `  jetjobs dlq replay order-42 order-43
+  jetjobs dlq replay --all --queue mail`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case all && len(args) > 0:
+				return usagef("give IDs or --all, not both")
+			case !all && len(args) == 0:
+				return usagef("name the dead letters to replay by ID, or give --all")
+			case !all && queue != "":
+				return usagef("--queue goes with --all")
+			}
+			if queue != "" {
+				if err := job.ValidateQueue(queue); err != nil {
+					return usageError{err}
+				}
+			}
+			ctx := cmd.Context()
+			nc, c, err := a.client(ctx, "dlq replay")
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			if !all {
+				for _, id := range args {
+					if _, err := c.Replay(ctx, id); err != nil {
+						return err
+					}
+					fmt.Fprintln(a.stdout, id)
+				}
+				return nil
+			}
+			total, err := deadLetterCount(ctx, c, queue)
+			if err != nil {
+				return err
+			}
+			bar := newProgress(a.stderr, a.stderrTTY, "replay", int(total))
+			n, err := c.ReplayAll(ctx, queue, bar.set)
+			bar.finish()
+			fmt.Fprintf(a.stdout, "replayed %d dead letters\n", n)
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "replay every dead letter (of --queue, if given)")
+	cmd.Flags().StringVarP(&queue, "queue", "q", "", "with --all: only this queue's dead letters")
+	return cmd
+}
+
+func newDLQPurgeCommand(a *app) *cobra.Command {
+	var (
+		force bool
+		queue string
+	)
+	cmd := &cobra.Command{
+		Use:   "purge",
+		Short: "Delete dead letters for good",
+		Long: `Purge deletes the dead letters (of --queue, if given). It asks for
+confirmation on stdin unless --force is given: anything but y or yes, or
+no answer, purges nothing and exits 1.`,
+		Example: `  jetjobs dlq purge --queue mail
+  jetjobs dlq purge --force`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if queue != "" {
+				if err := job.ValidateQueue(queue); err != nil {
+					return usageError{err}
+				}
+			}
+			ctx := cmd.Context()
+			nc, c, err := a.client(ctx, "dlq purge")
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			total, err := deadLetterCount(ctx, c, queue)
+			if err != nil {
+				return err
+			}
+			if total == 0 {
+				fmt.Fprintln(a.stdout, "purged 0 dead letters")
+				return nil
+			}
+			if !force {
+				what := fmt.Sprintf("all %d dead letters", total)
+				if queue != "" {
+					what = fmt.Sprintf("the %d dead letters of queue %s", total, queue)
+				}
+				ok, err := a.confirm(fmt.Sprintf("Delete %s for good? [y/N] ", what))
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return errors.New("nothing purged: answer y to confirm, or pass --force")
+				}
+			}
+			n, err := c.PurgeDeadLetters(ctx, queue)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "purged %d dead letters\n", n)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
+	cmd.Flags().StringVarP(&queue, "queue", "q", "", "only this queue's dead letters")
+	return cmd
+}
+
+// confirm asks question on stderr and reads the answer from stdin, as
+// rm -i does: anything but y or yes, or no answer at all, is no.
+func (a *app) confirm(question string) (bool, error) {
+	fmt.Fprint(a.stderr, question)
+	line, err := bufio.NewReader(a.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return false, nil
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}
+
+// deadLetterCount counts the dead letters of queue (all when empty).
+func deadLetterCount(ctx context.Context, c *job.Client, queue string) (uint64, error) {
+	stats, err := c.Inspector().Queues(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	for _, s := range stats {
+		if queue == "" || s.Queue == queue {
+			n += s.DeadLetters
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jetjobs/jetjobs/job"
+)
+
+func init() { register("", newEnqueueCommand) }
+
+type enqueueFlags struct {
+	queue       string
+	id          string
+	maxAttempts int
+	timeout     time.Duration
+	in          time.Duration
+	headers     []string
+	count       int
+	batch       int
+	quiet       bool
+}
+
+func newEnqueueCommand(a *app) *cobra.Command {
+	var f enqueueFlags
+	cmd := &cobra.Command{
+		Use:   "enqueue [flags] KIND [JSON|-]",
+		Short: "Enqueue a job and print its ID",
+		Long: `Enqueue a job of KIND with JSON arguments (none if omitted; - reads them from
+stdin) and print its ID. With --count N, enqueue N copies pipelined and print
+every ID (a progress bar shows on a terminal; --quiet prints only a summary).`,
+		Example: `  jetjobs enqueue email.send '{"to":"ada@example.com"}'
+  echo '{"to":"ada@example.com"}' | jetjobs enqueue --queue mail --max-attempts 5 email.send -
+  jetjobs enqueue --id order-42 --timeout 30s invoice.render '{"order":42}'
+  jetjobs enqueue --in 10m reminder.send '{"user":7}'
+  jetjobs enqueue --count 100000 --quiet load.test '{}'`,
+		Args: argsBetween(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.enqueue(cmd.Context(), f, args)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.queue, "queue", "q", job.DefaultQueue, "queue to enqueue to")
+	fl.StringVar(&f.id, "id", "", "job ID (jobs with the same ID within the duplicate window are stored once); default: a new unique ID")
+	fl.IntVar(&f.maxAttempts, "max-attempts", 0, "attempts before the job is dead-lettered; default: the worker's")
+	fl.DurationVar(&f.timeout, "timeout", 0, "time limit of each attempt; default: the worker's")
+	fl.DurationVar(&f.in, "in", 0, "run the job after this delay (needs nats-server 2.12 or newer)")
+	fl.StringArrayVarP(&f.headers, "header", "H", nil, "extra header NAME=VALUE for the job (repeatable)")
+	fl.IntVarP(&f.count, "count", "n", 1, "enqueue this many copies, pipelined")
+	fl.IntVar(&f.batch, "batch", 1000, "with --count: jobs published before awaiting their acknowledgements")
+	fl.BoolVar(&f.quiet, "quiet", false, "print no job IDs, only errors (and a summary with --count)")
+	a.addConnFlags(cmd)
+	return cmd
+}
+
+func (a *app) enqueue(ctx context.Context, f enqueueFlags, args []string) error {
+	kind := args[0]
+	if err := job.ValidateKind(kind); err != nil {
+		return usageError{err}
+	}
+	var payload []byte
+	if len(args) == 2 {
+		payload = []byte(args[1])
+		if args[1] == "-" {
+			var err error
+			if payload, err = io.ReadAll(a.stdin); err != nil {
+				return fmt.Errorf("read the payload from stdin: %w", err)
+			}
+		}
+	}
+	if err := checkJSON(payload); err != nil {
+		return usageError{err}
+	}
+	opts := []job.Option{job.Queue(f.queue)}
+	if f.id != "" {
+		if f.count != 1 {
+			return usagef("--id names one job; it cannot go with --count %d", f.count)
+		}
+		opts = append(opts, job.ID(f.id))
+	}
+	if f.maxAttempts != 0 {
+		opts = append(opts, job.MaxAttempts(f.maxAttempts))
+	}
+	if f.timeout != 0 {
+		opts = append(opts, job.Timeout(f.timeout))
+	}
+	if f.in != 0 {
+		opts = append(opts, job.In(f.in))
+	}
+	for _, h := range f.headers {
+		name, value, ok := strings.Cut(h, "=")
+		if !ok {
+			return usagef("--header %q: use NAME=VALUE", h)
+		}
+		opts = append(opts, job.Header(name, value))
+	}
+	if f.count < 1 || f.batch < 1 {
+		return usagef("--count and --batch must be at least 1")
+	}
+	if err := job.ValidateQueue(f.queue); err != nil {
+		return usageError{err}
+	}
+	nc, c, err := a.client(ctx, "enqueue")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	// Options are checked when the message is built: refuse bad ones as
+	// usage errors before publishing anything.
+	if _, _, err := c.Message(kind, json.RawMessage(payload), opts...); errors.Is(err, job.ErrInvalidOption) || errors.Is(err, job.ErrInvalidName) {
+		return usageError{err}
+	}
+	out := bufio.NewWriter(a.stdout)
+	defer out.Flush()
+
+	if f.count == 1 {
+		r, err := c.Enqueue(ctx, kind, json.RawMessage(payload), opts...)
+		if errors.Is(err, job.ErrNoStream) {
+			if err = c.EnsureTopology(ctx); err == nil {
+				r, err = c.Enqueue(ctx, kind, json.RawMessage(payload), opts...)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if !f.quiet {
+			fmt.Fprintln(out, r.ID)
+		}
+		if r.Duplicate {
+			a.log.LogAttrs(ctx, slog.LevelWarn, "a job with this ID was already enqueued within the duplicate window; nothing new was stored",
+				slog.String("job_id", r.ID))
+		}
+		return nil
+	}
+	return a.enqueueMany(ctx, c, out, f, kind, payload, opts)
+}
+
+// enqueueMany enqueues f.count copies in pipelined batches.
+func (a *app) enqueueMany(ctx context.Context, c *job.Client, out *bufio.Writer, f enqueueFlags, kind string, payload []byte, opts []job.Option) error {
+	bar := newProgress(a.stderr, a.stderrTTY, "enqueue", f.count)
+	start := time.Now()
+	done, ensured := 0, false
+	for done < f.count {
+		n := min(f.batch, f.count-done)
+		reqs := make([]job.Request, n)
+		for i := range reqs {
+			reqs[i] = job.Request{Kind: kind, Args: json.RawMessage(payload), Options: opts}
+		}
+		results, err := c.EnqueueMany(ctx, reqs)
+		if !ensured && len(results) > 0 && errors.Is(results[0].Err, job.ErrNoStream) {
+			ensured = true
+			if err := c.EnsureTopology(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		ensured = true
+		for _, r := range results {
+			if r.Err != nil {
+				if err == nil {
+					err = r.Err
+				}
+				continue
+			}
+			done++
+			if !f.quiet {
+				fmt.Fprintln(out, r.ID)
+			}
+		}
+		bar.set(done)
+		if err != nil {
+			bar.finish()
+			return fmt.Errorf("enqueued %d of %d jobs: %w", done, f.count, err)
+		}
+	}
+	bar.finish()
+	elapsed := time.Since(start)
+	if f.quiet || a.stderrTTY {
+		fmt.Fprintf(a.stderr, "enqueued %d jobs of kind %s on queue %s in %s (%s)\n",
+			done, kind, f.queue, elapsed.Round(time.Millisecond), rateString(float64(done)/elapsed.Seconds()))
+	}
+	return nil
+}
+
+// checkJSON reports a payload that is not JSON, saying where.
+func checkJSON(payload []byte) error {
+	if len(payload) == 0 || json.Valid(payload) {
+		return nil
+	}
+	var v any
+	err := json.Unmarshal(payload, &v)
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Errorf("the payload is not valid JSON: %v at byte %d (quote it for the shell, e.g. '{\"to\":\"a@b.c\"}')", err, se.Offset)
+	}
+	return fmt.Errorf("the payload is not valid JSON: %v", err)
+}

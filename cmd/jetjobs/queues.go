@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jetjobs/jetjobs/job"
+)
+
+func init() { register("", newQueuesCommand) }
+
+func newQueuesCommand(a *app) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "queues",
+		Short: "Show each queue's pending, running and dead jobs",
+		Long: `Show one row per queue:
+
+  PENDING      jobs no worker has received yet
+  RUNNING      jobs delivered and not yet settled: running, or waiting out a retry delay
+  REDELIVERED  of those, the ones delivered more than once (retries, dead workers)
+  DEAD         jobs in the dead letters (see jetjobs dlq)
+  WAITING      pull requests workers have open: > 0 means a worker is bound and idle
+  OLDEST       age of the oldest pending job
+
+A queue is listed once a worker served it or a job was enqueued to it.`,
+		Example: `  jetjobs queues
+  jetjobs queues --json | jq '.[] | select(.dead_letters > 0)'`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.queues(cmd.Context(), asJSON)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	a.addConnFlags(cmd)
+	return cmd
+}
+
+// queueJSON is one queue in `queues --json`.
+type queueJSON struct {
+	Queue             string     `json:"queue"`
+	Pending           uint64     `json:"pending"`
+	Running           int        `json:"running"`
+	Redelivered       int        `json:"redelivered"`
+	DeadLetters       uint64     `json:"dead_letters"`
+	Waiting           int        `json:"waiting"`
+	Bound             bool       `json:"bound"`
+	Paused            bool       `json:"paused,omitempty"`
+	PausedUntil       *time.Time `json:"paused_until,omitempty"`
+	OldestPendingAt   *time.Time `json:"oldest_pending_at,omitempty"`
+	OldestPendingSecs float64    `json:"oldest_pending_seconds"`
+}
+
+func (a *app) queues(ctx context.Context, asJSON bool) error {
+	nc, c, err := a.client(ctx, "queues")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	stats, err := c.Inspector().Queues(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		out := make([]queueJSON, 0, len(stats))
+		for _, s := range stats {
+			q := queueJSON{
+				Queue: s.Queue, Pending: s.Pending, Running: s.Running, Redelivered: s.Redelivered,
+				DeadLetters: s.DeadLetters, Waiting: s.Waiting, Bound: s.Bound, Paused: s.Paused,
+				OldestPendingSecs: s.OldestPendingAge.Seconds(),
+			}
+			if !s.PausedUntil.IsZero() {
+				q.PausedUntil = &s.PausedUntil
+			}
+			if !s.OldestPendingAt.IsZero() {
+				q.OldestPendingAt = &s.OldestPendingAt
+			}
+			out = append(out, q)
+		}
+		return writeJSON(a.stdout, out)
+	}
+	if len(stats) == 0 {
+		fmt.Fprintf(a.stderr, "no queues yet in stream %s: enqueue a job or start a worker\n", c.Topology().Stream)
+		return nil
+	}
+	t := newTable(a.stdout, "QUEUE", "PENDING", "RUNNING", "REDELIVERED", "DEAD", "WAITING", "OLDEST", "")
+	for _, s := range stats {
+		t.row(s.Queue, u(s.Pending), strconv.Itoa(s.Running), strconv.Itoa(s.Redelivered), u(s.DeadLetters),
+			strconv.Itoa(s.Waiting), age(s.OldestPendingAge), queueNote(s))
+	}
+	return t.flush()
+}
+
+func queueNote(s job.QueueStats) string {
+	switch {
+	case s.Paused && !s.PausedUntil.IsZero():
+		return "paused until " + s.PausedUntil.Local().Format(time.DateTime)
+	case s.Paused:
+		return "paused"
+	case !s.Bound:
+		return "no worker has served it yet"
+	}
+	return ""
+}
+
+func u(n uint64) string { return strconv.FormatUint(n, 10) }

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jetjobs/jetjobs/job"
+	"github.com/jetjobs/jetjobs/retry"
+	"github.com/jetjobs/jetjobs/worker"
+)
+
+func init() { register("", newWorkerCommand) }
+
+type workerFlags struct {
+	execs           []string
+	https           []string
+	queues          []string
+	concurrency     int
+	maxAttempts     int
+	timeout         time.Duration
+	shutdownTimeout time.Duration
+	retryInitial    time.Duration
+	retryMax        time.Duration
+	ackWait         time.Duration
+}
+
+func newWorkerCommand(a *app) *cobra.Command {
+	var f workerFlags
+	cmd := &cobra.Command{
+		Use:   "worker (--exec KIND=COMMAND | --http KIND=URL)...",
+		Short: "Work jobs by running a command or calling a URL for each",
+		Long: `Work jobs of the given kinds, in any language.
+
+--exec KIND=COMMAND runs 'sh -c COMMAND' for each job of KIND, with the job's
+JSON payload on stdin and JETJOBS_ID, JETJOBS_KIND, JETJOBS_QUEUE,
+JETJOBS_ATTEMPT and JETJOBS_MAX_ATTEMPTS in its environment. Exit status 0 is
+success; any other is a failed attempt whose error is the tail of the command's
+stderr. The command's stdout goes to the worker's stdout. A command that runs
+past --timeout (or the job's own timeout) is killed with its whole process
+group.
+
+--http KIND=URL POSTs the payload (Content-Type: application/json, with
+Jetjobs-Id, Jetjobs-Kind, Jetjobs-Queue and Jetjobs-Attempt headers) to URL;
+a 2xx response is success, anything else a failed attempt.
+
+Failed attempts are retried with exponential backoff from --retry-initial to
+--retry-max; the last allowed attempt goes to the dead letters (jetjobs dlq).
+SIGINT or SIGTERM stops taking jobs and lets running ones finish for up to
+--shutdown-timeout; then they are killed and handed back for redelivery.`,
+		Example: `  jetjobs worker --exec 'email.send=./send-email.sh' --exec 'report.build=python3 report.py'
+  jetjobs worker --queue mail --concurrency 4 --timeout 1m --exec 'email.send=node send.js'
+  jetjobs worker --http 'invoice.render=http://127.0.0.1:8080/jobs/invoice'`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.work(cmd.Context(), f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&f.execs, "exec", "e", nil, "run COMMAND with sh -c for each job of KIND (KIND=COMMAND, repeatable)")
+	fl.StringArrayVar(&f.https, "http", nil, "POST each job of KIND to URL (KIND=URL, repeatable)")
+	fl.StringSliceVarP(&f.queues, "queue", "q", []string{job.DefaultQueue}, "queues to serve (repeatable or comma-separated)")
+	fl.IntVarP(&f.concurrency, "concurrency", "c", 10, "jobs run at once per queue")
+	fl.IntVar(&f.maxAttempts, "max-attempts", job.DefaultMaxAttempts, "attempts of jobs that set no limit of their own")
+	fl.DurationVar(&f.timeout, "timeout", 0, "time limit of each attempt of jobs that set none (0: none)")
+	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long running jobs may finish")
+	fl.DurationVar(&f.retryInitial, "retry-initial", time.Second, "delay after the first failed attempt; it doubles for each further one")
+	fl.DurationVar(&f.retryMax, "retry-max", time.Hour, "longest delay between attempts")
+	fl.DurationVar(&f.ackWait, "ack-wait", 30*time.Second, "after how long without a heartbeat the job of a dead worker is redelivered")
+	a.addConnFlags(cmd)
+	return cmd
+}
+
+// handlerSpec is one --exec or --http flag.
+type handlerSpec struct {
+	kind, target string
+	http         bool
+}
+
+func parseHandlerSpecs(execs, https []string) ([]handlerSpec, error) {
+	var specs []handlerSpec
+	seen := map[string]bool{}
+	add := func(flag, v string, isHTTP bool) error {
+		kind, target, ok := strings.Cut(v, "=")
+		kind, target = strings.TrimSpace(kind), strings.TrimSpace(target)
+		if !ok || target == "" {
+			return usagef("--%s %q: use KIND=%s", flag, v, map[bool]string{false: "COMMAND", true: "URL"}[isHTTP])
+		}
+		if err := job.ValidateKind(kind); err != nil {
+			return usagef("--%s %q: %w", flag, v, err)
+		}
+		if seen[kind] {
+			return usagef("--%s %q: kind %s is given twice", flag, v, kind)
+		}
+		if isHTTP && !strings.HasPrefix(target, "http://") && !strings.HasPrefix(target, "https://") {
+			return usagef("--http %q: the URL must start with http:// or https://", v)
+		}
+		seen[kind] = true
+		specs = append(specs, handlerSpec{kind: kind, target: target, http: isHTTP})
+		return nil
+	}
+	for _, v := range execs {
+		if err := add("exec", v, false); err != nil {
+			return nil, err
+		}
+	}
+	for _, v := range https {
+		if err := add("http", v, true); err != nil {
+			return nil, err
+		}
+	}
+	if len(specs) == 0 {
+		return nil, usagef("give at least one --exec KIND=COMMAND or --http KIND=URL")
+	}
+	return specs, nil
+}
+
+func (a *app) work(ctx context.Context, f workerFlags) error {
+	specs, err := parseHandlerSpecs(f.execs, f.https)
+	if err != nil {
+		return err
+	}
+	if f.concurrency < 1 {
+		return usagef("--concurrency %d: use at least 1", f.concurrency)
+	}
+	queues := map[string]worker.QueueConfig{}
+	for _, q := range f.queues {
+		if err := job.ValidateQueue(q); err != nil {
+			return usageError{err}
+		}
+		queues[q] = worker.QueueConfig{Concurrency: f.concurrency}
+	}
+	policy := retry.Exponential{Initial: f.retryInitial, Max: f.retryMax}
+	if err := policy.Validate(); err != nil {
+		return usageError{err}
+	}
+	cfg := worker.Config{
+		Queues:          queues,
+		Topology:        a.topo.topology(),
+		Logger:          a.log,
+		RetryPolicy:     policy,
+		MaxAttempts:     f.maxAttempts,
+		Timeout:         f.timeout,
+		AckWait:         f.ackWait,
+		ShutdownTimeout: f.shutdownTimeout,
+	}
+
+	nc, js, err := a.connect(ctx, "worker", true)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	pool, err := worker.New(js, cfg)
+	if err != nil {
+		return usageError{err}
+	}
+	httpClient := &http.Client{}
+	defer httpClient.CloseIdleConnections()
+	for _, s := range specs {
+		var h func(context.Context, *job.Job[json.RawMessage]) error
+		if s.http {
+			h = httpHandler{client: httpClient, url: s.target}.handle
+		} else {
+			h = execHandler{command: s.target, stdout: a.stdout, log: a.log}.handle
+		}
+		if err := worker.Handle(pool, s.kind, h); err != nil {
+			return usageError{err}
+		}
+	}
+	a.log.LogAttrs(ctx, slog.LevelInfo, "worker starting",
+		slog.String("url", nc.ConnectedUrlRedacted()), slog.Any("queues", slices.Sorted(maps.Keys(queues))),
+		slog.Any("kinds", pool.Kinds()), slog.Int("concurrency", f.concurrency))
+	if err := pool.Run(ctx); err != nil && ctx.Err() == nil {
+		return err
+	} else if err != nil {
+		return fmt.Errorf("shutdown: running jobs did not finish within --shutdown-timeout %s; they were killed and handed back for redelivery: %w", f.shutdownTimeout, err)
+	}
+	return nil
+}
