@@ -1,0 +1,104 @@
+package job_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/job"
+)
+
+func TestInspectorQueues(t *testing.T) {
+	ctx := context.Background()
+	c, js, _ := newClient(t, job.Topology{})
+	before := time.Now()
+	for range 3 {
+		if _, err := c.Enqueue(ctx, "email.send", nil, job.Queue("mail")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		if _, err := c.Enqueue(ctx, "report.build", nil, job.Queue("reports")); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A queue consumer like a worker's: one job received twice (Nak'd once)
+	// and not settled.
+	stream, err := js.Stream(ctx, "JOBS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable: "mail", FilterSubject: "jobs.mail.>", AckPolicy: jetstream.AckExplicitPolicy,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if err := msg.Nak(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// A dead letter of queue mail.
+	topo := c.Topology()
+	dl := topo.DeadLetterMessage("jobs.mail.email.send", nil, []byte(`{}`), "dead-1", "mail", "JOBS", 99, job.ReasonFailed, "boom", 3)
+	if _, err := js.PublishMsg(ctx, dl); err != nil {
+		t.Fatal(err)
+	}
+
+	stats, err := c.Inspector().Queues(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stats) != 2 || stats[0].Queue != "mail" || stats[1].Queue != "reports" {
+		t.Fatalf("queues = %+v, want mail and reports", stats)
+	}
+	mail, reports := stats[0], stats[1]
+	if !mail.Bound || mail.Pending != 2 || mail.Running != 1 || mail.Redelivered != 1 || mail.DeadLetters != 1 {
+		t.Errorf("mail = %+v, want bound, 2 pending, 1 running, 1 redelivered, 1 dead letter", mail)
+	}
+	if reports.Bound || reports.Pending != 2 || reports.Running != 0 || reports.DeadLetters != 0 {
+		t.Errorf("reports = %+v, want unbound with 2 pending", reports)
+	}
+	for _, s := range stats {
+		if s.OldestPendingAt.Before(before.Add(-time.Second)) || s.OldestPendingAt.After(time.Now()) || s.OldestPendingAge < 0 {
+			t.Errorf("%s: oldest pending at %s (age %s), want a time during the test", s.Queue, s.OldestPendingAt, s.OldestPendingAge)
+		}
+	}
+
+	one, err := c.Inspector().Queue(ctx, "reports")
+	if err != nil || one.Pending != 2 {
+		t.Errorf("Queue(reports) = %+v, %v; want 2 pending", one, err)
+	}
+	none, err := c.Inspector().Queue(ctx, "nobody")
+	if err != nil || none.Bound || none.Pending != 0 || none.Queue != "nobody" {
+		t.Errorf("Queue(nobody) = %+v, %v; want zero figures", none, err)
+	}
+	if _, err := c.Inspector().Queue(ctx, "_reserved"); !errors.Is(err, job.ErrInvalidName) {
+		t.Errorf("Queue(_reserved) error = %v, want ErrInvalidName", err)
+	}
+}
+
+func TestInspectorWithoutStream(t *testing.T) {
+	_, js, _ := newClient(t, job.Topology{})
+	in, err := job.NewInspector(js, job.Topology{Stream: "OTHER", Prefix: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Queues(context.Background()); !errors.Is(err, job.ErrNoStream) {
+		t.Fatalf("Queues without the work stream: error = %v, want ErrNoStream", err)
+	}
+	if _, err := job.NewInspector(nil, job.Topology{}); !errors.Is(err, job.ErrInvalidOption) {
+		t.Fatalf("NewInspector(nil) error = %v, want ErrInvalidOption", err)
+	}
+}
