@@ -17,7 +17,9 @@ import (
 // deadLetter publishes msg to the dead-letter stream and, only once the
 // server acknowledged that, terminates the original. If the publish keeps
 // failing the job is Nak'd instead, so it is never lost between the two.
-func (p *Pool) deadLetter(msg jetstream.Msg, info *job.Info, reason job.Reason, cause error) Event {
+// handled says a handler ran and the logging middleware reported the
+// outcome; otherwise deadLetter logs it.
+func (p *Pool) deadLetter(msg jetstream.Msg, info *job.Info, reason job.Reason, cause error, handled bool) Event {
 	meta, _ := msg.Metadata()
 	var stream string
 	if meta != nil {
@@ -37,8 +39,7 @@ func (p *Pool) deadLetter(msg jetstream.Msg, info *job.Info, reason job.Reason, 
 		p.log.LogAttrs(context.Background(), slog.LevelWarn, "terminating a dead-lettered job failed",
 			slog.String("job_id", info.ID), slog.String("error", err.Error()))
 	}
-	if reason != job.ReasonFailed && reason != job.ReasonDecode && reason != job.ReasonCanceled {
-		// Handler outcomes are logged by the logging middleware; these are not.
+	if !handled || p.cfg.NoDefaultMiddleware {
 		p.log.LogAttrs(context.Background(), slog.LevelError, "job dead-lettered",
 			slog.String("job_id", info.ID), slog.String("queue", info.Queue), slog.String("kind", info.Kind),
 			slog.Int("attempt", info.Attempt), slog.String("reason", string(reason)), slog.String("error", cause.Error()))

@@ -36,13 +36,13 @@ func (p *Pool) execute(msg jetstream.Msg) {
 	var ev Event
 	switch {
 	case err != nil:
-		ev = p.deadLetter(msg, info, job.ReasonDecode, err)
+		ev = p.deadLetter(msg, info, job.ReasonDecode, err, false)
 	case info.Attempt > info.MaxAttempts:
 		ev = p.deadLetter(msg, info, job.ReasonMaxDeliveries, fmt.Errorf(
 			"delivery %d exceeds max attempts %d: earlier attempts ended without an outcome (the worker died or lost its connection)",
-			info.Attempt, info.MaxAttempts))
+			info.Attempt, info.MaxAttempts), false)
 	case !info.Deadline.IsZero() && time.Now().After(info.Deadline):
-		ev = p.deadLetter(msg, info, job.ReasonExpired, fmt.Errorf("deadline %s passed before the job started", info.Deadline.Format(time.RFC3339)))
+		ev = p.deadLetter(msg, info, job.ReasonExpired, fmt.Errorf("deadline %s passed before the job started", info.Deadline.Format(time.RFC3339)), false)
 	case entry == nil:
 		ev = p.noHandler(msg, info)
 	default:
@@ -105,11 +105,11 @@ func (p *Pool) settle(msg jetstream.Msg, info *job.Info, entry *kindEntry, err e
 		p.snooze(msg, info, snooze.Delay)
 		return Event{Info: info, Outcome: OutcomeSnoozed, Err: err, Delay: snooze.Delay}
 	case errors.As(err, &canceled):
-		return p.deadLetter(msg, info, job.ReasonCanceled, err)
+		return p.deadLetter(msg, info, job.ReasonCanceled, err, true)
 	case errors.Is(err, job.ErrDecode):
-		return p.deadLetter(msg, info, job.ReasonDecode, err)
+		return p.deadLetter(msg, info, job.ReasonDecode, err, true)
 	case errors.As(err, &permanent), info.Attempt >= info.MaxAttempts:
-		return p.deadLetter(msg, info, job.ReasonFailed, err)
+		return p.deadLetter(msg, info, job.ReasonFailed, err, true)
 	default:
 		delay := entry.policy.Delay(info.Attempt)
 		p.nak(msg, info, delay)
@@ -147,7 +147,7 @@ func (p *Pool) nak(msg jetstream.Msg, info *job.Info, delay time.Duration) {
 func (p *Pool) noHandler(msg jetstream.Msg, info *job.Info) Event {
 	cause := fmt.Errorf("no handler registered for kind %q (queue %s); registered: %v", info.Kind, info.Queue, p.Kinds())
 	if info.Attempt >= info.MaxAttempts {
-		return p.deadLetter(msg, info, job.ReasonNoHandler, cause)
+		return p.deadLetter(msg, info, job.ReasonNoHandler, cause, false)
 	}
 	p.log.LogAttrs(context.Background(), slog.LevelWarn, "job has no handler; will retry",
 		slog.String("job_id", info.ID), slog.String("queue", info.Queue), slog.String("kind", info.Kind),
