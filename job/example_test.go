@@ -4,33 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/jetjobs/jetjobs/internal/natstest"
 	"github.com/jetjobs/jetjobs/job"
 )
-
-func exampleJetStream() (jetstream.JetStream, func()) {
-	dir, _ := os.MkdirTemp("", "jetjobs-example-")
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true})
-	if err != nil {
-		panic(err)
-	}
-	srv.Start()
-	srv.ReadyForConnections(10 * time.Second)
-	nc, _ := nats.Connect(srv.ClientURL())
-	js, _ := jetstream.New(nc)
-	return js, func() { nc.Close(); srv.Shutdown(); srv.WaitForShutdown(); os.RemoveAll(dir) }
-}
 
 // Enqueue one job with options; a second enqueue with the same ID within
 // the duplicate window is reported as a duplicate, not stored again.
 func ExampleClient_Enqueue() {
-	js, cleanup := exampleJetStream()
+	js, cleanup := natstest.ForExample()
 	defer cleanup()
 	ctx := context.Background()
 
@@ -55,7 +38,7 @@ func ExampleClient_Enqueue() {
 
 // EnqueueMany pipelines many jobs and returns one result per job.
 func ExampleClient_EnqueueMany() {
-	js, cleanup := exampleJetStream()
+	js, cleanup := natstest.ForExample()
 	defer cleanup()
 	ctx := context.Background()
 

@@ -3,39 +3,12 @@ package worker_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/jetjobs/jetjobs/internal/natstest"
 	"github.com/jetjobs/jetjobs/job"
 	"github.com/jetjobs/jetjobs/worker"
 )
-
-// exampleServer starts an embedded JetStream server for the examples and
-// returns a JetStream context and a cleanup function.
-func exampleServer() (jetstream.JetStream, func()) {
-	dir, _ := os.MkdirTemp("", "jetjobs-example-")
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true})
-	if err != nil {
-		panic(err)
-	}
-	srv.Start()
-	srv.ReadyForConnections(10 * time.Second)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		panic(err)
-	}
-	js, _ := jetstream.New(nc)
-	return js, func() {
-		nc.Close()
-		srv.Shutdown()
-		srv.WaitForShutdown()
-		os.RemoveAll(dir)
-	}
-}
 
 // WelcomeArgs are the typed arguments of a job; Kind names the job kind so
 // neither registration nor enqueueing needs a kind string.
@@ -59,7 +32,7 @@ func (WelcomeWorker) MaxAttempts() int { return 5 }
 // Register a typed worker, enqueue a job with the client, and stop the pool
 // gracefully.
 func Example() {
-	js, cleanup := exampleServer()
+	js, cleanup := natstest.ForExample()
 	defer cleanup()
 	ctx := context.Background()
 
@@ -94,7 +67,7 @@ func Example() {
 // Handle registers a plain function for a kind; the payload is decoded into
 // the function's argument type before it is called.
 func ExampleHandle() {
-	js, cleanup := exampleServer()
+	js, cleanup := natstest.ForExample()
 	defer cleanup()
 	ctx := context.Background()
 
@@ -127,7 +100,7 @@ func ExampleHandle() {
 // Stop lets running jobs finish until its context ends; then it cancels
 // them and hands them back to the server for immediate redelivery.
 func ExamplePool_Stop() {
-	js, cleanup := exampleServer()
+	js, cleanup := natstest.ForExample()
 	defer cleanup()
 	ctx := context.Background()
 

@@ -6,6 +6,7 @@ package natstest
 
 import (
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -110,5 +111,37 @@ func Eventually(tb testing.TB, timeout time.Duration, cond func() bool, msg stri
 			tb.Fatalf("natstest: condition not met within %s: "+msg, append([]any{timeout}, args...)...)
 		}
 		<-t.C
+	}
+}
+
+// ForExample starts a server in a temporary directory for runnable Example
+// functions, which have no testing.TB, and returns a JetStream context on
+// it and a function that stops everything and removes the directory.
+func ForExample() (jetstream.JetStream, func()) {
+	dir, err := os.MkdirTemp("", "jetjobs-example-")
+	if err != nil {
+		panic(err)
+	}
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true})
+	if err != nil {
+		panic(err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		panic("natstest: example server not ready within 10s")
+	}
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		panic(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		panic(err)
+	}
+	return js, func() {
+		nc.Close()
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		os.RemoveAll(dir)
 	}
 }
