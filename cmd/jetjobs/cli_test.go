@@ -22,8 +22,8 @@ func TestEveryCommandHasHelp(t *testing.T) {
 					t.Errorf("%s has no short description", sub.CommandPath())
 				}
 				r := jetjobs(t, "", append(path, "--help")...)
-				if r.code != 0 || !strings.Contains(r.stdout, "Usage:") {
-					t.Errorf("%s --help: exit %d, stdout %q, stderr %q", sub.CommandPath(), r.code, r.stdout, r.stderr)
+				if r.Code != 0 || !strings.Contains(r.Stdout, "Usage:") {
+					t.Errorf("%s --help: exit %d, stdout %q, stderr %q", sub.CommandPath(), r.Code, r.Stdout, r.Stderr)
 				}
 			})
 			walk(sub)

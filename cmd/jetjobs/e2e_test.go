@@ -97,8 +97,8 @@ func TestServerWorkerEnqueueRetryDeadLetterReplay(t *testing.T) {
 	if !q.Bound || q.Pending != 0 || q.Running != 0 || q.DeadLetters != 1 {
 		t.Errorf("queue default = %+v, want bound, nothing pending or running, 1 dead letter", q)
 	}
-	if !strings.Contains(w.stdout.String(), "noise") {
-		t.Errorf("the command's stdout did not reach the worker's stdout: %q", w.stdout)
+	if !strings.Contains(w.Stdout.String(), "noise") {
+		t.Errorf("the command's stdout did not reach the worker's stdout: %q", w.Stdout)
 	}
 
 	// Fix the cause and replay: the job runs again and succeeds.
@@ -112,7 +112,7 @@ func TestServerWorkerEnqueueRetryDeadLetterReplay(t *testing.T) {
 	eventually(t, func() bool { return len(deadLetters(t, url)) == 0 }, "the dead letter to be gone")
 	eventually(t, func() bool { q := queueFigures(t, url)["default"]; return q.Running == 0 && q.Pending == 0 }, "the replay to be acknowledged")
 
-	if code := w.stop(syscall.SIGTERM); code != 0 {
+	if code := w.Stop(syscall.SIGTERM); code != 0 {
 		t.Errorf("worker exit code after SIGTERM = %d, want 0", code)
 	}
 }
@@ -126,7 +126,7 @@ func TestWorkerSIGTERMLetsRunningCommandFinish(t *testing.T) {
 		"--exec", `slow=touch "$OUT/started"; sleep 1; touch "$OUT/finished"`)
 	ok(t, "enqueue", "-s", srv.URL(), "slow")
 	eventually(t, func() bool { _, err := os.Stat(filepath.Join(out, "started")); return err == nil }, "the command to start")
-	if code := w.stop(syscall.SIGTERM); code != 0 {
+	if code := w.Stop(syscall.SIGTERM); code != 0 {
 		t.Fatalf("worker exit code = %d, want 0", code)
 	}
 	if _, err := os.Stat(filepath.Join(out, "finished")); err != nil {
@@ -197,15 +197,15 @@ func TestBadInputIsOneLineAndNonZeroExit(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := jetjobs(t, "", c.args...)
-			if r.code != c.code {
-				t.Errorf("exit code = %d, want %d", r.code, c.code)
+			if r.Code != c.code {
+				t.Errorf("exit code = %d, want %d", r.Code, c.code)
 			}
-			lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+			lines := strings.Split(strings.TrimRight(r.Stderr, "\n"), "\n")
 			if len(lines) != 1 || !strings.HasPrefix(lines[0], "jetjobs: ") || !strings.Contains(lines[0], c.want) {
-				t.Errorf("stderr = %q, want one line starting with \"jetjobs: \" containing %q", r.stderr, c.want)
+				t.Errorf("stderr = %q, want one line starting with \"jetjobs: \" containing %q", r.Stderr, c.want)
 			}
-			if r.stdout != "" {
-				t.Errorf("stdout = %q, want nothing", r.stdout)
+			if r.Stdout != "" {
+				t.Errorf("stdout = %q, want nothing", r.Stdout)
 			}
 		})
 	}
@@ -217,8 +217,8 @@ func TestEnqueueOptionsCountAndStdin(t *testing.T) {
 	// The streams do not exist yet: enqueue creates them.
 	r := jetjobs(t, `{"to":"ada@example.com"}`, "enqueue", "-s", url, "--queue", "mail", "--id", "mail-1",
 		"--max-attempts", "3", "--timeout", "5s", "-H", "Tenant=acme", "email.send", "-")
-	if r.code != 0 || strings.TrimSpace(r.stdout) != "mail-1" {
-		t.Fatalf("enqueue from stdin: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	if r.Code != 0 || strings.TrimSpace(r.Stdout) != "mail-1" {
+		t.Fatalf("enqueue from stdin: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
 	_, js := srv.Connect(t)
 	stream, err := js.Stream(context.Background(), "JOBS")
@@ -294,19 +294,19 @@ func TestDeadLetterCommands(t *testing.T) {
 			t.Errorf("dlq show lacks %q:\n%s", want, show)
 		}
 	}
-	if r := jetjobs(t, "", "dlq", "show", "-s", url, "nope"); r.code != exitError || !strings.Contains(r.stderr, "not found") {
-		t.Errorf("dlq show of an unknown ID: exit %d, stderr %q", r.code, r.stderr)
+	if r := jetjobs(t, "", "dlq", "show", "-s", url, "nope"); r.Code != exitError || !strings.Contains(r.Stderr, "not found") {
+		t.Errorf("dlq show of an unknown ID: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 
 	// Purge asks first: no answer or "n" purges nothing.
 	for _, answer := range []string{"", "n\n"} {
 		r := jetjobs(t, answer, "dlq", "purge", "-s", url, "--queue", "reports")
-		if r.code != exitError || !strings.Contains(r.stderr, "Delete the 1 dead letters of queue reports") || !strings.Contains(r.stderr, "nothing purged") {
-			t.Errorf("purge answered %q: exit %d, stderr %q", answer, r.code, r.stderr)
+		if r.Code != exitError || !strings.Contains(r.Stderr, "Delete the 1 dead letters of queue reports") || !strings.Contains(r.Stderr, "nothing purged") {
+			t.Errorf("purge answered %q: exit %d, stderr %q", answer, r.Code, r.Stderr)
 		}
 	}
-	if r := jetjobs(t, "y\n", "dlq", "purge", "-s", url, "--queue", "reports"); r.code != 0 || !strings.Contains(r.stdout, "purged 1 ") {
-		t.Errorf("purge answered y: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	if r := jetjobs(t, "y\n", "dlq", "purge", "-s", url, "--queue", "reports"); r.Code != 0 || !strings.Contains(r.Stdout, "purged 1 ") {
+		t.Errorf("purge answered y: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
 
 	if got := ok(t, "dlq", "replay", "-s", url, "--all", "--queue", "mail"); !strings.Contains(got, "replayed 2 dead letters") {
