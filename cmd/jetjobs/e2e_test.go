@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jetjobs/jetjobs/internal/natstest"
+	"github.com/jetjobs/jetjobs/internal/proctest"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -356,5 +357,52 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// Past --shutdown-timeout the worker kills running commands (their whole
+// process group), hands their jobs back for redelivery and exits 1.
+func TestWorkerShutdownTimeoutKillsAndHandsBack(t *testing.T) {
+	srv := natstest.Start(t)
+	out := t.TempDir()
+	w := startWorker(t, srv.URL(), []string{"OUT=" + out}, "--shutdown-timeout", "300ms",
+		"--exec", `stuck=sleep 60 & echo $! > "$OUT/child"; wait`)
+	ok(t, "enqueue", "-s", srv.URL(), "stuck")
+	eventually(t, func() bool { return strings.TrimSpace(readFile(filepath.Join(out, "child"))) != "" }, "the command to start")
+	if code := w.Stop(syscall.SIGTERM); code != exitError {
+		t.Errorf("worker exit code = %d, want %d", code, exitError)
+	}
+	if !strings.Contains(w.Stderr.String(), "did not finish within --shutdown-timeout") {
+		t.Errorf("the worker's last line does not say why it exited 1:\n%s", w.Stderr)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(readFile(filepath.Join(out, "child"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool { return !alive(pid) }, "the command's child %d to be killed", pid)
+	q := queueFigures(t, srv.URL())["default"]
+	if q.Pending+uint64(q.Running) != 1 || q.DeadLetters != 0 {
+		t.Errorf("queue default = %+v, want the job back in the queue, not dead", q)
+	}
+}
+
+// --config takes a nats-server configuration (here: a free port and a
+// token), and the connection flags authenticate against it.
+func TestServerConfigFileAndToken(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "nats.conf")
+	if err := os.WriteFile(conf, []byte("host: 127.0.0.1\nport: -1\nauthorization { token: s3cret }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := proctest.Start(t, binary, nil, "server", "--config", conf, "--store", t.TempDir())
+	url := p.WaitOutput(p.Stdout, `listening on (nats://\S+)`)[1]
+	if r := jetjobs(t, "", "queues", "-s", url); r.Code != exitError || !strings.Contains(r.Stderr, "uthorization") {
+		t.Errorf("without the token: exit %d, stderr %q; want an authorization error", r.Code, r.Stderr)
+	}
+	ok(t, "enqueue", "-s", url, "--token", "s3cret", "x")
+	if got := ok(t, "queues", "-s", url, "--token", "s3cret", "--json"); !strings.Contains(got, `"pending": 1`) {
+		t.Errorf("queues with the token: %s", got)
+	}
+	if code := p.Stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("server exit code = %d, want 0", code)
 	}
 }

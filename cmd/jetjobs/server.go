@@ -108,7 +108,11 @@ func (a *app) serve(cmd *cobra.Command, f serverFlags) error {
 		a.log.LogAttrs(context.Background(), slog.LevelInfo, "server stopped")
 	}()
 
-	if err := ensureTopologyInProcess(ctx, srv, a.topo.topology()); err != nil {
+	if authConfigured(opts) {
+		// An in-process client would need credentials too; the first worker
+		// or enqueue creates the streams instead.
+		a.log.LogAttrs(ctx, slog.LevelInfo, "authentication is configured: the jetjobs streams are created by the first worker or enqueue")
+	} else if err := ensureTopologyInProcess(ctx, srv, a.topo.topology()); err != nil {
 		return err
 	}
 	sync := "fsync every " + durationOr(opts.SyncInterval, 2*time.Minute).String() + "; --sync-always to fsync every write"
@@ -177,6 +181,12 @@ func waitShutdown(srv *server.Server) <-chan struct{} {
 	done := make(chan struct{})
 	go func() { srv.WaitForShutdown(); close(done) }()
 	return done
+}
+
+// authConfigured reports whether clients must authenticate.
+func authConfigured(o *server.Options) bool {
+	return o.Authorization != "" || o.Username != "" || len(o.Users) > 0 || len(o.Nkeys) > 0 ||
+		len(o.TrustedOperators) > 0 || len(o.TrustedKeys) > 0 || o.AuthCallout != nil || o.CustomClientAuthentication != nil
 }
 
 // ensureTopologyInProcess creates the jetjobs streams through an in-process
