@@ -242,6 +242,8 @@ func (c *Collector) seriesFor(queue, kind string) *series {
 		return s
 	}
 	if len(c.series) >= c.cfg.MaxKinds {
+		// Not remembered under its own key, so that invented kinds cost no
+		// memory either; their events take this slower path.
 		k.kind = OtherKind
 		if s := c.series[k]; s != nil {
 			return s

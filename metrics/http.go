@@ -76,11 +76,7 @@ func ListenAndServe(ctx context.Context, addr string, h http.Handler) error {
 // requests in progress finish for up to 5 seconds, and closes ln. It returns
 // nil after a shutdown caused by ctx, or the error that stopped serving.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {
