@@ -58,6 +58,8 @@ const (
 	exitOK    = 0
 	exitError = 1
 	exitUsage = 2
+	// exitInterrupted is the shell's status for a command ended by SIGINT.
+	exitInterrupted = 130
 )
 
 // usageError is bad input on the command line: a usage error exits 2.
@@ -81,6 +83,10 @@ func run(ctx context.Context, a *app, args []string) int {
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
+	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		fmt.Fprintln(a.stderr, "jetjobs: interrupted")
+		return exitInterrupted
 	}
 	fmt.Fprintln(a.stderr, "jetjobs: "+describe(err))
 	var ue usageError
