@@ -28,6 +28,13 @@ type connFlags struct {
 // addConnFlags adds the connection and namespace flags to cmd and its
 // subcommands.
 func (a *app) addConnFlags(cmd *cobra.Command) {
+	a.addServerFlags(cmd)
+	a.topo.add(cmd)
+}
+
+// addServerFlags adds the connection flags alone, for a command that works
+// in a namespace of its own (bench).
+func (a *app) addServerFlags(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
 	f.StringVarP(&a.conn.server, "server", "s", envOr("NATS_URL", nats.DefaultURL), "NATS server URLs, comma-separated (env NATS_URL)")
 	f.StringVar(&a.conn.creds, "creds", "", "user credentials file")
@@ -39,7 +46,6 @@ func (a *app) addConnFlags(cmd *cobra.Command) {
 	f.StringVar(&a.conn.tlsKey, "tlskey", "", "TLS client private key file")
 	f.StringVar(&a.conn.tlsCA, "tlsca", "", "TLS certificate authority file, to verify the server")
 	f.DurationVar(&a.conn.connectTimeout, "connect-timeout", 5*time.Second, "how long to try to connect")
-	a.topo.add(cmd)
 }
 
 // connect connects to NATS with the connection flags. A long-running

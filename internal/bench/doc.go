@@ -1,0 +1,18 @@
+// Package bench measures jetjobs against a plain nats.go program doing the
+// same work on the same server in the same process, for `jetjobs bench` and
+// the benchmarks of this package.
+//
+// Each scenario runs on two sides. The jetjobs side enqueues with
+// job.Client and works jobs with a worker.Pool: a no-op handler on typed
+// arguments decoded from JSON, the default middleware, confirmed
+// acknowledgements unless Config.AckAsync. The raw side is what an
+// application would write without a framework: it JSON-encodes the same
+// arguments and publishes them asynchronously, consumes with
+// jetstream.Consumer.Consume, decodes them into the same type and Acks.
+// Both sides use the consumer configuration jetjobs uses, their own
+// connections, and fresh queues, so one side never sees the other's jobs.
+//
+// A Runner owns a namespace of its own (Config.Topology, by default stream
+// JETJOBS_BENCH on subjects jetjobs_bench.>) on the server it is given,
+// creates it, and deletes it on Close.
+package bench

@@ -1,0 +1,122 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jetjobs/jetjobs/job"
+	"github.com/jetjobs/jetjobs/worker"
+)
+
+// framework is the jetjobs side: job.Client and worker.Pool.
+type framework struct {
+	*run
+	client *job.Client
+	pad    string
+	opts   [][]job.Option // the Queue option of each queue
+	reqs   []job.Request
+	pool   *worker.Pool
+}
+
+func newFramework(r *run) (*framework, error) {
+	client, err := job.NewClient(r.prodJS, job.ClientConfig{Topology: r.cfg.Topology})
+	if err != nil {
+		return nil, err
+	}
+	f := &framework{run: r, client: client, pad: padding(r.cfg.PayloadBytes)}
+	for _, q := range r.queues {
+		f.opts = append(f.opts, []job.Option{job.Queue(q)})
+	}
+	return f, nil
+}
+
+func (f *framework) enqueueRange(ctx context.Context, from, to int) error {
+	f.reqs = f.reqs[:0]
+	for n := from; n < to; n++ {
+		f.reqs = append(f.reqs, job.Request{Kind: kind, Args: newArgs(n, f.pad), Options: f.opts[n%len(f.opts)]})
+	}
+	results, err := f.client.EnqueueMany(ctx, f.reqs)
+	if err != nil {
+		return err
+	}
+	for _, res := range results {
+		if res.Err != nil {
+			return res.Err
+		}
+	}
+	return nil
+}
+
+// publish enqueues job n without waiting, as an open-loop producer must:
+// the framework's message, published asynchronously.
+func (f *framework) publish(n int) error {
+	msg, _, err := f.client.Message(kind, newArgs(n, f.pad), f.opts[n%len(f.opts)]...)
+	if err != nil {
+		return err
+	}
+	_, err = f.prodJS.PublishMsgAsync(msg)
+	return err
+}
+
+func (f *framework) await(ctx context.Context) error { return f.awaitPublished(ctx) }
+
+func (f *framework) start(ctx context.Context) error {
+	queues := make(map[string]worker.QueueConfig, len(f.queues))
+	for _, q := range f.queues {
+		queues[q] = worker.QueueConfig{Concurrency: f.cfg.Concurrency}
+	}
+	pool, err := worker.New(f.workJS, worker.Config{
+		Queues:       queues,
+		Topology:     f.cfg.Topology,
+		SkipTopology: true,
+		Logger:       f.cfg.Logger,
+		AckAsync:     f.cfg.AckAsync,
+		FetchBatch:   f.cfg.FetchBatch,
+		Hooks: worker.Hooks{
+			OnSuccess: func(ev worker.Event) { f.worked(ev.Info.Attempt) },
+			OnEvent: func(ev worker.Event) {
+				if ev.Outcome != worker.OutcomeSucceeded {
+					f.fail(fmt.Errorf("job %s: %s: %w", ev.Info.ID, ev.Outcome, ev.Err))
+				}
+			},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	work := f.cfg.Work
+	err = worker.Handle(pool, kind, func(ctx context.Context, j *job.Job[args]) error {
+		f.started(j.Args.Sent)
+		if work > 0 {
+			t := time.NewTimer(work)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := pool.Start(ctx); err != nil {
+		return err
+	}
+	f.pool = pool
+	return nil
+}
+
+func (f *framework) stop() error {
+	if f.pool == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := f.pool.Stop(ctx); err != nil {
+		return fmt.Errorf("stop the pool: %w", err)
+	}
+	return nil
+}
