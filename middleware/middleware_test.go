@@ -119,3 +119,19 @@ func TestChainOrder(t *testing.T) {
 		t.Fatalf("order = %v", order)
 	}
 }
+
+func TestLoggingInterruptedIsNotAFailure(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&buf, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	in := info()
+	in.Attempt = in.MaxAttempts
+	h := job.Chain(job.HandlerFunc(func(ctx context.Context, _ *job.Info) error {
+		cancel()
+		return ctx.Err()
+	}), middleware.Logging(logger))
+	_ = h.Handle(ctx, in)
+	if !strings.Contains(buf.String(), `"level":"WARN"`) || !strings.Contains(buf.String(), "job interrupted") {
+		t.Fatalf("log = %s", buf.String())
+	}
+}
