@@ -34,6 +34,9 @@ var (
 	// ErrSchedulingUnsupported is returned when the server is too old for
 	// message schedules (delayed jobs need nats-server 2.12, periodic 2.14).
 	ErrSchedulingUnsupported = errors.New("jetjobs: the NATS server does not support message schedules")
+	// ErrScheduleNotFound is returned when no periodic schedule has the
+	// given name.
+	ErrScheduleNotFound = errors.New("jetjobs: schedule not found")
 )
 
 // SnoozeError asks the worker to run the job again after Delay without using

@@ -25,6 +25,9 @@ const (
 	// HeaderAttemptBase counts attempts used by earlier messages of the same
 	// job (a snoozed job is republished; its attempts so far travel here).
 	HeaderAttemptBase = "Jetjobs-Attempt-Base"
+	// HeaderSchedule names the periodic schedule that fired the job (see
+	// Client.DeclareSchedule).
+	HeaderSchedule = "Jetjobs-Schedule"
 	// HeaderTraceParent and HeaderTraceState carry W3C trace context.
 	HeaderTraceParent = "traceparent"
 	HeaderTraceState  = "tracestate"

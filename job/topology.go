@@ -329,3 +329,8 @@ func (t Topology) AtSubject(id string) string {
 func (t Topology) FireSubject(queue, kind string) string {
 	return t.WithDefaults().SchedulePrefix + ".fire." + queue + "." + kind
 }
+
+// CronSubject is the subject of the periodic schedule named name.
+func (t Topology) CronSubject(name string) string {
+	return t.WithDefaults().SchedulePrefix + ".cron." + name
+}

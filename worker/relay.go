@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -73,6 +74,11 @@ func (p *Pool) relay(msg jetstream.Msg) {
 		}
 	}
 	out.Header.Set(job.HeaderMsgID, fmt.Sprintf("fired:%s:%d", meta.Stream, meta.Sequence.Stream))
+	if name := out.Header.Get(job.HeaderSchedule); name != "" && out.Header.Get(job.HeaderID) == "" {
+		// Each firing of a periodic schedule is a job of its own; its ID
+		// stays the same if the move is repeated.
+		out.Header.Set(job.HeaderID, name+"-"+strconv.FormatUint(meta.Sequence.Stream, 10))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
 	defer cancel()
 	if _, err := p.js.PublishMsg(ctx, out); err != nil {
