@@ -197,6 +197,12 @@ func (c *Client) replay(ctx context.Context, dl DeadLetter) (Result, error) {
 	// window, which would swallow the replay. Naming it after the dead
 	// letter keeps a repeated replay of the same dead letter idempotent.
 	h.Set(HeaderMsgID, fmt.Sprintf("replay:%s:%d", c.topo.DeadLetterStream, dl.Seq))
+	if dl.Reason == ReasonCanceled {
+		// Replaying a canceled job means it should run after all.
+		if err := c.forgetCancel(ctx, dl.ID); err != nil {
+			return Result{ID: dl.ID}, err
+		}
+	}
 	msg := &nats.Msg{Subject: dl.Subject, Header: h, Data: dl.Payload}
 	ack, err := c.js.PublishMsg(ctx, msg)
 	if err != nil {

@@ -37,6 +37,9 @@ var (
 	// ErrScheduleNotFound is returned when no periodic schedule has the
 	// given name.
 	ErrScheduleNotFound = errors.New("jetjobs: schedule not found")
+	// ErrCanceled is the cause (context.Cause) of a running job's context
+	// when the job was canceled with Client.Cancel.
+	ErrCanceled = errors.New("jetjobs: job canceled")
 )
 
 // SnoozeError asks the worker to run the job again after Delay without using

@@ -37,8 +37,8 @@ func Queue(q string) Option {
 // with the same ID is not stored again: Enqueue reports it as a duplicate.
 func ID(id string) Option {
 	return func(o *options) error {
-		if id == "" || strings.ContainsAny(id, "\r\n") || len(id) > 256 {
-			return fmt.Errorf("%w: job ID %q must be 1 to 256 characters without line breaks", ErrInvalidOption, id)
+		if err := validateID(id); err != nil {
+			return err
 		}
 		o.id = id
 		return nil

@@ -18,6 +18,7 @@ const (
 	DefaultMaxMsgSize       = 1 << 20
 	DefaultDuplicateWindow  = 2 * time.Minute
 	DefaultDeadLetterMaxAge = 30 * 24 * time.Hour
+	DefaultCancelMaxAge     = 24 * time.Hour
 )
 
 // Topology names and sizes the streams of one jetjobs namespace. The zero
@@ -42,6 +43,13 @@ type Topology struct {
 	ScheduleStream string
 	// SchedulePrefix defaults to Prefix + "_sched".
 	SchedulePrefix string
+	// CancelBucket is the key-value bucket that records canceled job IDs
+	// (see Client.Cancel); default Stream + "_CANCELED".
+	CancelBucket string
+	// CancelMaxAge is how long a cancel is remembered; default 24 hours. A
+	// canceled job that reaches a worker later than this runs after all,
+	// and a new job with the same ID enqueued within it is canceled too.
+	CancelMaxAge time.Duration
 	// Replicas of both streams; default 1. Use 3 on a cluster for jobs that
 	// must survive the loss of a server.
 	Replicas int
@@ -83,6 +91,12 @@ func (t Topology) WithDefaults() Topology {
 	}
 	if t.SchedulePrefix == "" {
 		t.SchedulePrefix = t.Prefix + "_sched"
+	}
+	if t.CancelBucket == "" {
+		t.CancelBucket = t.Stream + "_CANCELED"
+	}
+	if t.CancelMaxAge == 0 {
+		t.CancelMaxAge = DefaultCancelMaxAge
 	}
 	if t.Replicas == 0 {
 		t.Replicas = 1
@@ -129,7 +143,9 @@ func (t Topology) Validate() error {
 		return fmt.Errorf("%w: Topology.Replicas is %d; use 1 to 5 (3 on a cluster)", ErrInvalidOption, t.Replicas)
 	case t.MaxMsgSize < 0:
 		return fmt.Errorf("%w: Topology.MaxMsgSize is %d; use a positive size in bytes", ErrInvalidOption, t.MaxMsgSize)
-	case t.MaxAge < 0, t.DuplicateWindow < 0, t.DeadLetterMaxAge < 0:
+	case invalidTokenChar(t.CancelBucket) >= 0:
+		return fmt.Errorf("%w: Topology.CancelBucket %q: use only A-Z a-z 0-9 _ -", ErrInvalidOption, t.CancelBucket)
+	case t.MaxAge < 0, t.DuplicateWindow < 0, t.DeadLetterMaxAge < 0, t.CancelMaxAge < 0:
 		return fmt.Errorf("%w: Topology durations must not be negative", ErrInvalidOption)
 	case t.MaxAge > 0 && t.DuplicateWindow > t.MaxAge:
 		return fmt.Errorf("%w: Topology.DuplicateWindow %s exceeds MaxAge %s; shorten it", ErrInvalidOption, t.DuplicateWindow, t.MaxAge)
@@ -216,12 +232,13 @@ func orUnlimited(n int64) int64 {
 	return n
 }
 
-// Ensure creates the work and dead-letter streams, or brings the settings of
-// existing ones in line with t. It never changes what would lose jobs or
-// alter their meaning: an existing stream with another retention policy,
-// storage type, discard policy or subjects is reported with
-// ErrTopologyMismatch and left as it is. Ensure is idempotent and safe to
-// call from many processes at once.
+// Ensure creates the work, dead-letter and schedule streams and the cancel
+// bucket, or brings the settings of existing ones in line with t. It never
+// changes what would lose jobs or alter their meaning: an existing stream
+// with another retention policy, storage type, discard policy or subjects is
+// reported with ErrTopologyMismatch and left as it is. The schedule stream is
+// left out on servers older than 2.12. Ensure is idempotent and safe to call
+// from many processes at once.
 func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 	if err := t.Validate(); err != nil {
 		return err
@@ -231,6 +248,9 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 		return err
 	}
 	if err := ensureStream(ctx, js, t.DeadLetterStreamConfig()); err != nil {
+		return err
+	}
+	if err := t.ensureCancelBucket(ctx, js); err != nil {
 		return err
 	}
 	if !SupportsSchedules(js, false) {
@@ -333,4 +353,48 @@ func (t Topology) FireSubject(queue, kind string) string {
 // CronSubject is the subject of the periodic schedule named name.
 func (t Topology) CronSubject(name string) string {
 	return t.WithDefaults().SchedulePrefix + ".cron." + name
+}
+
+// CancelBucketConfig returns the configuration of the key-value bucket that
+// records canceled job IDs: one key per ID (SubjectToken of it), kept for
+// CancelMaxAge.
+func (t Topology) CancelBucketConfig() jetstream.KeyValueConfig {
+	t = t.WithDefaults()
+	return jetstream.KeyValueConfig{
+		Bucket:      t.CancelBucket,
+		Description: "jetjobs canceled job IDs (protocol v1)",
+		History:     1,
+		TTL:         t.CancelMaxAge,
+		Storage:     t.storage(),
+		Replicas:    t.Replicas,
+	}
+}
+
+func (t Topology) ensureCancelBucket(ctx context.Context, js jetstream.JetStream) error {
+	want := t.CancelBucketConfig()
+	kv, err := js.KeyValue(ctx, want.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		_, err = js.CreateKeyValue(ctx, want)
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			return nil // another process created it first
+		}
+		if err != nil {
+			return fmt.Errorf("jetjobs: create cancel bucket %s: %w", want.Bucket, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("jetjobs: look up cancel bucket %s: %w", want.Bucket, err)
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("jetjobs: cancel bucket %s: %w", want.Bucket, err)
+	}
+	if st.TTL() == want.TTL {
+		return nil
+	}
+	if _, err := js.UpdateKeyValue(ctx, want); err != nil {
+		return fmt.Errorf("jetjobs: update cancel bucket %s settings: %w", want.Bucket, err)
+	}
+	return nil
 }

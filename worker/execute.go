@@ -41,6 +41,8 @@ func (p *Pool) execute(msg jetstream.Msg) {
 		ev = p.deadLetter(msg, info, job.ReasonMaxDeliveries, fmt.Errorf(
 			"delivery %d exceeds max attempts %d: earlier attempts ended without an outcome (the worker died or lost its connection)",
 			info.Attempt, info.MaxAttempts), false)
+	case p.cancels.canceledBeforeStart(info.ID):
+		ev = p.deadLetter(msg, info, job.ReasonCanceled, errCanceledBeforeStart, false)
 	case !info.Deadline.IsZero() && time.Now().After(info.Deadline):
 		ev = p.deadLetter(msg, info, job.ReasonExpired, fmt.Errorf("deadline %s passed before the job started", info.Deadline.Format(time.RFC3339)), false)
 	case entry == nil:
@@ -62,10 +64,11 @@ func (p *Pool) execute(msg jetstream.Msg) {
 }
 
 // run calls the kind's handler chain with the job's context: the pool's job
-// context (canceled at the shutdown deadline), the job's Info, and its
-// timeout. A panic becomes a *job.PanicError.
+// context (canceled at the shutdown deadline), the job's Info, its timeout,
+// and canceled if the job is canceled by ID. A panic becomes a *job.PanicError.
 func (p *Pool) run(entry *kindEntry, msg jetstream.Msg, info *job.Info) (err error) {
-	ctx := job.WithInfo(p.jobCtx, info)
+	ctx, untrack := p.cancels.track(job.WithInfo(p.jobCtx, info), info.ID)
+	defer func() { err = untrack(err) }() // after recover: a canceled job's panic is a cancel too
 	if info.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, info.Timeout)

@@ -45,6 +45,7 @@ type Pool struct {
 	jobs        sync.WaitGroup     // running and settling jobs
 	background  sync.WaitGroup     // heartbeat loop
 	inflight    inflight
+	cancels     *cancels // nil without a cancel bucket
 	stopped     chan struct{}
 }
 
@@ -166,10 +167,15 @@ func (p *Pool) Start(ctx context.Context) error {
 	var fetchCtx, bgCtx context.Context
 	fetchCtx, p.fetchCancel = context.WithCancel(context.Background())
 	bgCtx, p.bgCancel = context.WithCancel(context.Background())
-	if err := p.listenMaxDeliveries(bgCtx); err != nil {
+	err = p.listenMaxDeliveries(bgCtx)
+	if err == nil {
+		err = p.watchCancels(ctx, bgCtx)
+	}
+	if err != nil {
 		p.jobCancel()
 		p.fetchCancel()
 		p.bgCancel()
+		p.background.Wait()
 		p.stopRelays()
 		return err
 	}

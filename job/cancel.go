@@ -1,0 +1,141 @@
+package job
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Cancellation works through a key-value bucket (Topology.CancelBucket):
+// Cancel puts the job's ID there, and every worker pool watches the bucket.
+// A pool keeps the canceled IDs in memory, so checking a job before it starts
+// costs no round trip, and it cancels the context of a running job whose ID
+// appears. A delayed or snoozed job waiting for its time is removed from the
+// schedule stream at once.
+
+// CancelResult is the outcome of Client.Cancel.
+type CancelResult struct {
+	// ID is the canceled job's ID.
+	ID string
+	// Unscheduled is true when the job was waiting for its time (delayed
+	// with At or In, or snoozed) and that schedule was removed: it never
+	// reaches a worker and leaves no dead letter.
+	Unscheduled bool
+}
+
+// cancelRecord is the value stored under a canceled job's key.
+type cancelRecord struct {
+	ID         string    `json:"id"`
+	CanceledAt time.Time `json:"canceled_at"`
+}
+
+// Cancel cancels the job with the given ID, wherever it is:
+//
+//   - pending in a queue: it never runs; the worker that receives it
+//     dead-letters it with reason "canceled";
+//   - running: its context is canceled with cause ErrCanceled
+//     (context.Cause), and unless its handler still returns nil the job is
+//     dead-lettered with reason "canceled" and not retried;
+//   - delayed or snoozed: its schedule is removed (Unscheduled).
+//
+// The cancel is remembered for Topology.CancelMaxAge (24 hours by default):
+// a job with this ID enqueued in that time is canceled too, and replaying
+// the job's dead letter forgets the cancel. Canceling an unknown or finished
+// job is not an error: nothing happens, except that a later job with the ID
+// is canceled. A cancel that races with a job's start may let the handler
+// begin; its context is then canceled as soon as the worker learns of it
+// (milliseconds).
+//
+// Errors: ErrInvalidOption for an empty ID, ErrNoStream if the cancel
+// bucket does not exist (run EnsureTopology), or the connection's error.
+func (c *Client) Cancel(ctx context.Context, id string) (CancelResult, error) {
+	if err := validateID(id); err != nil {
+		return CancelResult{}, err
+	}
+	kv, err := c.cancelBucket(ctx)
+	if err != nil {
+		return CancelResult{}, err
+	}
+	rec, _ := json.Marshal(cancelRecord{ID: id, CanceledAt: time.Now().UTC()})
+	if _, err := kv.Put(ctx, SubjectToken(id), rec); err != nil {
+		return CancelResult{}, fmt.Errorf("jetjobs: record cancel of job %q: %w", id, err)
+	}
+	res := CancelResult{ID: id}
+	stream, err := c.js.Stream(ctx, c.topo.ScheduleStream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return res, nil // no schedules on this server
+	}
+	if err != nil {
+		return res, fmt.Errorf("jetjobs: schedule stream %s: %w", c.topo.ScheduleStream, err)
+	}
+	subject := c.topo.AtSubject(id)
+	if _, err := stream.GetLastMsgForSubject(ctx, subject); errors.Is(err, jetstream.ErrMsgNotFound) {
+		return res, nil
+	} else if err != nil {
+		return res, fmt.Errorf("jetjobs: look up schedule of job %q: %w", id, err)
+	}
+	if err := stream.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
+		return res, fmt.Errorf("jetjobs: remove schedule of job %q: %w", id, err)
+	}
+	res.Unscheduled = true
+	return res, nil
+}
+
+// Canceled reports whether a cancel of the job with the given ID is
+// recorded (and not yet expired or forgotten by a replay).
+func (c *Client) Canceled(ctx context.Context, id string) (bool, error) {
+	if err := validateID(id); err != nil {
+		return false, err
+	}
+	kv, err := c.cancelBucket(ctx)
+	if err != nil {
+		return false, err
+	}
+	_, err = kv.Get(ctx, SubjectToken(id))
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("jetjobs: read cancel of job %q: %w", id, err)
+	}
+	return true, nil
+}
+
+// forgetCancel deletes the cancel record of id, if any: a replayed canceled
+// job must run.
+func (c *Client) forgetCancel(ctx context.Context, id string) error {
+	kv, err := c.cancelBucket(ctx)
+	if errors.Is(err, ErrNoStream) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := kv.Delete(ctx, SubjectToken(id)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("jetjobs: forget cancel of job %q: %w", id, err)
+	}
+	return nil
+}
+
+func (c *Client) cancelBucket(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := c.js.KeyValue(ctx, c.topo.CancelBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, fmt.Errorf("%w: cancel bucket %s not found; run EnsureTopology or start a worker", ErrNoStream, c.topo.CancelBucket)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jetjobs: cancel bucket %s: %w", c.topo.CancelBucket, err)
+	}
+	return kv, nil
+}
+
+func validateID(id string) error {
+	if id == "" || strings.ContainsAny(id, "\r\n") || len(id) > 256 {
+		return fmt.Errorf("%w: job ID %q must be 1 to 256 characters without line breaks", ErrInvalidOption, id)
+	}
+	return nil
+}

@@ -1,0 +1,226 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/job"
+)
+
+// How a pool learns of cancellations (job.Client.Cancel): the client puts
+// the job's ID into the namespace's cancel bucket, and every pool watches
+// that bucket from Start to Stop. The watch replays the cancels already
+// recorded before Start returns, so a pool knows of every cancel made before
+// it started; later ones arrive within milliseconds. A pool keeps the
+// canceled IDs in memory, so the check before each job starts is a map
+// lookup, and it keeps the running jobs by ID, so a cancel reaches a running
+// job's context at once.
+
+// errCanceledBeforeStart is the dead-letter error of a job canceled before
+// it started.
+var errCanceledBeforeStart = fmt.Errorf("%w before it started", job.ErrCanceled)
+
+// cancels is a pool's view of the cancel bucket and of its running jobs.
+type cancels struct {
+	kv     jetstream.KeyValue
+	maxAge time.Duration
+
+	// ids maps the key (job.SubjectToken) of each canceled ID to when it was
+	// canceled. It is replaced, never changed, so readers need no lock.
+	ids atomic.Pointer[map[string]time.Time]
+
+	mu      sync.Mutex // serializes writers of ids with running
+	next    uint64
+	running map[uint64]trackedJob
+}
+
+type trackedJob struct {
+	key    string
+	cancel context.CancelCauseFunc
+}
+
+func newCancels(kv jetstream.KeyValue, maxAge time.Duration) *cancels {
+	c := &cancels{kv: kv, maxAge: maxAge, running: map[uint64]trackedJob{}}
+	c.ids.Store(&map[string]time.Time{})
+	return c
+}
+
+// canceled reports whether the job with ID id was canceled. It is safe on a
+// nil receiver (cancellation unavailable).
+func (c *cancels) canceled(id string) bool {
+	if c == nil {
+		return false
+	}
+	ids := *c.ids.Load()
+	if len(ids) == 0 {
+		return false
+	}
+	at, ok := ids[job.SubjectToken(id)]
+	return ok && time.Since(at) < c.maxAge
+}
+
+// confirm asks the bucket whether the cancel of id, known locally, still
+// stands, before a job is dead-lettered for it: a replay forgets the cancel
+// just before it republishes the job, and the job may arrive before the
+// watch reports that. If the bucket cannot be read the local view stands.
+func (c *cancels) confirm(id string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
+	defer cancel()
+	key := job.SubjectToken(id)
+	_, err := c.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		c.remove(key)
+		return false
+	}
+	return true
+}
+
+// canceledBeforeStart reports whether a job about to start was canceled:
+// the local view, confirmed with the bucket (only for canceled jobs).
+func (c *cancels) canceledBeforeStart(id string) bool {
+	return c.canceled(id) && c.confirm(id)
+}
+
+// track registers a starting job and returns its context, canceled with
+// cause job.ErrCanceled if the job is canceled while it runs, and a function
+// to call with the handler's error when it returned. That function
+// unregisters the job and turns the error of a canceled job into a
+// *job.CanceledError, so the job is dead-lettered and not retried. A handler
+// that returns nil despite the cancel has done its work: the job succeeds.
+func (c *cancels) track(ctx context.Context, id string) (context.Context, func(error) error) {
+	if c == nil {
+		return ctx, func(err error) error { return err }
+	}
+	key := job.SubjectToken(id)
+	ctx, cancel := context.WithCancelCause(ctx)
+	c.mu.Lock()
+	c.next++
+	n := c.next
+	c.running[n] = trackedJob{key: key, cancel: cancel}
+	c.mu.Unlock()
+	if c.canceled(id) {
+		cancel(job.ErrCanceled) // canceled between the check before start and here
+	}
+	return ctx, func(err error) error {
+		c.mu.Lock()
+		delete(c.running, n)
+		c.mu.Unlock()
+		wasCanceled := errors.Is(context.Cause(ctx), job.ErrCanceled)
+		cancel(nil)
+		var ce *job.CanceledError
+		if wasCanceled && err != nil && !errors.As(err, &ce) {
+			err = &job.CanceledError{Err: err}
+		}
+		return err
+	}
+}
+
+// add records a cancel and cancels the running jobs it names.
+func (c *cancels) add(key string, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := *c.ids.Load()
+	ids := make(map[string]time.Time, len(old)+1)
+	now := time.Now()
+	for k, t := range old {
+		if now.Sub(t) < c.maxAge {
+			ids[k] = t
+		}
+	}
+	ids[key] = at
+	c.ids.Store(&ids)
+	for _, r := range c.running {
+		if r.key == key {
+			r.cancel(job.ErrCanceled)
+		}
+	}
+}
+
+// remove forgets a cancel (a replayed job must run).
+func (c *cancels) remove(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := *c.ids.Load()
+	if _, ok := old[key]; !ok {
+		return
+	}
+	ids := make(map[string]time.Time, len(old))
+	for k, t := range old {
+		if k != key {
+			ids[k] = t
+		}
+	}
+	c.ids.Store(&ids)
+}
+
+// watchCancels loads the recorded cancels and then follows the cancel bucket
+// until bg ends. Without the bucket (Config.SkipTopology against a namespace
+// set up by an older version) the pool runs without cancellation and says so.
+func (p *Pool) watchCancels(ctx, bg context.Context) error {
+	topo := p.cfg.Topology
+	kv, err := p.js.KeyValue(ctx, topo.CancelBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		p.log.LogAttrs(ctx, slog.LevelWarn, "cancel bucket not found; jobs cannot be canceled by ID until a pool starts without SkipTopology",
+			slog.String("bucket", topo.CancelBucket))
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("jetjobs: cancel bucket %s: %w", topo.CancelBucket, err)
+	}
+	w, err := kv.WatchAll(bg)
+	if err != nil {
+		return fmt.Errorf("jetjobs: watch cancel bucket %s: %w", topo.CancelBucket, err)
+	}
+	c := newCancels(kv, topo.CancelMaxAge)
+	apply := func(e jetstream.KeyValueEntry) {
+		if e.Operation() == jetstream.KeyValuePut {
+			c.add(e.Key(), e.Created())
+		} else {
+			c.remove(e.Key())
+		}
+	}
+	// The recorded cancels, up to the nil that ends them.
+	for loaded := false; !loaded; {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok {
+				return fmt.Errorf("jetjobs: watch cancel bucket %s: the watch ended", topo.CancelBucket)
+			}
+			if e == nil {
+				loaded = true
+			} else {
+				apply(e)
+			}
+		case <-ctx.Done():
+			_ = w.Stop()
+			return fmt.Errorf("jetjobs: load canceled jobs from %s: %w", topo.CancelBucket, ctx.Err())
+		}
+	}
+	p.cancels = c
+	p.background.Add(1)
+	go func() {
+		defer p.background.Done()
+		defer func() { _ = w.Stop() }()
+		for {
+			select {
+			case <-bg.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if e != nil {
+					apply(e)
+				}
+			}
+		}
+	}()
+	return nil
+}

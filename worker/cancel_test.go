@@ -1,0 +1,131 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jetjobs/jetjobs/job"
+	"github.com/jetjobs/jetjobs/worker"
+)
+
+func TestCancelPendingJobNeverRuns(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	// Canceled before any worker runs: the pool learns of it at Start.
+	r := e.enqueue("report", nil)
+	if _, err := e.client.Cancel(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	other := e.enqueue("report", nil)
+	var ran atomic.Int32
+	done := make(chan string, 1)
+	e.pool(worker.Config{}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "report", func(ctx context.Context, j *job.Job[struct{}]) error {
+			ran.Add(1)
+			done <- j.ID
+			return nil
+		}))
+	})
+	select {
+	case id := <-done:
+		if id != other.ID {
+			t.Fatalf("ran %s, want only %s", id, other.ID)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the job that was not canceled did not run")
+	}
+	eventually(t, func() bool { return len(e.deadLetters()) == 1 }, "dead letter of the canceled job")
+	dl := e.deadLetters()[0]
+	if dl.ID != r.ID || dl.Reason != job.ReasonCanceled || ran.Load() != 1 {
+		t.Fatalf("dead letter %+v, handler ran %d times", dl, ran.Load())
+	}
+
+	// Canceled while the pool runs, before the job is enqueued: the watch
+	// has delivered the cancel by the time the job arrives.
+	if _, err := e.client.Cancel(ctx, "later-1"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool {
+		ok, err := e.client.Canceled(ctx, "later-1")
+		return err == nil && ok
+	}, "cancel recorded")
+	e.enqueue("report", nil, job.ID("later-1"))
+	eventually(t, func() bool { return len(e.deadLetters()) == 2 }, "dead letter of later-1")
+	if ran.Load() != 1 {
+		t.Fatalf("handler ran %d times, want 1", ran.Load())
+	}
+
+	// Replaying a canceled job forgets the cancel: it runs.
+	if _, err := e.client.Replay(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-done:
+		if id != r.ID {
+			t.Fatalf("ran %s after replay, want %s", id, r.ID)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("replayed canceled job did not run")
+	}
+}
+
+func TestCancelRunningJobEndsAsDeadLetter(t *testing.T) {
+	e := newEnv(t)
+	started := make(chan struct{})
+	var attempts atomic.Int32
+	cause := make(chan error, 1)
+	e.pool(worker.Config{}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "long", func(ctx context.Context, j *job.Job[struct{}]) error {
+			attempts.Add(1)
+			close(started)
+			<-ctx.Done()
+			cause <- context.Cause(ctx)
+			return ctx.Err()
+		}))
+	})
+	r := e.enqueue("long", nil, job.MaxAttempts(5))
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("job did not start")
+	}
+	if _, err := e.client.Cancel(context.Background(), r.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case c := <-cause:
+		if !errors.Is(c, job.ErrCanceled) {
+			t.Fatalf("context cause = %v, want job.ErrCanceled", c)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("running job's context was not canceled")
+	}
+	eventually(t, func() bool { return len(e.deadLetters()) == 1 }, "dead letter")
+	dl := e.deadLetters()[0]
+	if dl.ID != r.ID || dl.Reason != job.ReasonCanceled || dl.Attempts != 1 || attempts.Load() != 1 {
+		t.Fatalf("dead letter %+v after %d attempts; want reason canceled after 1", dl, attempts.Load())
+	}
+}
+
+func TestCancelDelayedJobRemovesItsSchedule(t *testing.T) {
+	e := newEnv(t)
+	r := e.enqueue("later", nil, job.In(time.Hour))
+	res, err := e.client.Cancel(context.Background(), r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Unscheduled {
+		t.Fatalf("Cancel = %+v, want Unscheduled", res)
+	}
+	s, err := e.js.Stream(context.Background(), e.client.Topology().ScheduleStream)
+	must(t, err)
+	if n := s.CachedInfo().State.Msgs; n != 0 {
+		t.Fatalf("%d messages left in the schedule stream", n)
+	}
+	if _, err := e.client.Cancel(context.Background(), ""); !errors.Is(err, job.ErrInvalidOption) {
+		t.Fatalf("Cancel(\"\") = %v, want ErrInvalidOption", err)
+	}
+}
