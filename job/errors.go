@@ -37,6 +37,9 @@ var (
 	// ErrScheduleNotFound is returned when no periodic schedule has the
 	// given name.
 	ErrScheduleNotFound = errors.New("jetjobs: schedule not found")
+	// ErrQueueNotFound is returned when a queue has no consumer yet: no
+	// worker has served it.
+	ErrQueueNotFound = errors.New("jetjobs: queue not found")
 	// ErrCanceled is the cause (context.Cause) of a running job's context
 	// when the job was canceled with Client.Cancel.
 	ErrCanceled = errors.New("jetjobs: job canceled")

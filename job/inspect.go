@@ -39,7 +39,7 @@ type QueueStats struct {
 	// Bound reports whether the queue's consumer exists.
 	Bound bool
 	// Paused reports whether an operator paused the queue's consumer, and
-	// PausedUntil until when.
+	// PausedUntil until when (zero: until resumed).
 	Paused      bool
 	PausedUntil time.Time
 	// OldestPendingAt is when the oldest pending job was stored (zero when
@@ -137,7 +137,7 @@ func (i *Inspector) inspect(ctx context.Context, only string) ([]QueueStats, err
 		s.Redelivered = ci.NumRedelivered
 		s.Waiting = ci.NumWaiting
 		s.Paused = ci.Paused
-		if ci.Paused && ci.Config.PauseUntil != nil {
+		if ci.Paused && ci.Config.PauseUntil != nil && !PausedIndefinitely(*ci.Config.PauseUntil) {
 			s.PausedUntil = *ci.Config.PauseUntil
 		}
 		delivered[name] = ci.Delivered.Stream
