@@ -23,9 +23,14 @@ func Logging(logger *slog.Logger) job.Middleware {
 			err := next.Handle(ctx, info)
 			level, msg := Outcome(info, err)
 			if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
-				// The pool canceled the attempt (shutdown) and hands the
-				// job back; it is not a failure of the job.
-				level, msg = slog.LevelWarn, "job interrupted; it will run again"
+				if errors.Is(context.Cause(ctx), job.ErrCanceled) {
+					// Canceled by ID (job.Client.Cancel): dead-lettered, not retried.
+					level, msg = slog.LevelInfo, "job canceled"
+				} else {
+					// The pool canceled the attempt (shutdown) and hands the
+					// job back; it is not a failure of the job.
+					level, msg = slog.LevelWarn, "job interrupted; it will run again"
+				}
 			}
 			if !logger.Enabled(ctx, level) {
 				return err

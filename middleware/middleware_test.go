@@ -135,3 +135,17 @@ func TestLoggingInterruptedIsNotAFailure(t *testing.T) {
 		t.Fatalf("log = %s", buf.String())
 	}
 }
+
+func TestLoggingCanceledByID(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&buf, nil))
+	ctx, cancel := context.WithCancelCause(context.Background())
+	h := job.Chain(job.HandlerFunc(func(ctx context.Context, _ *job.Info) error {
+		cancel(job.ErrCanceled)
+		return ctx.Err()
+	}), middleware.Logging(logger))
+	_ = h.Handle(ctx, info())
+	if !strings.Contains(buf.String(), `"msg":"job canceled"`) {
+		t.Fatalf("log = %s", buf.String())
+	}
+}

@@ -15,6 +15,17 @@ type Config struct {
 	// Queues maps each queue the pool serves to its settings. Empty means
 	// {"default": {Concurrency: 10}}.
 	Queues map[string]QueueConfig
+	// Concurrency, if set, is one budget of job slots that all queues of
+	// the pool share by priority: a slot that frees up goes to the waiting
+	// queue with the highest QueueConfig.Priority (strict priority), and
+	// queues of equal priority share slots in proportion to their
+	// QueueConfig.Weight (weighted). A busy queue of low priority then
+	// cannot starve one of higher priority. An idle queue holds one slot per
+	// fetch loop (two) while it waits for jobs, so give the budget room
+	// above twice the number of queues. Each queue's own Concurrency still
+	// caps it. Zero gives each queue its own QueueConfig.Concurrency slots
+	// and ignores Priority and Weight.
+	Concurrency int
 	// Topology names the streams; its zero value is the default namespace.
 	Topology job.Topology
 	// SkipTopology makes Start assume the streams exist instead of creating
@@ -66,8 +77,14 @@ type Config struct {
 // QueueConfig configures one queue of a Pool.
 type QueueConfig struct {
 	// Concurrency is how many jobs of this queue the process runs at once;
-	// default 10.
+	// default 10, or Config.Concurrency when that is set.
 	Concurrency int
+	// Priority ranks the queue when queues share Config.Concurrency: free
+	// slots go to waiting queues of higher Priority first. Default 0.
+	Priority int
+	// Weight shares Config.Concurrency among waiting queues of equal
+	// Priority in proportion to it; default 1.
+	Weight int
 	// Limit bounds the jobs of this queue running across every worker
 	// process (the consumer's MaxAckPending); zero means unlimited. The
 	// value is shared by every process serving the queue: the last process
@@ -92,6 +109,12 @@ func (c Config) withDefaults() Config {
 	for name, q := range c.Queues {
 		if q.Concurrency == 0 {
 			q.Concurrency = defaultConcurrency
+			if c.Concurrency > 0 {
+				q.Concurrency = c.Concurrency
+			}
+		}
+		if q.Weight == 0 {
+			q.Weight = 1
 		}
 		qs[name] = q
 	}
@@ -135,6 +158,12 @@ func (c Config) validate() error {
 		if q.Concurrency < 1 {
 			return fmt.Errorf("%w: queue %s: Concurrency %d must be >= 1", job.ErrInvalidOption, name, q.Concurrency)
 		}
+		if q.Weight < 1 {
+			return fmt.Errorf("%w: queue %s: Weight %d must be >= 1", job.ErrInvalidOption, name, q.Weight)
+		}
+		if c.Concurrency == 0 && (q.Priority != 0 || q.Weight != 1) {
+			return fmt.Errorf("%w: queue %s: Priority and Weight apply to queues sharing Config.Concurrency; set it", job.ErrInvalidOption, name)
+		}
 		if q.Limit < 0 {
 			return fmt.Errorf("%w: queue %s: Limit %d must be >= 0 (0 means unlimited)", job.ErrInvalidOption, name, q.Limit)
 		}
@@ -145,6 +174,8 @@ func (c Config) validate() error {
 		}
 	}
 	switch {
+	case c.Concurrency < 0:
+		return fmt.Errorf("%w: Config.Concurrency %d must be >= 0 (0: each queue has its own slots)", job.ErrInvalidOption, c.Concurrency)
 	case c.MaxAttempts < 1:
 		return fmt.Errorf("%w: Config.MaxAttempts %d must be >= 1", job.ErrInvalidOption, c.MaxAttempts)
 	case c.AckWait < time.Second:

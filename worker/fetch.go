@@ -12,19 +12,24 @@ import (
 // fetchLoop pulls jobs of q for as long as ctx lives. Before each pull it
 // reserves concurrency slots and asks for exactly that many jobs, so the
 // pool never holds a job it has no free slot to run: jobs it cannot run now
-// stay on the server for other workers.
+// stay on the server for other workers. While the queue is idle (the last
+// pull came back empty) it asks for one job at a time, so an idle queue does
+// not hold slots that queues sharing them by priority could use.
 func (p *Pool) fetchLoop(ctx context.Context, q *queue) {
 	defer p.loops.Done()
 	delay := time.Duration(0)
+	idle, brief := true, false
 	for {
 		if !q.slots.acquire(ctx) {
 			return
 		}
 		n := 1
-		for n < p.cfg.FetchBatch && q.slots.tryAcquire() {
+		for !idle && n < p.cfg.FetchBatch && q.slots.tryAcquire() {
 			n++
 		}
-		got, err := p.fetch(ctx, q, n)
+		got, err := p.fetch(ctx, q, n, brief)
+		idle = got == 0
+		brief = q.slots.pulled(got)
 		for range n - got {
 			q.slots.release()
 		}
@@ -57,12 +62,21 @@ func (p *Pool) fetchLoop(ctx context.Context, q *queue) {
 	}
 }
 
-// fetch asks for n jobs, waits up to FetchWait for them, and starts each one
-// as it arrives. It returns how many arrived; each took one reserved slot.
-func (p *Pool) fetch(ctx context.Context, q *queue, n int) (int, error) {
-	fctx, cancel := context.WithTimeout(ctx, p.cfg.FetchWait)
+// fetch asks for n jobs, waits up to FetchWait (briefFetchWait if brief)
+// for them, and starts each one as it arrives. It returns how many arrived;
+// each took one reserved slot.
+func (p *Pool) fetch(ctx context.Context, q *queue, n int, brief bool) (int, error) {
+	wait := p.cfg.FetchWait
+	if brief {
+		wait = briefFetchWait
+	}
+	fctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	batch, err := q.consumer().Fetch(n, jetstream.FetchContext(fctx), jetstream.FetchHeartbeat(p.cfg.FetchWait/5))
+	opts := []jetstream.FetchOpt{jetstream.FetchContext(fctx)}
+	if !brief {
+		opts = append(opts, jetstream.FetchHeartbeat(p.cfg.FetchWait/5))
+	}
+	batch, err := q.consumer().Fetch(n, opts...)
 	if err != nil {
 		return 0, err
 	}

@@ -141,13 +141,21 @@ func (p *Pool) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("jetjobs: work stream %s: %w", p.cfg.Topology.Stream, err)
 	}
+	var shared *arbiter // slots shared by priority (Config.Concurrency)
+	if p.cfg.Concurrency > 0 {
+		shared = newArbiter(p.cfg.Concurrency)
+	}
 	for _, name := range slices.Sorted(maps.Keys(p.cfg.Queues)) {
 		qc := p.cfg.Queues[name]
 		cons, err := p.ensureConsumer(ctx, stream, name, qc)
 		if err != nil {
 			return err
 		}
-		p.queues = append(p.queues, &queue{name: name, concurrency: qc.Concurrency, cons: cons, slots: newSemaphore(qc.Concurrency)})
+		var qs slots = newSemaphore(qc.Concurrency)
+		if shared != nil {
+			qs = shared.share(name, qc.Priority, qc.Weight, qc.Concurrency)
+		}
+		p.queues = append(p.queues, &queue{name: name, concurrency: qc.Concurrency, cons: cons, slots: qs})
 	}
 	var pre []job.Middleware
 	if !p.cfg.NoDefaultMiddleware {

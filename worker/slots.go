@@ -13,6 +13,10 @@ type slots interface {
 	tryAcquire() bool
 	// release frees one slot.
 	release()
+	// pulled tells how many jobs the last pull brought and returns whether
+	// the next pull should wait only briefly for jobs. Slots shared by
+	// priority need that: a busy queue's pull must not hold slots long.
+	pulled(got int) (brief bool)
 }
 
 // semaphore is a queue's own fixed number of slots.
@@ -39,3 +43,5 @@ func (s semaphore) tryAcquire() bool {
 }
 
 func (s semaphore) release() { <-s }
+
+func (s semaphore) pulled(int) bool { return false }

@@ -1,0 +1,59 @@
+package middleware
+
+import (
+	"context"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/jetjobs/jetjobs/job"
+)
+
+// minSnooze is the shortest delay a rate-limited job is snoozed for: server
+// schedules, which carry snoozed jobs, fire on whole seconds, and a shorter
+// snooze would be a delayed redelivery that uses up an attempt.
+const minSnooze = time.Second
+
+// RateLimit lets jobs through to the handler it wraps no faster than l
+// allows, within this process. Wrap a kind with it to limit that kind
+// (worker.WithMiddleware), or share one limiter between kinds to limit them
+// together. With N worker processes the rate across all of them is N times
+// l's.
+//
+// A job whose turn comes within maxWait waits for it, holding its
+// concurrency slot; the wait counts against the job's timeout, and a job
+// whose context ends while it waits returns the context's error. A job that
+// would wait longer is snoozed until its turn (job.Snooze: no attempt is
+// used and the slot is freed for other kinds); when it comes back it queues
+// for a turn again. maxWait below one second counts as one second.
+//
+// RateLimit panics if l admits no job at all (a burst of 0 with a finite
+// limit).
+func RateLimit(l *rate.Limiter, maxWait time.Duration) job.Middleware {
+	if l == nil || (l.Burst() < 1 && l.Limit() != rate.Inf) {
+		panic("jetjobs: middleware.RateLimit needs a rate.Limiter with a burst of at least 1")
+	}
+	maxWait = max(maxWait, minSnooze)
+	return func(next job.Handler) job.Handler {
+		return job.HandlerFunc(func(ctx context.Context, info *job.Info) error {
+			r := l.Reserve()
+			d := r.Delay()
+			if d > maxWait {
+				// Give the turn back: the job competes again when it returns.
+				r.Cancel()
+				return job.Snooze(d)
+			}
+			if d > 0 {
+				t := time.NewTimer(d)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					t.Stop()
+					r.Cancel()
+					return ctx.Err()
+				}
+			}
+			return next.Handle(ctx, info)
+		})
+	}
+}
