@@ -3,17 +3,22 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
 	"github.com/jetjobs/jetjobs/job"
+	"github.com/jetjobs/jetjobs/metrics"
 	"github.com/jetjobs/jetjobs/retry"
 	"github.com/jetjobs/jetjobs/worker"
 )
@@ -31,6 +36,7 @@ type workerFlags struct {
 	retryInitial    time.Duration
 	retryMax        time.Duration
 	ackWait         time.Duration
+	metricsListen   string
 }
 
 func newWorkerCommand(a *app) *cobra.Command {
@@ -55,10 +61,16 @@ a 2xx response is success, anything else a failed attempt.
 Failed attempts are retried with exponential backoff from --retry-initial to
 --retry-max; the last allowed attempt goes to the dead letters (jetjobs dlq).
 SIGINT or SIGTERM stops taking jobs and lets running ones finish for up to
---shutdown-timeout; then they are killed and handed back for redelivery.`,
+--shutdown-timeout; then they are killed and handed back for redelivery.
+
+--metrics-listen ADDR serves Prometheus metrics on /metrics, liveness on
+/healthz and readiness on /readyz (503 while not connected or stopping) at
+ADDR, such as :9090; port 0 picks a free port, which the log line "serving
+metrics" names.`,
 		Example: `  jetjobs worker --exec 'email.send=./send-email.sh' --exec 'report.build=python3 report.py'
   jetjobs worker --queue mail --concurrency 4 --timeout 1m --exec 'email.send=node send.js'
-  jetjobs worker --http 'invoice.render=http://127.0.0.1:8080/jobs/invoice'`,
+  jetjobs worker --http 'invoice.render=http://127.0.0.1:8080/jobs/invoice'
+  jetjobs worker --metrics-listen :9090 --exec 'email.send=./send-email.sh'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.work(cmd.Context(), f)
@@ -75,6 +87,7 @@ SIGINT or SIGTERM stops taking jobs and lets running ones finish for up to
 	fl.DurationVar(&f.retryInitial, "retry-initial", time.Second, "delay after the first failed attempt; it doubles for each further one")
 	fl.DurationVar(&f.retryMax, "retry-max", time.Hour, "longest delay between attempts")
 	fl.DurationVar(&f.ackWait, "ack-wait", 30*time.Second, "after how long without a heartbeat the job of a dead worker is redelivered")
+	fl.StringVar(&f.metricsListen, "metrics-listen", "", "serve /metrics, /healthz and /readyz on this address, such as :9090 (default: off)")
 	a.addConnFlags(cmd)
 	return cmd
 }
@@ -153,11 +166,30 @@ func (a *app) work(ctx context.Context, f workerFlags) error {
 		ShutdownTimeout: f.shutdownTimeout,
 	}
 
+	// Listen before connecting, so that a taken port fails at once.
+	var ln net.Listener
+	if f.metricsListen != "" {
+		if ln, err = listenMetrics(f.metricsListen); err != nil {
+			return err
+		}
+		defer ln.Close() // on early returns; Serve closes it otherwise
+	}
+
 	nc, js, err := a.connect(ctx, "worker", true)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
+	var reg *prometheus.Registry
+	if ln != nil {
+		coll, err := metrics.New(js, metrics.Config{Topology: cfg.Topology, Queues: slices.Sorted(maps.Keys(queues))})
+		if err != nil {
+			return usageError{err}
+		}
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(coll, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		coll.Instrument(&cfg)
+	}
 	pool, err := worker.New(js, cfg)
 	if err != nil {
 		return usageError{err}
@@ -178,10 +210,57 @@ func (a *app) work(ctx context.Context, f workerFlags) error {
 	a.log.LogAttrs(ctx, slog.LevelInfo, "worker starting",
 		slog.String("url", nc.ConnectedUrlRedacted()), slog.Any("queues", slices.Sorted(maps.Keys(queues))),
 		slog.Any("kinds", pool.Kinds()), slog.Int("concurrency", f.concurrency))
-	if err := pool.Run(ctx); err != nil && ctx.Err() == nil {
+
+	// The endpoints outlive the pool's drain, so that /readyz says
+	// "stopping" while running jobs finish: srvCtx ends after pool.Run.
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	srvCtx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServer()
+	served := make(chan error, 1)
+	if ln != nil {
+		h := metrics.NewHandler(metrics.HandlerConfig{Gatherer: reg, Ready: pool.Ready})
+		addr := ln.Addr().String()
+		go func() {
+			err := metrics.Serve(srvCtx, ln, h)
+			if srvCtx.Err() == nil {
+				// The endpoints died under a running worker: stop it, so that
+				// a supervisor restarts it rather than probing a closed port.
+				stopRun()
+				served <- fmt.Errorf("--metrics-listen %s: %w", addr, err)
+				return
+			}
+			if err != nil {
+				a.log.LogAttrs(context.Background(), slog.LevelWarn, "metrics server shutdown", slog.String("error", err.Error()))
+			}
+			served <- nil
+		}()
+		a.log.LogAttrs(ctx, slog.LevelInfo, "serving metrics", slog.String("addr", addr))
+	}
+
+	err = pool.Run(runCtx)
+	if ln != nil {
+		stopServer()
+		if serr := <-served; serr != nil {
+			return errors.Join(serr, err)
+		}
+	}
+	if err != nil && ctx.Err() == nil {
 		return err
 	} else if err != nil {
 		return fmt.Errorf("shutdown: running jobs did not finish within --shutdown-timeout %s; they were killed and handed back for redelivery: %w", f.shutdownTimeout, err)
 	}
 	return nil
+}
+
+// listenMetrics listens on the TCP address of --metrics-listen.
+func listenMetrics(addr string) (net.Listener, error) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, usagef("--metrics-listen %q: use host:port or :port, such as :9090", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-listen %s: %w", addr, err)
+	}
+	return ln, nil
 }
