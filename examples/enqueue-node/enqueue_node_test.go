@@ -99,7 +99,7 @@ func TestNodeEnqueuesJobsAGoWorkerRuns(t *testing.T) {
 		"node-1":  {"ada@example.com", "default", 3, 30 * time.Second},
 		generated: {"alan@example.com", "mail", job.DefaultMaxAttempts, 0},
 	}
-	for range want {
+	for n := len(want); n > 0; n-- { // not "range want": the loop deletes from it
 		select {
 		case j := <-ran:
 			w, ok := want[j.ID]
