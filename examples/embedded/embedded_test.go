@@ -3,11 +3,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -54,6 +56,23 @@ func signup(t *testing.T, base, body string) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
+// get fetches url without keeping the connection, so no client goroutine
+// outlives the test.
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(body)
+}
+
 func TestEmbeddedServiceEnqueuesWorksAndShutsDown(t *testing.T) {
 	for _, external := range []bool{false, true} {
 		t.Run(map[bool]string{false: "embedded server", true: "NATS_URL"}[external], func(t *testing.T) {
@@ -76,6 +95,25 @@ func TestEmbeddedServiceEnqueuesWorksAndShutsDown(t *testing.T) {
 			}
 			if code, _ := signup(t, base, `{"mail":`); code != http.StatusBadRequest {
 				t.Errorf("bad signup: %d, want 400", code)
+			}
+
+			// The job is counted once its outcome is settled, just after the
+			// handler logged.
+			const succeeded = `jetjobs_jobs_total{kind="welcome.send",outcome="succeeded",queue="default"} 1`
+			var scraped string
+			natstest.Eventually(t, 30*time.Second, func() bool {
+				_, scraped = get(t, base+"/metrics")
+				return strings.Contains(scraped, succeeded+"\n")
+			}, "/metrics to count the welcome job")
+			for _, want := range []string{`jetjobs_queue_pending_jobs{queue="default"} `, "go_goroutines "} {
+				if !strings.Contains(scraped, want) {
+					t.Errorf("/metrics lacks %s", want)
+				}
+			}
+			for path, want := range map[string]string{"/healthz": "ok\n", "/readyz": "ready\n"} {
+				if code, body := get(t, base+path); code != http.StatusOK || body != want {
+					t.Errorf("GET %s = %d %q, want 200 %q", path, code, body, want)
+				}
 			}
 
 			if code := p.Stop(syscall.SIGTERM); code != 0 {

@@ -6,6 +6,10 @@
 //	go run ./examples/embedded
 //	curl -d '{"email":"ada@example.com"}' localhost:8080/signup
 //
+// The same port serves GET /metrics (Prometheus: the jobs this process ran
+// and the queue figures read from the server), /healthz (alive) and /readyz
+// (the worker pool is started, connected and not stopping).
+//
 // SIGINT or SIGTERM shuts it down in order: the HTTP server stops taking
 // requests and finishes the ones in flight, then the worker pool lets
 // running jobs finish (up to 30s), then the connection and the embedded
@@ -34,8 +38,12 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/jetjobs/jetjobs/job"
+	"github.com/jetjobs/jetjobs/metrics"
+	"github.com/jetjobs/jetjobs/tracing"
 	"github.com/jetjobs/jetjobs/worker"
 )
 
@@ -91,8 +99,28 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 
+	// Metrics of the jobs this process runs and of its queues, for /metrics.
+	coll, err := metrics.New(js, metrics.Config{})
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(coll, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	// Tracing through the global OpenTelemetry tracer provider: a no-op
+	// until the application installs one with an exporter
+	// (otel.SetTracerProvider); then each attempt's span is a child of the
+	// request that enqueued the job.
+	traces := tracing.Config{}
+
 	// The worker pool, in this process. Start creates the streams.
-	pool, err := worker.New(js, worker.Config{Logger: log, ShutdownTimeout: 30 * time.Second})
+	cfg := worker.Config{
+		Logger:          log,
+		ShutdownTimeout: 30 * time.Second,
+		Middleware:      []job.Middleware{tracing.Middleware(traces)},
+	}
+	coll.Instrument(&cfg) // before worker.New
+	pool, err := worker.New(js, cfg)
 	if err != nil {
 		return err
 	}
@@ -102,7 +130,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err := pool.Start(ctx); err != nil {
 		return err
 	}
-	client, err := job.NewClient(js, job.ClientConfig{})
+	client, err := job.NewClient(js, job.ClientConfig{BeforePublish: tracing.BeforePublish(traces)})
 	if err != nil {
 		return err
 	}
@@ -112,7 +140,8 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: routes(client, log), ReadHeaderTimeout: 5 * time.Second}
+	health := metrics.NewHandler(metrics.HandlerConfig{Gatherer: reg, Ready: pool.Ready})
+	hs := &http.Server{Handler: routes(client, health, log), ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	log.Info("listening", slog.String("addr", ln.Addr().String()))
@@ -135,8 +164,13 @@ func run(ctx context.Context, log *slog.Logger) error {
 	return errors.Join(herr, perr)
 }
 
-func routes(client *job.Client, log *slog.Logger) http.Handler {
+// routes serves the application's endpoint and, from health, /metrics,
+// /healthz and /readyz.
+func routes(client *job.Client, health http.Handler, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
+	for _, path := range []string{"/metrics", "/healthz", "/readyz"} {
+		mux.Handle(path, health)
+	}
 	mux.HandleFunc("POST /signup", func(w http.ResponseWriter, r *http.Request) {
 		var args WelcomeArgs
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&args); err != nil || args.Email == "" {
@@ -158,9 +192,6 @@ func routes(client *job.Client, log *slog.Logger) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusAccepted)
 		_ = json.NewEncoder(w).Encode(map[string]any{"job_id": res.ID, "duplicate": res.Duplicate})
-	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "ok")
 	})
 	return mux
 }
