@@ -134,8 +134,10 @@ func (c *Client) cancelBucket(ctx context.Context) (jetstream.KeyValue, error) {
 }
 
 func validateID(id string) error {
-	if id == "" || strings.ContainsAny(id, "\r\n") || len(id) > 256 {
-		return fmt.Errorf("%w: job ID %q must be 1 to 256 characters without line breaks", ErrInvalidOption, id)
+	// Header values lose surrounding whitespace on the wire, so such an ID
+	// would reach the worker as another ID than the enqueuer was given.
+	if id == "" || strings.ContainsAny(id, "\r\n") || len(id) > 256 || strings.TrimSpace(id) != id {
+		return fmt.Errorf("%w: job ID %q must be 1 to 256 characters without line breaks or surrounding spaces", ErrInvalidOption, id)
 	}
 	return nil
 }

@@ -68,8 +68,17 @@ func ValidateQueue(name string) error {
 	if i := invalidTokenChar(name); i >= 0 {
 		return fmt.Errorf("%w: queue %q: character %q at %d is not allowed; use only A-Z a-z 0-9 _ -", ErrInvalidName, name, name[i], i)
 	}
+	if len(name) > maxQueueLen {
+		return fmt.Errorf("%w: queue name of %d characters is too long; use at most %d (it names the queue's consumers, and the server limits consumer names)", ErrInvalidName, len(name), maxQueueLen)
+	}
 	return nil
 }
+
+// maxQueueLen bounds queue names: a queue's consumers are named after it
+// ("<queue>", "fire-<queue>"), and the server refuses consumer names longer
+// than 255 characters, so a longer queue could be enqueued into but never
+// served.
+const maxQueueLen = 250
 
 // ValidateKind reports whether kind is a valid job kind: one or more tokens
 // of [A-Za-z0-9_-] joined by dots, such as "email.send".
