@@ -78,19 +78,32 @@ type maxDeliveriesAdvisory struct {
 
 // listenMaxDeliveries moves jobs that reached the consumer's MaxDeliver (the
 // server stops delivering them) to the dead-letter stream with reason
-// max-deliveries. The pools of a namespace share a queue group, so one of
-// them handles each advisory.
+// max-deliveries. It subscribes to the advisories of the pool's own queues
+// only, each in a queue group shared by every pool of the namespace serving
+// that queue, so one of those pools handles each advisory: a pool never
+// receives (and drops) the advisory of a queue it does not serve, and a
+// worker needs permission for its own queues' advisories only.
 func (p *Pool) listenMaxDeliveries(ctx context.Context) error {
-	subject := fmt.Sprintf("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.%s.*", p.cfg.Topology.Stream)
 	ch := make(chan *nats.Msg, 64)
-	sub, err := p.js.Conn().ChanQueueSubscribe(subject, "jetjobs-"+p.cfg.Topology.Stream, ch)
-	if err != nil {
-		return fmt.Errorf("jetjobs: subscribe to max-deliveries advisories: %w", err)
+	var subs []*nats.Subscription
+	unsubscribe := func() {
+		for _, sub := range subs {
+			_ = sub.Unsubscribe()
+		}
+	}
+	for _, q := range p.queues {
+		subject := fmt.Sprintf("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.%s.%s", p.cfg.Topology.Stream, q.name)
+		sub, err := p.js.Conn().ChanQueueSubscribe(subject, "jetjobs-"+p.cfg.Topology.Stream, ch)
+		if err != nil {
+			unsubscribe()
+			return fmt.Errorf("jetjobs: subscribe to max-deliveries advisories of queue %s: %w", q.name, err)
+		}
+		subs = append(subs, sub)
 	}
 	p.background.Add(1)
 	go func() {
 		defer p.background.Done()
-		defer sub.Unsubscribe()
+		defer unsubscribe()
 		for {
 			select {
 			case <-ctx.Done():
