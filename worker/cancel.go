@@ -89,37 +89,44 @@ func (c *cancels) canceledBeforeStart(id string) bool {
 }
 
 // track registers a starting job and returns its context, canceled with
-// cause job.ErrCanceled if the job is canceled while it runs, and a function
-// to call with the handler's error when it returned. That function
-// unregisters the job and turns the error of a canceled job into a
-// *job.CanceledError, so the job is dead-lettered and not retried. A handler
-// that returns nil despite the cancel has done its work: the job succeeds.
-func (c *cancels) track(ctx context.Context, id string) (context.Context, func(error) error) {
+// cause job.ErrCanceled if the job is canceled while it runs, and a token
+// for untrack. It is safe on a nil receiver.
+func (c *cancels) track(ctx context.Context, id string) (context.Context, uint64) {
 	if c == nil {
-		return ctx, func(err error) error { return err }
+		return ctx, 0
 	}
-	key := job.SubjectToken(id)
 	ctx, cancel := context.WithCancelCause(ctx)
 	c.mu.Lock()
 	c.next++
 	n := c.next
-	c.running[n] = trackedJob{key: key, cancel: cancel}
+	c.running[n] = trackedJob{key: job.SubjectToken(id), cancel: cancel}
 	c.mu.Unlock()
 	if c.canceled(id) {
 		cancel(job.ErrCanceled) // canceled between the check before start and here
 	}
-	return ctx, func(err error) error {
-		c.mu.Lock()
-		delete(c.running, n)
-		c.mu.Unlock()
-		wasCanceled := errors.Is(context.Cause(ctx), job.ErrCanceled)
-		cancel(nil)
-		var ce *job.CanceledError
-		if wasCanceled && err != nil && !errors.As(err, &ce) {
-			err = &job.CanceledError{Err: err}
-		}
+	return ctx, n
+}
+
+// untrack unregisters the job of token n, whose handler returned err with
+// ctx (both from track), and returns the error to settle the job with: that of a
+// canceled job becomes a *job.CanceledError, so the job is dead-lettered and
+// not retried. A handler that returns nil despite the cancel has done its
+// work: the job succeeds.
+func (c *cancels) untrack(ctx context.Context, n uint64, err error) error {
+	if c == nil {
 		return err
 	}
+	c.mu.Lock()
+	r := c.running[n]
+	delete(c.running, n)
+	c.mu.Unlock()
+	wasCanceled := errors.Is(context.Cause(ctx), job.ErrCanceled)
+	r.cancel(nil)
+	var ce *job.CanceledError
+	if wasCanceled && err != nil && !errors.As(err, &ce) {
+		err = &job.CanceledError{Err: err}
+	}
+	return err
 }
 
 // add records a cancel and cancels the running jobs it names.

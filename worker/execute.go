@@ -67,8 +67,8 @@ func (p *Pool) execute(msg jetstream.Msg) {
 // context (canceled at the shutdown deadline), the job's Info, its timeout,
 // and canceled if the job is canceled by ID. A panic becomes a *job.PanicError.
 func (p *Pool) run(entry *kindEntry, msg jetstream.Msg, info *job.Info) (err error) {
-	ctx, untrack := p.cancels.track(job.WithInfo(p.jobCtx, info), info.ID)
-	defer func() { err = untrack(err) }() // after recover: a canceled job's panic is a cancel too
+	ctx, tracked := p.cancels.track(job.WithInfo(p.jobCtx, info), info.ID)
+	defer func(ctx context.Context) { err = p.cancels.untrack(ctx, tracked, err) }(ctx) // after recover: a canceled job's panic is a cancel too
 	if info.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, info.Timeout)
