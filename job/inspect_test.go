@@ -27,13 +27,15 @@ func TestInspectorQueues(t *testing.T) {
 	}
 
 	// A queue consumer like a worker's: one job received twice (Nak'd once)
-	// and not settled.
+	// and not settled. MaxAckPending 1 makes the second receive wait for
+	// the Nak'd job, which the server may not have handled yet, instead of
+	// taking the next one.
 	stream, err := js.Stream(ctx, "JOBS")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cons, err := stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable: "mail", FilterSubject: "jobs.mail.>", AckPolicy: jetstream.AckExplicitPolicy,
+		Durable: "mail", FilterSubject: "jobs.mail.>", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 1,
 	})
 	if err != nil {
 		t.Fatal(err)
