@@ -35,6 +35,10 @@ type DeadLetter struct {
 	Seq uint64
 }
 
+// invalidQueue is the queue token of the dead letters of jobs whose queue
+// could not be read.
+const invalidQueue = "_invalid"
+
 // DeadLetterMessage builds the dead letter of a job message: the original
 // payload and headers plus the protocol-v1 dead-letter headers. jobStream and
 // jobSeq identify the original message; they name the dead letter's
@@ -42,7 +46,7 @@ type DeadLetter struct {
 func (t Topology) DeadLetterMessage(subject string, h nats.Header, data []byte, id, queue string, jobStream string, jobSeq uint64, reason Reason, cause string, attempts int) *nats.Msg {
 	t = t.WithDefaults()
 	if queue == "" || ValidateQueue(queue) != nil {
-		queue = "_invalid"
+		queue = invalidQueue
 	}
 	out := make(nats.Header, len(h)+6)
 	for k, v := range h {

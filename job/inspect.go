@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -51,11 +52,19 @@ type QueueStats struct {
 
 // Inspector reads the figures of the queues of one namespace: what
 // `jetjobs queues` shows, for applications that want to show or export the
-// same. It only reads; it needs no more permissions than stream and consumer
-// info and message get. It is safe for concurrent use.
+// same. It changes nothing; it needs the permissions for stream and consumer
+// info, message get, and creating and deleting ephemeral consumers on the
+// dead-letter stream (which count dead letters without delivering any). It
+// is safe for concurrent use; keep one to read repeatedly (see Queues).
 type Inspector struct {
 	js   jetstream.JetStream
 	topo Topology
+
+	// deadLetterOnly remembers the queues found to have dead letters but
+	// neither a consumer nor jobs, so that the next read counts them as
+	// cheaply as the others.
+	mu             sync.Mutex
+	deadLetterOnly map[string]bool
 }
 
 // NewInspector returns an inspector of the namespace topo (its zero value is
@@ -76,6 +85,12 @@ func (c *Client) Inspector() *Inspector { return &Inspector{js: c.js, topo: c.to
 // Queues returns the figures of every queue, sorted by name: each queue
 // consumer of the work stream, and each queue that holds jobs or dead
 // letters without a consumer.
+//
+// Its cost grows with the number of queues and kinds, not with the number
+// of jobs or dead letters, except on a read that finds dead letters of a
+// queue with neither a consumer nor jobs (after an operator deleted its
+// consumer, say): that read lists the dead-letter stream's subjects, one per
+// dead letter; the Inspector remembers such queues, so later reads do not.
 //
 // Errors: ErrNoStream if the work stream does not exist, or the
 // connection's error.
@@ -163,18 +178,8 @@ func (i *Inspector) inspect(ctx context.Context, only string) ([]QueueStats, err
 
 	// Dead letters, by queue.
 	if dlq, err := i.js.Stream(ctx, i.topo.DeadLetterStream); err == nil {
-		filter := i.topo.DeadLetterPrefix + ".>"
-		if only != "" {
-			filter = i.topo.DeadLetterPrefix + "." + only + ".*"
-		}
-		counts, err := subjectCounts(ctx, dlq, filter, i.topo.DeadLetterPrefix)
-		if err != nil {
+		if err := i.countDeadLetters(ctx, dlq, only, stats, get); err != nil {
 			return nil, fmt.Errorf("jetjobs: count dead letters in %s: %w", i.topo.DeadLetterStream, err)
-		}
-		for q, n := range counts {
-			if ValidateQueue(q) == nil {
-				get(q).DeadLetters = n
-			}
 		}
 	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, fmt.Errorf("jetjobs: dead-letter stream %s: %w", i.topo.DeadLetterStream, err)
@@ -203,6 +208,122 @@ func (i *Inspector) inspect(ctx context.Context, only string) ([]QueueStats, err
 		out = append(out, *stats[name])
 	}
 	return out, nil
+}
+
+// countDeadLetters sets DeadLetters of queue only or, with only "", of
+// every queue in stats and of the queues that have nothing but dead
+// letters, which it adds to stats with get.
+//
+// A dead letter's subject is <dead-letter prefix>.<queue>.<job ID>, so
+// per-subject counts would return one entry per dead letter. Instead an
+// ephemeral consumer filtered to a queue's dead letters tells their number
+// (its pending count, which the server reads from its subject index) with
+// a reply of constant size. The queues counted so are those already known;
+// if their dead letters (and those of the _invalid pseudo-queue, of jobs
+// whose subject could not be read) do not add up to the stream's message
+// count, the rest belong to queues known only from the dead-letter stream,
+// which are then found, once, from the per-subject counts.
+func (i *Inspector) countDeadLetters(ctx context.Context, dlq jetstream.Stream, only string, stats map[string]*QueueStats, get func(string) *QueueStats) error {
+	// Read before the counts, so that dead letters added meanwhile make the
+	// counts larger rather than seem to belong to unknown queues.
+	total := dlq.CachedInfo().State.Msgs
+	if total == 0 {
+		return nil
+	}
+	count := func(q string) (uint64, error) {
+		return i.countMessages(ctx, dlq, i.topo.DeadLetterPrefix+"."+q+".*")
+	}
+	if only != "" {
+		n, err := count(only)
+		if n > 0 {
+			get(only).DeadLetters = n
+		}
+		return err
+	}
+
+	queues := map[string]bool{}
+	for q := range stats {
+		queues[q] = true
+	}
+	i.mu.Lock()
+	maps.Copy(queues, i.deadLetterOnly)
+	i.mu.Unlock()
+	var counted uint64
+	for q := range queues {
+		n, err := count(q)
+		if err != nil {
+			return err
+		}
+		counted += n
+		if n > 0 {
+			get(q).DeadLetters = n
+		}
+	}
+	if counted >= total {
+		i.forgetDeadLetterOnly(stats)
+		return nil
+	}
+	n, err := count(invalidQueue)
+	if err != nil {
+		return err
+	}
+	if counted += n; counted >= total {
+		i.forgetDeadLetterOnly(stats)
+		return nil
+	}
+
+	counts, err := subjectCounts(ctx, dlq, i.topo.DeadLetterPrefix+".>", i.topo.DeadLetterPrefix)
+	if err != nil {
+		return err
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	for q, n := range counts {
+		if ValidateQueue(q) != nil {
+			continue
+		}
+		if _, known := stats[q]; !known {
+			if i.deadLetterOnly == nil {
+				i.deadLetterOnly = map[string]bool{}
+			}
+			i.deadLetterOnly[q] = true
+		}
+		get(q).DeadLetters = n
+	}
+	return nil
+}
+
+// forgetDeadLetterOnly forgets the remembered queues that no longer have
+// dead letters, so that a queue deleted for good is not counted forever.
+func (i *Inspector) forgetDeadLetterOnly(stats map[string]*QueueStats) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	for q := range i.deadLetterOnly {
+		if s := stats[q]; s == nil || s.DeadLetters == 0 {
+			delete(i.deadLetterOnly, q)
+		}
+	}
+}
+
+// countMessages returns the number of messages of stream s on subjects
+// matching filter, from an ephemeral consumer that is deleted at once, or
+// by the server after a minute without use if the deletion fails: the count
+// is right either way, so a failed deletion is not an error.
+func (i *Inspector) countMessages(ctx context.Context, s jetstream.Stream, filter string) (uint64, error) {
+	cons, err := s.CreateConsumer(ctx, jetstream.ConsumerConfig{
+		FilterSubject:     filter,
+		AckPolicy:         jetstream.AckNonePolicy,
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
+		InactiveThreshold: time.Minute,
+		Replicas:          1,
+		MemoryStorage:     true,
+	})
+	if err != nil {
+		return 0, err
+	}
+	info := cons.CachedInfo()
+	_ = s.DeleteConsumer(ctx, info.Name)
+	return info.NumPending, nil
 }
 
 // subjectCounts sums a stream's message counts per subject under filter by

@@ -3,6 +3,8 @@ package job_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"testing"
 	"time"
 
@@ -102,5 +104,81 @@ func TestInspectorWithoutStream(t *testing.T) {
 	}
 	if _, err := job.NewInspector(nil, job.Topology{}); !errors.Is(err, job.ErrInvalidOption) {
 		t.Fatalf("NewInspector(nil) error = %v, want ErrInvalidOption", err)
+	}
+}
+
+// Dead letters are counted per queue without listing one subject per dead
+// letter; a queue that has only dead letters is still found, and forgotten
+// once they are gone. The counting consumers do not outlive a read.
+func TestInspectorDeadLetterCounts(t *testing.T) {
+	ctx := context.Background()
+	c, js, _ := newClient(t, job.Topology{})
+	if _, err := c.Enqueue(ctx, "email.send", nil, job.Queue("mail")); err != nil {
+		t.Fatal(err)
+	}
+	topo := c.Topology()
+	seq := uint64(0) // of the jobs dead-lettered, which the server deduplicates by
+	deadLetter := func(queue string, n int) {
+		t.Helper()
+		for range n {
+			seq++
+			id := fmt.Sprintf("%s-%d", queue, seq)
+			if _, err := js.PublishMsg(ctx, topo.DeadLetterMessage("jobs.x.y", nil, nil, id, queue, "JOBS", seq, job.ReasonFailed, "boom", 1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	deadLetter("mail", 2)
+	deadLetter("orphan", 3) // no consumer, no jobs
+	deadLetter("", 1)       // queue unreadable: the _invalid pseudo-queue, not reported
+
+	in := c.Inspector()
+	figures := func() map[string]uint64 {
+		t.Helper()
+		qs, err := in.Queues(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]uint64{}
+		for _, q := range qs {
+			out[q.Queue] = q.DeadLetters
+		}
+		return out
+	}
+	want := map[string]uint64{"mail": 2, "orphan": 3}
+	for read := range 2 { // the first read finds orphan, the second remembers it
+		if got := figures(); !maps.Equal(got, want) {
+			t.Errorf("read %d: dead letters = %v, want %v", read+1, got, want)
+		}
+	}
+	if q, err := job.NewInspector(js, job.Topology{}); err != nil {
+		t.Fatal(err)
+	} else if one, err := q.Queue(ctx, "orphan"); err != nil || one.DeadLetters != 3 || one.Bound {
+		t.Errorf("Queue(orphan) = %+v, %v; want 3 dead letters, unbound", one, err)
+	}
+
+	dlq, err := js.Stream(ctx, "JOBS_DLQ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dlq.Purge(ctx, jetstream.WithPurgeSubject("jobs_dlq.orphan.>")); err != nil {
+		t.Fatal(err)
+	}
+	for read := range 2 {
+		if got := figures(); !maps.Equal(got, map[string]uint64{"mail": 2}) {
+			t.Errorf("read %d after purging orphan: dead letters = %v, want mail's 2 only", read+1, got)
+		}
+	}
+	deadLetter("orphan", 1)
+	if got := figures(); !maps.Equal(got, map[string]uint64{"mail": 2, "orphan": 1}) {
+		t.Errorf("after a new dead letter of orphan: dead letters = %v", got)
+	}
+
+	info, err := dlq.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Consumers != 0 {
+		t.Errorf("the dead-letter stream has %d consumers after the reads, want 0", info.State.Consumers)
 	}
 }
