@@ -92,6 +92,10 @@ func Start(tb testing.TB, bin string, env []string, args ...string) *Proc {
 		Stdout: &Output{}, Stderr: &Output{}, done: make(chan struct{})}
 	p.cmd.Env = Env(env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.Stdout, p.Stderr
+	// Children the program started in their own process groups (exec jobs)
+	// may outlive a killed program and hold its output open; do not wait
+	// for them longer than this once the program itself has exited.
+	p.cmd.WaitDelay = 5 * time.Second
 	if err := p.cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
@@ -188,6 +192,7 @@ func Run(tb testing.TB, bin string, env []string, stdin string, args ...string) 
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = Env(env...)
 	cmd.Stdin = strings.NewReader(stdin)
+	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
