@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -52,4 +53,19 @@ func (p *Pool) ensureConsumer(ctx context.Context, stream jetstream.Stream, name
 		return nil, fmt.Errorf("jetjobs: create or update consumer for queue %s: %w", name, err)
 	}
 	return cons, nil
+}
+
+// recreateConsumer creates q's consumer again after it was deleted, or
+// checks that it exists.
+func (p *Pool) recreateConsumer(ctx context.Context, q *queue) {
+	stream, err := p.js.Stream(ctx, p.cfg.Topology.Stream)
+	if err != nil {
+		return
+	}
+	cons, err := p.ensureConsumer(ctx, stream, q.name, p.cfg.Queues[q.name])
+	if err != nil {
+		p.log.LogAttrs(ctx, slog.LevelError, "recreating queue consumer failed", slog.String("queue", q.name), slog.String("error", err.Error()))
+		return
+	}
+	q.setConsumer(cons)
 }

@@ -16,8 +16,10 @@ import (
 // ackTimeout bounds each confirmed acknowledgement and dead-letter publish.
 const ackTimeout = 5 * time.Second
 
-// execute runs one delivered job and settles it with the server.
-func (p *Pool) execute(msg jetstream.Msg) {
+// execute runs one delivered job and settles it with the server. It
+// returns false when it handed the job's acknowledgement to the acker,
+// which then finishes the job; true when the job is finished.
+func (p *Pool) execute(msg jetstream.Msg) bool {
 	info, err := job.ReadInfo(p.cfg.Topology.Prefix, msg, p.cfg.MaxAttempts)
 	if info == nil {
 		// Not a JetStream message at all; nothing sensible can be done but
@@ -25,7 +27,7 @@ func (p *Pool) execute(msg jetstream.Msg) {
 		p.log.LogAttrs(context.Background(), slog.LevelError, "received a message without JetStream metadata; terminating it",
 			slog.String("subject", msg.Subject()), slog.String("error", err.Error()))
 		_ = msg.Term()
-		return
+		return true
 	}
 	entry := p.kinds[info.Kind] // read-only once started
 	if entry != nil && entry.maxAttempts > 0 && info.Header.Get(job.HeaderMaxAttempts) == "" {
@@ -57,10 +59,15 @@ func (p *Pool) execute(msg jetstream.Msg) {
 		start := time.Now()
 		err = p.run(entry, msg, info)
 		elapsed := time.Since(start)
+		if err == nil {
+			p.acker.ack(msg, Event{Info: info, Outcome: OutcomeSucceeded, Duration: elapsed})
+			return false
+		}
 		ev = p.settle(msg, info, entry, err)
 		ev.Duration = elapsed
 	}
 	p.cfg.Hooks.fire(ev)
+	return true
 }
 
 // run calls the kind's handler chain with the job's context: the pool's job
@@ -88,8 +95,8 @@ func (p *Pool) run(entry *kindEntry, msg jetstream.Msg, info *job.Info) (err err
 	return entry.handler.Handle(ctx, info)
 }
 
-// settle maps a handler's outcome onto the server: ack, retry, snooze or
-// dead letter.
+// settle maps a failed attempt onto the server: retry, snooze or dead
+// letter. (Success goes to the acker.)
 func (p *Pool) settle(msg jetstream.Msg, info *job.Info, entry *kindEntry, err error) Event {
 	var (
 		snooze    *job.SnoozeError
@@ -97,9 +104,6 @@ func (p *Pool) settle(msg jetstream.Msg, info *job.Info, entry *kindEntry, err e
 		canceled  *job.CanceledError
 	)
 	switch {
-	case err == nil:
-		p.ack(msg, info)
-		return Event{Info: info, Outcome: OutcomeSucceeded}
 	case p.hardStop.Load():
 		// Canceled by shutdown: let another worker have it at once.
 		_ = msg.Nak()
@@ -117,23 +121,6 @@ func (p *Pool) settle(msg jetstream.Msg, info *job.Info, entry *kindEntry, err e
 		delay := entry.policy.Delay(info.Attempt)
 		p.nak(msg, info, delay)
 		return Event{Info: info, Outcome: OutcomeRetried, Err: err, Delay: delay}
-	}
-}
-
-func (p *Pool) ack(msg jetstream.Msg, info *job.Info) {
-	var err error
-	if p.cfg.AckAsync {
-		err = msg.Ack()
-	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
-		err = msg.DoubleAck(ctx)
-		cancel()
-	}
-	if err != nil {
-		// The job succeeded but the server may not know: it will be
-		// redelivered after AckWait and run again (docs/semantics.md).
-		p.log.LogAttrs(context.Background(), slog.LevelWarn, "acknowledging a finished job failed; it may run again",
-			slog.String("job_id", info.ID), slog.String("queue", info.Queue), slog.String("kind", info.Kind), slog.String("error", err.Error()))
 	}
 }
 

@@ -75,6 +75,7 @@ func (p *Pool) heartbeats(ctx context.Context) {
 			for _, msg := range p.inflight.due(every/2, now) {
 				_ = msg.InProgress()
 			}
+			p.runners.reap(now.Add(-every))
 		}
 	}
 }

@@ -38,8 +38,10 @@ type Event struct {
 	Delay time.Duration
 }
 
-// Hooks are called after the pool settled a delivery with the server, in
-// the job's goroutine: keep them fast and do not block. Any may be nil.
+// Hooks are called after the pool settled a delivery with the server (for
+// a success: once the server confirmed the acknowledgement, see
+// Config.AckAsync), on one of the pool's goroutines: keep them fast and do
+// not block. Any may be nil.
 // They are the place for alerts and metrics that need no middleware, and
 // they also see jobs that never reached a handler (undecodable, expired, no
 // handler, max deliveries).

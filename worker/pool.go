@@ -45,6 +45,8 @@ type Pool struct {
 	jobs        sync.WaitGroup     // running and settling jobs
 	background  sync.WaitGroup     // heartbeat loop
 	inflight    inflight
+	runners     runners  // goroutines that run jobs
+	acker       *acker   // acknowledges jobs that succeeded
 	cancels     *cancels // nil without a cancel bucket
 	stopped     chan struct{}
 }
@@ -87,7 +89,9 @@ func New(js jetstream.JetStream, cfg Config) (*Pool, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Pool{js: js, cfg: cfg, log: cfg.Logger, kinds: map[string]*kindEntry{}, stopped: make(chan struct{})}, nil
+	p := &Pool{js: js, cfg: cfg, log: cfg.Logger, kinds: map[string]*kindEntry{}, stopped: make(chan struct{})}
+	p.runners.p = p
+	return p, nil
 }
 
 func (p *Pool) register(kind string, h job.Handler, opts []KindOption) error {
@@ -187,13 +191,21 @@ func (p *Pool) Start(ctx context.Context) error {
 		p.stopRelays()
 		return err
 	}
-	p.background.Add(1)
+	pullers, err := p.startPulling()
+	if err != nil {
+		p.jobCancel()
+		p.fetchCancel()
+		p.bgCancel()
+		p.background.Wait()
+		p.stopRelays()
+		return err
+	}
+	p.background.Add(2)
 	go p.heartbeats(bgCtx)
-	for _, q := range p.queues {
-		for range min(2, q.concurrency) {
-			p.loops.Add(1)
-			go p.fetchLoop(fetchCtx, q)
-		}
+	go p.acker.loop(bgCtx)
+	for _, pl := range pullers {
+		p.loops.Add(1)
+		go pl.loop(fetchCtx)
 	}
 	p.state = stateStarted
 	p.log.LogAttrs(ctx, slog.LevelInfo, "worker pool started",
@@ -245,6 +257,7 @@ func (p *Pool) Stop(ctx context.Context) error {
 		p.jobCancel()
 		<-done
 	}
+	p.runners.stop()
 	p.jobCancel()
 	p.bgCancel()
 	p.background.Wait()
@@ -268,6 +281,32 @@ func (p *Pool) Run(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), p.cfg.ShutdownTimeout)
 	defer cancel()
 	return p.Stop(sctx)
+}
+
+// startPulling subscribes for the jobs of every queue and for the
+// confirmations of acknowledgements; the pullers still have to be started.
+func (p *Pool) startPulling() ([]*puller, error) {
+	var pullers []*puller
+	undo := func() {
+		for _, pl := range pullers {
+			_ = pl.sub.Unsubscribe()
+		}
+	}
+	for _, q := range p.queues {
+		pl, err := newPuller(p, q)
+		if err != nil {
+			undo()
+			return nil, err
+		}
+		pullers = append(pullers, pl)
+	}
+	a, err := newAcker(p)
+	if err != nil {
+		undo()
+		return nil, err
+	}
+	p.acker = a
+	return pullers, nil
 }
 
 // Running returns how many jobs the pool is running now.

@@ -2,8 +2,10 @@ package worker
 
 import "context"
 
-// slots hands out a queue's concurrency: a fetch loop acquires one slot per
-// job it asks the server for, and a job releases its slot when settled. A
+// slots hands out a queue's concurrency: a puller acquires one slot per job
+// it asks the server for, and a job releases its slot when its handler's
+// outcome is handed over (a success to the acker, whose confirmation needs
+// no slot; a failure once it is Nak'd or dead-lettered). A
 // queue's own semaphore is the simple case; a pool-wide arbiter that shares
 // slots among queues by priority satisfies the same interface.
 type slots interface {
