@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -111,5 +112,32 @@ func TestStrictPriorityIsNotStarvedByBusyLowQueue(t *testing.T) {
 	}
 	if left := lowJobs - lowStarted.Load(); left < 100 {
 		t.Fatalf("only %d low jobs left: the high jobs were not ahead of the backlog", left)
+	}
+}
+
+func TestPriorityConfigValidation(t *testing.T) {
+	e := newEnv(t)
+	two := map[string]worker.QueueConfig{"a": {Priority: 1}, "b": {Weight: 2}}
+	for _, tc := range []struct {
+		name string
+		cfg  worker.Config
+		ok   bool
+	}{
+		{"shared budget", worker.Config{Concurrency: 8, Queues: two}, true},
+		{"budget below twice the queues", worker.Config{Concurrency: 3, Queues: two}, false},
+		{"negative budget", worker.Config{Concurrency: -1}, false},
+		{"priority without a budget", worker.Config{Queues: map[string]worker.QueueConfig{"a": {Priority: 1}}}, false},
+		{"weight without a budget", worker.Config{Queues: map[string]worker.QueueConfig{"a": {Weight: 3}}}, false},
+		{"negative weight", worker.Config{Concurrency: 8, Queues: map[string]worker.QueueConfig{"a": {Weight: -1}}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := worker.New(e.js, tc.cfg)
+			if ok := err == nil; ok != tc.ok {
+				t.Fatalf("worker.New(%+v) = %v, want ok %v", tc.cfg, err, tc.ok)
+			}
+			if !tc.ok && !errors.Is(err, job.ErrInvalidOption) {
+				t.Fatalf("error %v is not ErrInvalidOption", err)
+			}
+		})
 	}
 }
