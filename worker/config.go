@@ -23,8 +23,9 @@ type Config struct {
 	// cannot starve one of higher priority. An idle queue holds one slot per
 	// fetch loop (two) while it waits for jobs, so the budget must be at
 	// least twice the number of queues, and should be well above. Each
-	// queue's own Concurrency still caps it. Zero gives each queue its own QueueConfig.Concurrency slots
-	// and ignores Priority and Weight.
+	// queue's own Concurrency still caps it. Zero gives each queue its own
+	// QueueConfig.Concurrency slots and ignores Priority and Weight. See
+	// docs/control.md.
 	Concurrency int
 	// Topology names the streams; its zero value is the default namespace.
 	Topology job.Topology
