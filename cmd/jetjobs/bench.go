@@ -281,15 +281,13 @@ func runsNote(runs int) string {
 	return fmt.Sprintf("medians of %d runs", runs)
 }
 
-const benchRowFormat = "%-11s %9s %8s %10s %10s %6s %8s %8s %8s %8s"
+const benchRowFormat = "%-11s %9s %8s %9s %10s %6s %8s %8s %9s %9s %8s %8s"
 
 func benchHeader(raw bool) string {
-	s := fmt.Sprintf(benchRowFormat, "scenario", "jobs", "seconds", "jobs/s", "raw jobs/s", "ratio", "p50", "p99", "max", "max RSS")
 	if !raw {
-		s = strings.Replace(s, "raw jobs/s", "          ", 1)
-		s = strings.Replace(s, " ratio", "      ", 1)
+		return strings.TrimRight(fmt.Sprintf(benchRowFormat, "scenario", "jobs", "seconds", "jobs/s", "", "", "cpu/job", "", "p50", "p99", "max", "max RSS"), " ")
 	}
-	return strings.TrimRight(s, " ")
+	return fmt.Sprintf(benchRowFormat, "scenario", "jobs", "seconds", "jobs/s", "raw jobs/s", "ratio", "cpu/job", "raw cpu", "p50", "p99", "max", "max RSS")
 }
 
 func benchRow(r bench.Result, raw bool) string {
@@ -299,16 +297,16 @@ func benchRow(r bench.Result, raw bool) string {
 		}
 		return fmt.Sprintf(format, *v)
 	}
-	rawRate, ratio := "", ""
+	rawRate, ratio, rawCPU := "", "", ""
 	if raw {
-		rawRate, ratio = dash(r.RawJobsPerSec, "%.0f"), dash(r.Ratio, "%.2fx")
+		rawRate, ratio, rawCPU = dash(r.RawJobsPerSec, "%.0f"), dash(r.Ratio, "%.2fx"), dash(r.RawCPUMicrosPerJob, "%.1fµs")
 	}
 	rss := fmt.Sprintf("%.0f MB", r.MaxRSSMB)
 	if r.MaxRSSMB == 0 {
 		rss = "-"
 	}
 	s := fmt.Sprintf(benchRowFormat, r.Scenario, fmt.Sprint(r.Jobs), fmt.Sprintf("%.2f", r.Seconds),
-		fmt.Sprintf("%.0f", r.JobsPerSec), rawRate, ratio,
+		fmt.Sprintf("%.0f", r.JobsPerSec), rawRate, ratio, fmt.Sprintf("%.1fµs", r.CPUMicrosPerJob), rawCPU,
 		dash(r.P50ms, "%.2fms"), dash(r.P99ms, "%.2fms"), dash(r.MaxMs, "%.1fms"), rss)
 	var notes []string
 	if r.Scenario == bench.Latency {

@@ -199,6 +199,10 @@ type Measurement struct {
 	// Allocs counts heap allocations of the whole process during the timed
 	// phase (an embedded server's included).
 	Allocs uint64
+	// CPU is the process's user and system CPU time during the timed phase
+	// (an embedded server's included). On a shared machine it is steadier
+	// than throughput: CPU per job is what the framework costs.
+	CPU time.Duration
 	// Redelivered counts jobs that ran more than once.
 	Redelivered int
 }
@@ -408,6 +412,12 @@ func (r *run) awaitPublished(ctx context.Context) error {
 	return nil
 }
 
+// stallWait lets an asynchronous publish wait for room in the window of
+// unacknowledged publishes as long as a loaded server needs, instead of
+// failing after nats.go's default of 200ms: the producers here measure
+// throughput, and back-pressure is part of it.
+var stallWait = jetstream.WithStallWait(stallLimit)
+
 // subject is the subject of job n.
 func (r *run) subject(n int) string {
 	return job.Subject(r.cfg.Topology.Prefix, r.queues[n%len(r.queues)], kind)
@@ -485,6 +495,9 @@ func (r *run) progress() {
 // if report (only one goroutine may report).
 func (r *run) enqueueAll(ctx context.Context, impl implementation, n int, report bool) error {
 	for i := 0; i < n; i += r.cfg.EnqueueBatch {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if err := impl.enqueueRange(ctx, i, min(i+r.cfg.EnqueueBatch, n)); err != nil {
 			return err
 		}
@@ -506,16 +519,18 @@ func (r *run) timed(jobs int, fn func() error) (Measurement, error) {
 	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
+	cpu0 := cpuTime()
 	start := time.Now()
 	err = fn()
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
 	runtime.ReadMemStats(&after)
 	if perr := stopProfile(); err == nil {
 		err = perr
 	}
 	m := Measurement{
 		Scenario: r.scenario, Side: r.side, Jobs: jobs, Elapsed: elapsed,
-		PeakRSS: peakRSS(), Allocs: after.Mallocs - before.Mallocs,
+		PeakRSS: peakRSS(), Allocs: after.Mallocs - before.Mallocs, CPU: cpu,
 		Redelivered: int(r.redelivered.Load()),
 	}
 	return m, err
@@ -585,12 +600,22 @@ func (r *run) concurrent(ctx context.Context, impl implementation) (Measurement,
 		}
 		var wg sync.WaitGroup
 		var perr error
+		pctx, stop := context.WithCancel(ctx)
+		defer stop()
 		wg.Go(func() {
-			perr = r.enqueueAll(ctx, impl, n, false)
+			if perr = r.enqueueAll(pctx, impl, n, false); perr != nil {
+				r.fail(perr)
+			}
 		})
 		err := r.wait(ctx)
+		if err != nil {
+			stop() // a failed run ends its producer too
+		}
 		wg.Wait()
-		return errors.Join(perr, err)
+		if err == nil {
+			err = perr
+		}
+		return err
 	})
 	m.Latency = r.latencies.summary()
 	if serr := impl.stop(); err == nil {
@@ -613,12 +638,22 @@ func (r *run) latency(ctx context.Context, impl implementation) (Measurement, er
 	m, err := r.timed(n, func() error {
 		var wg sync.WaitGroup
 		var perr error
+		pctx, stop := context.WithCancel(ctx)
+		defer stop()
 		wg.Go(func() {
-			lag, perr = r.openLoop(ctx, impl, n)
+			if lag, perr = r.openLoop(pctx, impl, n); perr != nil {
+				r.fail(perr)
+			}
 		})
 		err := r.wait(ctx)
+		if err != nil {
+			stop() // a failed run ends its producer too
+		}
 		wg.Wait()
-		return errors.Join(perr, err)
+		if err == nil {
+			err = perr
+		}
+		return err
 	})
 	m.Latency = r.latencies.summary()
 	m.ProducerLag = lag

@@ -55,7 +55,7 @@ func (f *framework) publish(n int) error {
 	if err != nil {
 		return err
 	}
-	_, err = f.prodJS.PublishMsgAsync(msg)
+	_, err = f.prodJS.PublishMsgAsync(msg, stallWait)
 	return err
 }
 

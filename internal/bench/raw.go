@@ -48,7 +48,7 @@ func (s *rawSide) publish(n int) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.prodJS.PublishMsgAsync(&nats.Msg{Subject: s.subjects[n%len(s.subjects)], Data: data})
+	_, err = s.prodJS.PublishMsgAsync(&nats.Msg{Subject: s.subjects[n%len(s.subjects)], Data: data}, stallWait)
 	return err
 }
 

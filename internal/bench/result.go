@@ -41,7 +41,14 @@ type Result struct {
 	// (an embedded server's included).
 	AllocsPerJob    float64  `json:"allocs_per_job"`
 	RawAllocsPerJob *float64 `json:"raw_allocs_per_job,omitempty"`
-	Redelivered     int      `json:"redelivered"`
+	// CPUMicrosPerJob is the process's CPU time per job in microseconds (an
+	// embedded server's included); CPURatio is raw's over jetjobs', the
+	// throughput ratio a machine with cores to spare for nothing else
+	// would see.
+	CPUMicrosPerJob    float64  `json:"cpu_us_per_job"`
+	RawCPUMicrosPerJob *float64 `json:"raw_cpu_us_per_job,omitempty"`
+	CPURatio           *float64 `json:"cpu_ratio,omitempty"`
+	Redelivered        int      `json:"redelivered"`
 
 	// Jetjobs and Raw are the median runs.
 	Jetjobs Measurement  `json:"-"`
@@ -84,21 +91,26 @@ func (r *Runner) Compare(ctx context.Context, sc Scenario, raw bool, runs int) (
 		}
 		res.RawMaxRSSMB = ptr(mb(m.PeakRSS))
 		res.RawAllocsPerJob = ptr(round(float64(m.Allocs)/float64(max(1, m.Jobs)), 1))
+		res.RawCPUMicrosPerJob = ptr(cpuPerJob(m))
+		if res.CPUMicrosPerJob > 0 {
+			res.CPURatio = ptr(round(*res.RawCPUMicrosPerJob/res.CPUMicrosPerJob, 3))
+		}
 	}
 	return res, nil
 }
 
 func resultOf(m Measurement, runs int) Result {
 	res := Result{
-		Scenario:     m.Scenario,
-		Jobs:         m.Jobs,
-		Runs:         runs,
-		Seconds:      round(m.Elapsed.Seconds(), 3),
-		JobsPerSec:   round(m.JobsPerSec(), 0),
-		MaxRSSMB:     mb(m.PeakRSS),
-		AllocsPerJob: round(float64(m.Allocs)/float64(max(1, m.Jobs)), 1),
-		Redelivered:  m.Redelivered,
-		Jetjobs:      m,
+		Scenario:        m.Scenario,
+		Jobs:            m.Jobs,
+		Runs:            runs,
+		Seconds:         round(m.Elapsed.Seconds(), 3),
+		JobsPerSec:      round(m.JobsPerSec(), 0),
+		MaxRSSMB:        mb(m.PeakRSS),
+		AllocsPerJob:    round(float64(m.Allocs)/float64(max(1, m.Jobs)), 1),
+		CPUMicrosPerJob: cpuPerJob(m),
+		Redelivered:     m.Redelivered,
+		Jetjobs:         m,
 	}
 	if m.Latency.Count > 0 {
 		res.P50ms, res.P90ms, res.P99ms, res.MaxMs = ms(m.Latency.P50), ms(m.Latency.P90), ms(m.Latency.P99), ms(m.Latency.Max)
@@ -120,6 +132,10 @@ func median(ms []Measurement) Measurement {
 		return cmp.Compare(a.JobsPerSec(), b.JobsPerSec())
 	})
 	return s[len(s)/2]
+}
+
+func cpuPerJob(m Measurement) float64 {
+	return round(float64(m.CPU)/float64(time.Microsecond)/float64(max(1, m.Jobs)), 2)
 }
 
 func ptr[T any](v T) *T { return &v }
