@@ -20,9 +20,9 @@ type Config struct {
 	// queue with the highest QueueConfig.Priority (strict priority), and
 	// queues of equal priority share slots in proportion to their
 	// QueueConfig.Weight (weighted). A busy queue of low priority then
-	// cannot starve one of higher priority. An idle queue holds one slot per
-	// fetch loop (two) while it waits for jobs, so the budget must be at
-	// least twice the number of queues, and should be well above. Each
+	// cannot starve one of higher priority. An idle queue holds one slot
+	// while it waits for jobs, so the budget must be at least the number of
+	// queues, and should be well above. Each
 	// queue's own Concurrency still caps it. Zero gives each queue its own
 	// QueueConfig.Concurrency slots and ignores Priority and Weight. See
 	// docs/control.md.
@@ -177,8 +177,8 @@ func (c Config) validate() error {
 	switch {
 	case c.Concurrency < 0:
 		return fmt.Errorf("%w: Config.Concurrency %d must be >= 0 (0: each queue has its own slots)", job.ErrInvalidOption, c.Concurrency)
-	case c.Concurrency > 0 && c.Concurrency < 2*len(c.Queues):
-		return fmt.Errorf("%w: Config.Concurrency %d is less than twice the %d queues sharing it; each idle queue holds up to two slots while it waits for jobs", job.ErrInvalidOption, c.Concurrency, len(c.Queues))
+	case c.Concurrency > 0 && c.Concurrency < len(c.Queues):
+		return fmt.Errorf("%w: Config.Concurrency %d is less than the %d queues sharing it; each idle queue holds a slot while it waits for jobs", job.ErrInvalidOption, c.Concurrency, len(c.Queues))
 	case c.MaxAttempts < 1:
 		return fmt.Errorf("%w: Config.MaxAttempts %d must be >= 1", job.ErrInvalidOption, c.MaxAttempts)
 	case c.AckWait < time.Second:

@@ -10,22 +10,21 @@ import (
 // arbiter shares one budget of job slots (Config.Concurrency) among the
 // queues of a pool. It satisfies the slots interface per queue (see share).
 //
-// A queue claims slots while one of its fetch loops waits for a slot, or
+// A queue claims slots while its puller waits for a slot, or
 // while it is busy (its last pull brought jobs, so more are likely). Every
 // slot, when it frees up or is asked for, goes to the claimant ranked first:
 // highest Priority; among equal priorities the lowest load after the grant,
 // (slots in use + 1) / Weight, so busy queues converge on shares in
 // proportion to their weights; among equals a waiting loop before a busy
-// queue that is between pulls, and the longest-waiting loop first. A slot
+// queue that is between pulls, and the longest waiting first. A slot
 // ranked for a busy queue between pulls stays free for it: its loop comes
 // back within briefFetchWait, because busy queues' pulls wait only that long
 // (see slots.pulled). A queue never holds more than its own limit.
 //
-// Idle queues do not claim: a fetch loop of an idle queue holds one slot
-// while its pull waits for jobs (the fetch loop asks for one slot after a
-// pull came back empty), so an idle queue holds one slot per fetch loop.
-// When its jobs arrive they run in those slots, and the queue is then busy
-// and ranks for the next free slots.
+// Idle queues do not claim: an idle queue's puller asks for one job at a
+// time (after a pull expired without a job), so an idle queue holds one slot
+// while its pull waits for jobs. When a job arrives it runs in that slot,
+// and the queue is then busy and ranks for the next free slots.
 type arbiter struct {
 	mu     sync.Mutex
 	free   int
@@ -48,7 +47,7 @@ type share struct {
 
 	held    int       // slots in use: reserved for a pull or running a job
 	busy    bool      // the last pull brought jobs
-	waiters []*waiter // fetch loops blocked in acquire, oldest first
+	waiters []*waiter // pullers blocked in acquire, oldest first
 }
 
 type waiter struct {
@@ -153,7 +152,7 @@ func (a *arbiter) mayTake(s *share) bool {
 	return true
 }
 
-// dispatch hands free slots to waiting fetch loops while the claimant
+// dispatch hands free slots to waiting pullers while the claimant
 // ranked first is waiting. Called with mu held.
 func (a *arbiter) dispatch() {
 	for a.free > 0 {

@@ -105,10 +105,11 @@ func TestStrictPriorityIsNotStarvedByBusyLowQueue(t *testing.T) {
 	t.Logf("%d high jobs of 10ms on 8 slots took %s while the low queue had a backlog; %d low jobs started meanwhile",
 		highJobs, elapsed.Round(time.Millisecond), lowDuringHigh.Load())
 	// Only low jobs pulled before the high queue was known busy may start:
-	// at most the budget less the high queue's two idle slots. Without
-	// priorities, freed slots would alternate between the queues.
-	if n := lowDuringHigh.Load(); n > 6 {
-		t.Fatalf("%d low jobs started while high jobs waited, want at most 6", n)
+	// at most the budget less the high queue's idle slot. Without
+	// priorities, freed slots alternate between the queues (measured: 41 to
+	// 43 low jobs start meanwhile, and the high jobs take twice as long).
+	if n := lowDuringHigh.Load(); n > 7 {
+		t.Fatalf("%d low jobs started while high jobs waited, want at most 7", n)
 	}
 	if left := lowJobs - lowStarted.Load(); left < 100 {
 		t.Fatalf("only %d low jobs left: the high jobs were not ahead of the backlog", left)
@@ -124,7 +125,8 @@ func TestPriorityConfigValidation(t *testing.T) {
 		ok   bool
 	}{
 		{"shared budget", worker.Config{Concurrency: 8, Queues: two}, true},
-		{"budget below twice the queues", worker.Config{Concurrency: 3, Queues: two}, false},
+		{"budget of one slot per queue", worker.Config{Concurrency: 2, Queues: two}, true},
+		{"budget below the queues", worker.Config{Concurrency: 1, Queues: two}, false},
 		{"negative budget", worker.Config{Concurrency: -1}, false},
 		{"priority without a budget", worker.Config{Queues: map[string]worker.QueueConfig{"a": {Priority: 1}}}, false},
 		{"weight without a budget", worker.Config{Queues: map[string]worker.QueueConfig{"a": {Weight: 3}}}, false},
