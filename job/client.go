@@ -124,7 +124,41 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]Result, err
 	results := make([]Result, len(reqs))
 	futures := make([]jetstream.PubAckFuture, len(reqs))
 	msgs := make([]*nats.Msg, len(reqs))
+	var ctxErr error
+	// await settles the futures before index end, in order.
+	next := 0
+	await := func(end int) {
+		for ; next < end; next++ {
+			f := futures[next]
+			if f == nil {
+				continue
+			}
+			if ctxErr != nil {
+				results[next].Err = ctxErr
+				continue
+			}
+			select {
+			case ack := <-f.Ok():
+				results[next].Seq, results[next].Duplicate = ack.Sequence, ack.Duplicate
+			case err := <-f.Err():
+				results[next].Err = c.publishError(msgs[next], err)
+			case <-ctx.Done():
+				ctxErr = ctx.Err()
+				results[next].Err = ctxErr
+			}
+		}
+	}
 	for i, r := range reqs {
+		// Keep at most enqueueWindow publishes outstanding: the JetStream
+		// context refuses async publishes beyond its own limit (4,000 by
+		// default) once they stall, which must not fail a large batch.
+		if i-next >= enqueueWindow {
+			await(i - enqueueWindow/2)
+		}
+		if ctxErr != nil {
+			results[i] = Result{Err: ctxErr}
+			continue
+		}
 		msg, id, err := c.Message(r.Kind, r.Args, r.Options...)
 		results[i] = Result{ID: id, Err: err}
 		if err != nil {
@@ -144,32 +178,17 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]Result, err
 			continue
 		}
 		msgs[i] = msg
-		futures[i], err = c.js.PublishMsgAsync(msg)
+		futures[i], err = c.js.PublishMsgAsync(msg, jetstream.WithStallWait(5*time.Second))
 		if err != nil {
 			results[i].Err = c.publishError(msg, err)
 		}
 	}
-	var ctxErr error
-	for i, f := range futures {
-		if f == nil {
-			continue
-		}
-		if ctxErr != nil {
-			results[i].Err = ctxErr
-			continue
-		}
-		select {
-		case ack := <-f.Ok():
-			results[i].Seq, results[i].Duplicate = ack.Sequence, ack.Duplicate
-		case err := <-f.Err():
-			results[i].Err = c.publishError(msgs[i], err)
-		case <-ctx.Done():
-			ctxErr = ctx.Err()
-			results[i].Err = ctxErr
-		}
-	}
+	await(len(reqs))
 	return results, ctxErr
 }
+
+// enqueueWindow bounds the publishes EnqueueMany has outstanding at once.
+const enqueueWindow = 1024
 
 // Message builds the message Enqueue would publish, validated, and returns
 // it with the job's ID. It is exported for tools that publish themselves

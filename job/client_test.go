@@ -232,3 +232,26 @@ func TestNamespaces(t *testing.T) {
 		t.Fatalf("job in namespace: %v", err)
 	}
 }
+
+func TestEnqueueManyLargeBatch(t *testing.T) {
+	c, js, _ := newClient(t, job.Topology{})
+	const n = 12000 // three times the JetStream context's async publish limit
+	reqs := make([]job.Request, n)
+	for i := range reqs {
+		reqs[i] = job.Request{Kind: "bulk", Args: i}
+	}
+	res, err := c.EnqueueMany(context.Background(), reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Err != nil || r.Seq == 0 {
+			t.Fatalf("job %d: %+v", i, r)
+		}
+	}
+	s, _ := js.Stream(context.Background(), "JOBS")
+	info, _ := s.Info(context.Background())
+	if info.State.Msgs != n {
+		t.Fatalf("stream holds %d jobs, want %d", info.State.Msgs, n)
+	}
+}
