@@ -52,14 +52,17 @@ func Logging(logger *slog.Logger) job.Middleware {
 // Outcome names what the worker will do with an attempt that returned err,
 // with the log level that suits it.
 func Outcome(info *job.Info, err error) (slog.Level, string) {
+	if err == nil {
+		// Before the targets of errors.As, which escape: the common case
+		// allocates nothing.
+		return slog.LevelDebug, "job succeeded"
+	}
 	var (
 		snooze    *job.SnoozeError
 		permanent *job.PermanentError
 		canceled  *job.CanceledError
 	)
 	switch {
-	case err == nil:
-		return slog.LevelDebug, "job succeeded"
 	case errors.As(err, &snooze):
 		return slog.LevelInfo, "job snoozed"
 	case errors.As(err, &permanent), errors.As(err, &canceled), errors.Is(err, job.ErrDecode):

@@ -31,11 +31,17 @@ type acker struct {
 	sub     *nats.Subscription
 	wake    chan struct{}
 
-	mu      sync.Mutex
-	queue   []ackRequest // gathered, not yet published
-	spare   []ackRequest
-	next    uint64
-	waiting map[uint64]ackRequest // published, awaiting confirmation
+	mu    sync.Mutex
+	queue []ackRequest // gathered, not yet published
+	spare []ackRequest
+	// Acknowledgements published and awaiting confirmation, by token. A
+	// token is reused once its confirmation came, so the reply subjects
+	// stay few: the server's subject cache then knows them, and their
+	// strings are made once.
+	waiting []ackRequest // msg nil: the token is free
+	replies []string     // reply subject of each token
+	free    []uint64     // free tokens, the most recently freed last
+	tokens  []uint64     // the tokens of the batch being published
 }
 
 // ackRequest is the acknowledgement of one job and the event its hooks get.
@@ -50,7 +56,7 @@ type ackRequest struct {
 const ackDelay = 200 * time.Microsecond
 
 func newAcker(p *Pool) (*acker, error) {
-	a := &acker{p: p, confirm: !p.cfg.AckAsync, wake: make(chan struct{}, 1), waiting: map[uint64]ackRequest{}}
+	a := &acker{p: p, confirm: !p.cfg.AckAsync, wake: make(chan struct{}, 1)}
 	if a.confirm {
 		nc := p.js.Conn()
 		a.inbox = nc.NewInbox()
@@ -116,40 +122,65 @@ func (a *acker) publish() {
 	a.mu.Lock()
 	batch := a.queue
 	a.queue = a.spare[:0]
-	first := a.next + 1
+	tokens := a.tokens[:0]
 	if a.confirm {
 		now := time.Now()
 		for i := range batch {
 			batch[i].sent = now
-			a.next++
-			a.waiting[a.next] = batch[i]
+			token := a.take()
+			a.waiting[token] = batch[i]
+			tokens = append(tokens, token)
 		}
 	}
 	a.mu.Unlock()
 	nc := a.p.js.Conn()
-	reply := []byte(a.inbox + ".")
 	for i := range batch {
 		r := &batch[i]
 		if !a.confirm {
 			a.settled(r.ev, r.msg.Ack())
 			continue
 		}
-		token := first + uint64(i)
-		reply = strconv.AppendUint(reply[:len(a.inbox)+1], token, 10)
-		if err := nc.PublishRequest(r.msg.Reply(), string(reply), ackAck); err != nil {
-			a.mu.Lock()
-			_, ok := a.waiting[token]
-			delete(a.waiting, token)
-			a.mu.Unlock()
-			if ok {
+		if err := nc.PublishRequest(r.msg.Reply(), a.replies[tokens[i]], ackAck); err != nil {
+			if r, ok := a.done(tokens[i], true); ok {
 				a.settled(r.ev, err)
 			}
 		}
 	}
 	clear(batch) // let the messages go
 	a.mu.Lock()
-	a.spare = batch
+	a.spare, a.tokens = batch, tokens
 	a.mu.Unlock()
+}
+
+// take returns a free token, making one if none is free. Called with mu
+// held.
+func (a *acker) take() uint64 {
+	if k := len(a.free); k > 0 {
+		token := a.free[k-1]
+		a.free = a.free[:k-1]
+		return token
+	}
+	token := uint64(len(a.waiting))
+	a.waiting = append(a.waiting, ackRequest{})
+	a.replies = append(a.replies, a.inbox+"."+strconv.FormatUint(token, 10))
+	return token
+}
+
+// done takes the acknowledgement waiting on token, if any, and frees the
+// token if reuse (a late confirmation of an expired one could otherwise
+// be taken for that of the token's next acknowledgement).
+func (a *acker) done(token uint64, reuse bool) (ackRequest, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if token >= uint64(len(a.waiting)) || a.waiting[token].msg == nil {
+		return ackRequest{}, false
+	}
+	r := a.waiting[token]
+	a.waiting[token] = ackRequest{}
+	if reuse {
+		a.free = append(a.free, token)
+	}
+	return r, true
 }
 
 // confirmed receives the server's confirmation of an acknowledgement.
@@ -158,10 +189,7 @@ func (a *acker) confirmed(msg *nats.Msg) {
 	if err != nil {
 		return
 	}
-	a.mu.Lock()
-	r, ok := a.waiting[token]
-	delete(a.waiting, token)
-	a.mu.Unlock()
+	r, ok := a.done(token, true)
 	if !ok {
 		return // expired already
 	}
@@ -173,20 +201,21 @@ func (a *acker) confirmed(msg *nats.Msg) {
 }
 
 // expire settles the acknowledgements sent before now-ackTimeout that were
-// never confirmed.
+// never confirmed. Their tokens are not reused.
 func (a *acker) expire(now time.Time) {
 	cutoff := now.Add(-ackTimeout)
-	var late []ackRequest
+	var late []uint64
 	a.mu.Lock()
 	for token, r := range a.waiting {
-		if r.sent.Before(cutoff) {
-			late = append(late, r)
-			delete(a.waiting, token)
+		if r.msg != nil && r.sent.Before(cutoff) {
+			late = append(late, uint64(token))
 		}
 	}
 	a.mu.Unlock()
-	for _, r := range late {
-		a.settled(r.ev, errAckTimeout)
+	for _, token := range late {
+		if r, ok := a.done(token, false); ok {
+			a.settled(r.ev, errAckTimeout)
+		}
 	}
 }
 

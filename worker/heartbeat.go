@@ -10,39 +10,50 @@ import (
 
 // inflight is the set of running jobs, for heartbeats. One pool-wide
 // goroutine sends them, so a running job costs no timer or goroutine of its
-// own for this.
+// own for this. A job takes a slot of a table and gives it back: no map to
+// hash into and no allocation per job once the table has grown to the
+// jobs that run at once.
 type inflight struct {
-	mu   sync.Mutex
-	next uint64
-	jobs map[uint64]running
+	mu    sync.Mutex
+	slots []running // indexed by token
+	free  []uint64  // tokens of unused slots
+	n     int       // used slots
 }
 
 type running struct {
-	msg   jetstream.Msg
+	msg   jetstream.Msg // nil: unused
 	since time.Time
 }
 
 func (f *inflight) add(msg jetstream.Msg) uint64 {
+	now := time.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.jobs == nil {
-		f.jobs = make(map[uint64]running)
+	var token uint64
+	if k := len(f.free); k > 0 {
+		token = f.free[k-1]
+		f.free = f.free[:k-1]
+	} else {
+		token = uint64(len(f.slots))
+		f.slots = append(f.slots, running{})
 	}
-	f.next++
-	f.jobs[f.next] = running{msg: msg, since: time.Now()}
-	return f.next
+	f.slots[token] = running{msg: msg, since: now}
+	f.n++
+	return token
 }
 
 func (f *inflight) remove(token uint64) {
 	f.mu.Lock()
-	delete(f.jobs, token)
+	f.slots[token] = running{}
+	f.free = append(f.free, token)
+	f.n--
 	f.mu.Unlock()
 }
 
 func (f *inflight) len() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.jobs)
+	return f.n
 }
 
 // due returns the jobs that have run longer than age.
@@ -50,8 +61,8 @@ func (f *inflight) due(age time.Duration, now time.Time) []jetstream.Msg {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []jetstream.Msg
-	for _, r := range f.jobs {
-		if now.Sub(r.since) >= age {
+	for _, r := range f.slots {
+		if r.msg != nil && now.Sub(r.since) >= age {
 			out = append(out, r.msg)
 		}
 	}

@@ -17,9 +17,17 @@ import (
 // acknowledgements are published to the message's reply subject, a
 // confirmed one as a request, and a message is settled at most once.
 type message struct {
-	msg  *nats.Msg
-	nc   *nats.Conn
-	ackd atomic.Bool
+	msg     *nats.Msg
+	nc      *nats.Conn
+	ackd    atomic.Bool
+	meta    jetstream.MsgMetadata // parsed from the reply subject on arrival
+	metaErr error
+}
+
+func newMessage(msg *nats.Msg, nc *nats.Conn) *message {
+	m := &message{msg: msg, nc: nc}
+	m.meta, m.metaErr = parseMetadata(msg.Reply)
+	return m
 }
 
 var _ jetstream.Msg = (*message)(nil)
@@ -31,15 +39,23 @@ var (
 	ackTerm     = []byte("+TERM")
 )
 
-// Metadata parses the delivery's metadata from its reply subject:
+// Metadata returns the delivery's metadata; callers must not change it.
+func (m *message) Metadata() (*jetstream.MsgMetadata, error) {
+	if m.metaErr != nil {
+		return nil, m.metaErr
+	}
+	return &m.meta, nil
+}
+
+// parseMetadata parses an acknowledgement subject:
 //
 //	$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<tm>.<pending>
 //	$JS.ACK.<domain>.<account hash>.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<tm>.<pending>[.<token>]
-func (m *message) Metadata() (*jetstream.MsgMetadata, error) {
+func parseMetadata(reply string) (jetstream.MsgMetadata, error) {
 	var t [11]string // domain, hash, stream, consumer, delivered, sseq, cseq, tm, pending
-	rest, ok := strings.CutPrefix(m.msg.Reply, "$JS.ACK.")
+	rest, ok := strings.CutPrefix(reply, "$JS.ACK.")
 	if !ok {
-		return nil, jetstream.ErrNotJSMessage
+		return jetstream.MsgMetadata{}, jetstream.ErrNotJSMessage
 	}
 	n := strings.Count(rest, ".") + 1
 	switch {
@@ -52,12 +68,12 @@ func (m *message) Metadata() (*jetstream.MsgMetadata, error) {
 			t[i], rest, _ = strings.Cut(rest, ".")
 		}
 	default:
-		return nil, jetstream.ErrNotJSMessage
+		return jetstream.MsgMetadata{}, jetstream.ErrNotJSMessage
 	}
 	if t[0] == "_" {
 		t[0] = ""
 	}
-	meta := &jetstream.MsgMetadata{
+	meta := jetstream.MsgMetadata{
 		Domain:       t[0],
 		Stream:       t[2],
 		Consumer:     t[3],

@@ -283,7 +283,7 @@ func (pl *puller) receive(msg *nats.Msg) {
 		pl.brief = brief
 		pl.mu.Unlock()
 	}
-	m := &message{msg: msg, nc: pl.p.js.Conn()}
+	m := newMessage(msg, pl.p.js.Conn())
 	if !reserved && !pl.q.slots.tryAcquire() {
 		_ = m.Nak() // a job of a request given up on, and no slot for it
 		return

@@ -112,6 +112,13 @@ type Config struct {
 	// ProfileDir, if set, receives a CPU and a heap profile of each timed
 	// phase: <scenario>-<side>.cpu.pprof and <scenario>-<side>.heap.pprof.
 	ProfileDir string
+	// Timer, if set, is started for each timed phase and stopped after it:
+	// pass a stopped *testing.B so that its time and allocations count the
+	// timed phases alone.
+	Timer interface {
+		StartTimer()
+		StopTimer()
+	}
 }
 
 const (
@@ -520,9 +527,15 @@ func (r *run) timed(jobs int, fn func() error) (Measurement, error) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	cpu0 := cpuTime()
+	if r.cfg.Timer != nil {
+		r.cfg.Timer.StartTimer()
+	}
 	start := time.Now()
 	err = fn()
 	elapsed := time.Since(start)
+	if r.cfg.Timer != nil {
+		r.cfg.Timer.StopTimer()
+	}
 	cpu := cpuTime() - cpu0
 	runtime.ReadMemStats(&after)
 	if perr := stopProfile(); err == nil {

@@ -99,3 +99,71 @@ func TestConfigValidation(t *testing.T) {
 		t.Error(`ParseScenario("nope") did not fail`)
 	}
 }
+
+// The benchmarks run one scenario on one side with b.N jobs; b's timer and
+// -benchmem count the timed phase alone (for drain: the work, not the
+// enqueue before it). Allocations are the whole process's, the embedded
+// server's included: the framework's own are the difference between the
+// jetjobs and the raw sub-benchmarks. Each also reports jobs/s and CPU
+// µs/job. For steady figures run them with -benchtime=100000x -count=5.
+
+func benchmark(b *testing.B, sc bench.Scenario, cfg bench.Config) {
+	b.Helper()
+	for _, side := range []struct {
+		name  string
+		side  bench.Side
+		async bool
+	}{
+		{"jetjobs", bench.Jetjobs, false},
+		{"jetjobs-ack-async", bench.Jetjobs, true},
+		{"raw", bench.Raw, false},
+	} {
+		if side.async && sc == bench.Enqueue {
+			continue
+		}
+		b.Run(side.name, func(b *testing.B) {
+			cfg := cfg
+			cfg.Jobs = max(cfg.Jobs, b.N)
+			cfg.Rate = max(cfg.Rate, b.N)
+			cfg.AckAsync = side.async
+			cfg.Timer = b
+			r := newRunner(b, cfg)
+			b.StopTimer()
+			b.ReportAllocs()
+			m, err := r.Measure(context.Background(), sc, side.side)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(m.JobsPerSec(), "jobs/s")
+			b.ReportMetric(float64(m.CPU.Microseconds())/float64(m.Jobs), "cpu-µs/job")
+			b.ReportMetric(float64(m.PeakRSS)/(1<<20), "max-rss-MB")
+			if m.Latency.Count > 0 {
+				b.ReportMetric(float64(m.Latency.P50)/float64(time.Millisecond), "p50-ms")
+				b.ReportMetric(float64(m.Latency.P99)/float64(time.Millisecond), "p99-ms")
+			}
+		})
+	}
+}
+
+func BenchmarkEnqueue(b *testing.B)    { benchmark(b, bench.Enqueue, bench.Config{}) }
+func BenchmarkDrain(b *testing.B)      { benchmark(b, bench.Drain, bench.Config{}) }
+func BenchmarkConcurrent(b *testing.B) { benchmark(b, bench.Concurrent, bench.Config{}) }
+
+// BenchmarkLatency offers b.N jobs over one second (-benchtime=20000x: at
+// 20,000 jobs/s).
+func BenchmarkLatency(b *testing.B) {
+	benchmark(b, bench.Latency, bench.Config{Rate: 1, Duration: time.Second})
+}
+
+// BenchmarkBacklog drains a backlog of a million jobs per iteration (run
+// it with -benchtime=1x): throughput must match a 100,000-job drain and
+// the peak RSS stay flat (the embedded server's is included).
+func BenchmarkBacklog(b *testing.B) {
+	benchmark(b, bench.Drain, bench.Config{Jobs: 1_000_000})
+}
+
+// BenchmarkSleepyJobs runs 100,000 jobs that each wait 100ms, 10,000 at a
+// time (-benchtime=1x): near 100,000 jobs/s if concurrency scales.
+func BenchmarkSleepyJobs(b *testing.B) {
+	benchmark(b, bench.Drain, bench.Config{Jobs: 100_000, Concurrency: 10_000, Work: 100 * time.Millisecond})
+}

@@ -1,0 +1,47 @@
+package worker
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func TestParseMetadata(t *testing.T) {
+	ts := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	want := jetstream.MsgMetadata{
+		NumDelivered: 3, NumPending: 7, Timestamp: ts, Stream: "JOBS", Consumer: "default",
+	}
+	want.Sequence.Stream, want.Sequence.Consumer = 41, 12
+	withDomain := want
+	withDomain.Domain = "hub"
+	for _, tc := range []struct {
+		name, reply string
+		want        jetstream.MsgMetadata
+	}{
+		{"v1", "$JS.ACK.JOBS.default.3.41.12.1767323045000000006.7", want},
+		{"v2", "$JS.ACK._.ACCHASH.JOBS.default.3.41.12.1767323045000000006.7.rnd", want},
+		{"v2 without token", "$JS.ACK._.ACCHASH.JOBS.default.3.41.12.1767323045000000006.7", want},
+		{"v2 with domain", "$JS.ACK.hub.ACCHASH.JOBS.default.3.41.12.1767323045000000006.7.rnd", withDomain},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseMetadata(tc.reply)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Timestamp.Equal(tc.want.Timestamp) {
+				t.Errorf("timestamp %v, want %v", got.Timestamp, tc.want.Timestamp)
+			}
+			got.Timestamp = tc.want.Timestamp
+			if got != tc.want {
+				t.Errorf("got %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+	for _, bad := range []string{"", "_INBOX.x.y", "$JS.ACK.JOBS.default.3.41", "$JS.ACK.a.b.JOBS.default.3.41.12.7"} {
+		if _, err := parseMetadata(bad); !errors.Is(err, jetstream.ErrNotJSMessage) {
+			t.Errorf("parseMetadata(%q): %v, want ErrNotJSMessage", bad, err)
+		}
+	}
+}
