@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -518,7 +519,7 @@ func (r *run) enqueueAll(ctx context.Context, impl implementation, n int, report
 // timed measures the phase fn, including the process's peak RSS and heap
 // allocations over it.
 func (r *run) timed(jobs int, fn func() error) (Measurement, error) {
-	runtime.GC()
+	debug.FreeOSMemory() // what earlier phases left must not count
 	resetPeakRSS()
 	stopProfile, err := r.startProfile()
 	if err != nil {
