@@ -114,6 +114,11 @@ type Request struct {
 	Options []Option
 }
 
+// enqueueStallWait lets an asynchronous enqueue wait for room in the
+// JetStream context's window of unacknowledged publishes (made once: the
+// option allocates).
+var enqueueStallWait = jetstream.WithStallWait(5 * time.Second)
+
 // EnqueueMany validates and encodes every job first, then publishes the
 // valid ones pipelined (asynchronous publish, acknowledgements awaited
 // together) and returns one Result per request, in order. A request that
@@ -178,7 +183,7 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]Result, err
 			continue
 		}
 		msgs[i] = msg
-		futures[i], err = c.js.PublishMsgAsync(msg, jetstream.WithStallWait(5*time.Second))
+		futures[i], err = c.js.PublishMsgAsync(msg, enqueueStallWait)
 		if err != nil {
 			results[i].Err = c.publishError(msg, err)
 		}
@@ -221,8 +226,13 @@ func (c *Client) Message(kind string, args any, opts ...Option) (*nats.Msg, stri
 	for k, v := range o.header {
 		msg.Header[k] = v
 	}
-	msg.Header.Set(HeaderID, id)
-	msg.Header.Set(HeaderEnqueuedAt, time.Now().UTC().Format(time.RFC3339Nano))
+	// The headers every job has share one backing array: one allocation
+	// instead of one per header.
+	vals := [3]string{id, time.Now().UTC().Format(time.RFC3339Nano), id}
+	common := vals[:]
+	msg.Header[HeaderID] = common[0:1:1]
+	msg.Header[HeaderEnqueuedAt] = common[1:2:2]
+	msg.Header[HeaderMsgID] = common[2:3:3]
 	if o.maxAttempts > 0 {
 		msg.Header.Set(HeaderMaxAttempts, strconv.Itoa(o.maxAttempts))
 	}
@@ -244,7 +254,6 @@ func (c *Client) Message(kind string, args any, opts ...Option) (*nats.Msg, stri
 		msg.Header.Set(scheduleTargetHeader, c.topo.FireSubject(o.queue, kind))
 		msg.Subject = c.topo.AtSubject(id)
 	}
-	msg.Header.Set(HeaderMsgID, id)
 	if err := c.checkSize(msg); err != nil {
 		return nil, "", err
 	}
