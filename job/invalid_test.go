@@ -127,3 +127,12 @@ func TestValidateQueueLength(t *testing.T) {
 		t.Fatalf("251 characters: %v", err)
 	}
 }
+
+// Errors name the offending character, not its first byte.
+func TestInvalidNameErrorsNameTheCharacter(t *testing.T) {
+	for _, err := range []error{job.ValidateKind("a.é"), job.ValidateQueue("qé")} {
+		if err == nil || !strings.Contains(err.Error(), `'é'`) {
+			t.Errorf("error %v does not name 'é'", err)
+		}
+	}
+}

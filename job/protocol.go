@@ -3,6 +3,7 @@ package job
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Headers of wire protocol v1. Every header is optional for a foreign
@@ -66,7 +67,7 @@ func ValidateQueue(name string) error {
 		return fmt.Errorf("%w: queue %q: names starting with '_' are reserved", ErrInvalidName, name)
 	}
 	if i := invalidTokenChar(name); i >= 0 {
-		return fmt.Errorf("%w: queue %q: character %q at %d is not allowed; use only A-Z a-z 0-9 _ -", ErrInvalidName, name, name[i], i)
+		return fmt.Errorf("%w: queue %q: character %q at %d is not allowed; use only A-Z a-z 0-9 _ -", ErrInvalidName, name, charAt(name, i), i)
 	}
 	if len(name) > maxQueueLen {
 		return fmt.Errorf("%w: queue name of %d characters is too long; use at most %d (it names the queue's consumers, and the server limits consumer names)", ErrInvalidName, len(name), maxQueueLen)
@@ -91,7 +92,7 @@ func ValidateKind(kind string) error {
 			return fmt.Errorf("%w: kind %q has an empty token; join non-empty tokens with single dots", ErrInvalidName, kind)
 		}
 		if i := invalidTokenChar(tok); i >= 0 {
-			return fmt.Errorf("%w: kind %q: character %q is not allowed; use tokens of A-Z a-z 0-9 _ - joined by dots", ErrInvalidName, kind, tok[i])
+			return fmt.Errorf("%w: kind %q: character %q is not allowed; use tokens of A-Z a-z 0-9 _ - joined by dots", ErrInvalidName, kind, charAt(tok, i))
 		}
 	}
 	return nil
@@ -104,6 +105,13 @@ func ValidatePrefix(p string) error {
 		return fmt.Errorf("%w: subject prefix %q must be tokens of A-Z a-z 0-9 _ - joined by dots", ErrInvalidName, p)
 	}
 	return nil
+}
+
+// charAt returns the character starting at byte i of s, so an error names
+// "é" rather than its first byte.
+func charAt(s string, i int) rune {
+	r, _ := utf8.DecodeRuneInString(s[i:])
+	return r
 }
 
 func invalidTokenChar(s string) int {
