@@ -1,0 +1,382 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/internal/natstest"
+	"github.com/jetjobs/jetjobs/job"
+	"github.com/jetjobs/jetjobs/retry"
+	"github.com/jetjobs/jetjobs/worker"
+)
+
+// rolesConfig returns the authorization block of docs/security.md, between
+// its permissions markers, with its password variables defined.
+func rolesConfig(tb testing.TB) string {
+	tb.Helper()
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "security.md"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "<!-- permissions:begin -->")
+	block, _, ok2 := strings.Cut(rest, "<!-- permissions:end -->")
+	if !ok || !ok2 {
+		tb.Fatal("docs/security.md has no permissions block")
+	}
+	block = strings.TrimSpace(block)
+	block = strings.TrimPrefix(block, "```")
+	block = strings.TrimSuffix(block, "```")
+	return `ADMIN_PASSWORD: "admin-pw"
+MAIL_ENQUEUER_PASSWORD: "enqueuer-pw"
+MAIL_WORKER_PASSWORD: "worker-pw"
+` + block
+}
+
+// role is a connection as one user, with the permission violations the
+// server reported to it.
+type role struct {
+	name string
+	nc   *nats.Conn
+	js   jetstream.JetStream
+
+	mu         sync.Mutex
+	violations []string
+}
+
+func connectAs(tb testing.TB, srv *natstest.Server, user, password, inboxPrefix string) *role {
+	tb.Helper()
+	r := &role{name: user}
+	opts := []nats.Option{
+		nats.UserInfo(user, password),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrPermissionViolation) {
+				r.mu.Lock()
+				r.violations = append(r.violations, err.Error())
+				r.mu.Unlock()
+			}
+		}),
+	}
+	if inboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(inboxPrefix))
+	}
+	r.nc, r.js = srv.Connect(tb, opts...)
+	return r
+}
+
+func (r *role) violationsSoFar() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.violations...)
+}
+
+func (r *role) violated(subject string) bool {
+	for _, v := range r.violationsSoFar() {
+		if strings.Contains(v, `"`+subject+`"`) {
+			return true
+		}
+	}
+	return false
+}
+
+// refused runs call, which the server must refuse: it reports a permission
+// violation naming subject (at once), and call fails (the caller only sees
+// its request time out, which is cut short here).
+func refused(t *testing.T, r *role, what, subject string, call func(ctx context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- call(ctx) }()
+	ok := poll(5*time.Second, 5*time.Millisecond, func() bool { return r.violated(subject) })
+	cancel()
+	err := <-errc
+	if !ok {
+		t.Errorf("%s %s: the server reported no permission violation for %q (call returned %v)", r.name, what, subject, err)
+	}
+	if err == nil {
+		t.Errorf("%s %s: allowed", r.name, what)
+	}
+}
+
+// A server runs with exactly the roles of docs/security.md. The enqueuer
+// enqueues into its queue and nothing else, and cannot read jobs; the
+// worker of queue mail works its queue end to end — success, dead letter,
+// snooze through a server schedule, the max-deliveries advisory — without a
+// single permission violation, and cannot take, settle or dead-letter the
+// jobs of queue reports.
+func TestLeastPrivilegeRoles(t *testing.T) {
+	confPath := filepath.Join(t.TempDir(), "roles.conf")
+	if err := os.WriteFile(confPath, []byte(rolesConfig(t)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fileOpts, err := server.ProcessConfigFile(confPath)
+	if err != nil {
+		t.Fatalf("the permissions of docs/security.md do not parse: %v", err)
+	}
+	srv := natstest.Start(t, func(o *server.Options) { o.Users = fileOpts.Users })
+
+	ctx := context.Background()
+	admin := connectAs(t, srv, "admin", "admin-pw", "")
+	adminClient, err := job.NewClient(admin.js, job.ClientConfig{})
+	must(t, err)
+	must(t, adminClient.EnsureTopology(ctx))
+	stream, err := admin.js.Stream(ctx, "JOBS")
+	must(t, err)
+	// Queue reports exists and has a job waiting.
+	_, err = stream.CreateOrUpdateConsumer(ctx, worker.ConsumerConfig(job.Topology{}, "reports", 30*time.Second, 100, 0))
+	must(t, err)
+	reportJob, err := adminClient.Enqueue(ctx, "report.build", nil, job.Queue("reports"))
+	must(t, err)
+
+	t.Run("enqueuer", func(t *testing.T) {
+		enq := connectAs(t, srv, "mail-enqueuer", "enqueuer-pw", "_INBOX_mail_enqueuer")
+		c, err := job.NewClient(enq.js, job.ClientConfig{Queue: "mail"})
+		must(t, err)
+		if _, err := c.Enqueue(ctx, "send", map[string]string{"to": "a@b.c"}); err != nil {
+			t.Fatalf("enqueue into its own queue: %v", err)
+		}
+		if v := enq.violationsSoFar(); len(v) > 0 {
+			t.Fatalf("enqueueing into its own queue caused permission violations: %v", v)
+		}
+		refused(t, enq, "enqueue into queue reports", "jobs.reports.report.build", func(ctx context.Context) error {
+			_, err := c.Enqueue(ctx, "report.build", nil, job.Queue("reports"))
+			return err
+		})
+		refused(t, enq, "read the work stream", "$JS.API.STREAM.INFO.JOBS", func(ctx context.Context) error {
+			_, err := enq.js.Stream(ctx, "JOBS")
+			return err
+		})
+		refused(t, enq, "read a job by sequence", "$JS.API.STREAM.MSG.GET.JOBS", func(ctx context.Context) error {
+			_, err := enq.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.JOBS", []byte(`{"seq":1}`))
+			return err
+		})
+		refused(t, enq, "take a job of its own queue", "$JS.API.CONSUMER.MSG.NEXT.JOBS.mail", func(ctx context.Context) error {
+			_, err := enq.nc.RequestWithContext(ctx, "$JS.API.CONSUMER.MSG.NEXT.JOBS.mail", []byte(`{"batch":1}`))
+			return err
+		})
+		refused(t, enq, "subscribe to job subjects", "jobs.>", func(ctx context.Context) error {
+			return subscribeAndWait(ctx, enq.nc, "jobs.>")
+		})
+		refused(t, enq, "snoop on the worker's inbox", "_INBOX_mail_worker.>", func(ctx context.Context) error {
+			return subscribeAndWait(ctx, enq.nc, "_INBOX_mail_worker.>")
+		})
+		refused(t, enq, "read dead letters", "$JS.API.STREAM.INFO.JOBS_DLQ", func(ctx context.Context) error {
+			_, err := enq.js.Stream(ctx, "JOBS_DLQ")
+			return err
+		})
+	})
+
+	t.Run("worker", func(t *testing.T) {
+		// Cancels recorded before the worker starts, over 2 MB of them:
+		// replaying them takes the watch of the cancel bucket through the
+		// server's flow control (from 1 MB in flight), which the worker must
+		// be allowed to answer or its Start never finishes.
+		const cancels = 600
+		record := []byte(`{"id":"old","canceled_at":"2026-01-01T00:00:00Z","pad":"` + strings.Repeat("x", 4000) + `"}`)
+		for i := range cancels {
+			if _, err := admin.js.PublishAsync(fmt.Sprintf("$KV.JOBS_CANCELED.old-%d", i), record); err != nil {
+				t.Fatal(err)
+			}
+			if i%200 == 199 || i == cancels-1 {
+				select {
+				case <-admin.js.PublishAsyncComplete():
+				case <-time.After(30 * time.Second):
+					t.Fatal("recording the old cancels timed out")
+				}
+			}
+		}
+
+		w := connectAs(t, srv, "mail-worker", "worker-pw", "_INBOX_mail_worker")
+		var sent, snoozedDone atomic.Int32
+		var snoozed sync.Map
+		release := make(chan struct{})
+		var blocking atomic.Bool
+		cfg := worker.Config{
+			Queues:       map[string]worker.QueueConfig{"mail": {Concurrency: 1}},
+			SkipTopology: true,
+			Logger:       testLogger(t),
+			AckWait:      time.Second,
+			MaxAttempts:  2,
+			MaxDeliver:   3,
+			RetryPolicy:  retry.Exponential{Initial: 100 * time.Millisecond, Max: 200 * time.Millisecond},
+		}
+		p, err := worker.New(w.js, cfg)
+		must(t, err)
+		must(t, worker.Handle(p, "send", func(ctx context.Context, j *job.Job[struct{}]) error { sent.Add(1); return nil }))
+		must(t, worker.Handle(p, "fail", func(ctx context.Context, j *job.Job[struct{}]) error {
+			return job.Permanent(errors.New("refused by the mail server"))
+		}))
+		must(t, worker.Handle(p, "snooze", func(ctx context.Context, j *job.Job[struct{}]) error {
+			if _, again := snoozed.LoadOrStore(j.ID, true); !again {
+				return job.Snooze(time.Second)
+			}
+			snoozedDone.Add(1)
+			return nil
+		}))
+		must(t, worker.Handle(p, "block", func(ctx context.Context, j *job.Job[struct{}]) error {
+			blocking.Store(true)
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return nil
+		}))
+		startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := p.Start(startCtx); err != nil {
+			t.Fatalf("the worker cannot start with its permissions: %v (violations %v)", err, w.violationsSoFar())
+		}
+		var releaseOnce, stopOnce sync.Once
+		unblock := func() { releaseOnce.Do(func() { close(release) }) }
+		stop := func() {
+			stopOnce.Do(func() {
+				unblock()
+				sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				defer cancel()
+				t0 := time.Now()
+				if err := p.Stop(sctx); err != nil || time.Since(t0) > 3*time.Second {
+					t.Errorf("Stop took %s: %v", time.Since(t0), err)
+				}
+			})
+		}
+		defer stop()
+
+		mail := job.Queue("mail")
+		_, err = adminClient.Enqueue(ctx, "send", nil, mail)
+		must(t, err)
+		failed, err := adminClient.Enqueue(ctx, "fail", nil, mail)
+		must(t, err)
+		_, err = adminClient.Enqueue(ctx, "snooze", nil, mail)
+		must(t, err)
+		waitFor(t, 20*time.Second, 10*time.Millisecond, func() bool {
+			dl, err := adminClient.DeadLetter(ctx, failed.ID)
+			// Two sends: the enqueuer's and the admin's.
+			return sent.Load() == 2 && snoozedDone.Load() == 1 && err == nil && dl.Reason == job.ReasonFailed
+		}, "success, dead letter and snooze (sent %d, snoozed %d; violations %v)", sent.Load(), snoozedDone.Load(), w.violationsSoFar())
+
+		// Max deliveries: with the pool's one slot busy, a "crashing" consumer
+		// (the admin) takes a job MaxDeliver times without settling it; the
+		// worker dead-letters it from the server's advisory.
+		_, err = adminClient.Enqueue(ctx, "block", nil, mail)
+		must(t, err)
+		waitFor(t, 10*time.Second, 10*time.Millisecond, blocking.Load, "blocking job started")
+		crashy, err := adminClient.Enqueue(ctx, "send", map[string]int{"n": 1}, mail)
+		must(t, err)
+		mailCons, err := admin.js.Consumer(ctx, "JOBS", "mail")
+		must(t, err)
+		for range cfg.MaxDeliver {
+			msgs, err := mailCons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+			must(t, err)
+			for range msgs.Messages() {
+			}
+		}
+		msgs, err := mailCons.Fetch(1, jetstream.FetchMaxWait(2*time.Second)) // lets the server notice the limit
+		must(t, err)
+		for range msgs.Messages() {
+		}
+		waitFor(t, 20*time.Second, 20*time.Millisecond, func() bool {
+			dl, err := adminClient.DeadLetter(ctx, crashy.ID)
+			return err == nil && dl.Reason == job.ReasonMaxDeliveries
+		}, "max-deliveries dead letter written by the worker")
+
+		// Cancel: a job canceled while it waits is dead-lettered, not run.
+		doomed, err := adminClient.Enqueue(ctx, "send", map[string]int{"n": 2}, mail)
+		must(t, err)
+		_, err = adminClient.Cancel(ctx, doomed.ID)
+		must(t, err)
+		unblock()
+		waitFor(t, 20*time.Second, 20*time.Millisecond, func() bool {
+			dl, err := adminClient.DeadLetter(ctx, doomed.ID)
+			return err == nil && dl.Reason == job.ReasonCanceled
+		}, "canceled job dead-lettered by the worker")
+		stop()
+		if v := w.violationsSoFar(); len(v) > 0 {
+			t.Fatalf("working its own queue caused permission violations: %v", v)
+		}
+		if sent.Load() != 2 {
+			t.Errorf("the crashing or the canceled job ran in the worker (%d sends)", sent.Load())
+		}
+
+		// Outside its queue.
+		refused(t, w, "serve queue reports", "$JS.API.CONSUMER.INFO.JOBS.reports", func(ctx context.Context) error {
+			p, err := worker.New(w.js, worker.Config{Queues: map[string]worker.QueueConfig{"reports": {}}, SkipTopology: true, Logger: testLogger(t)})
+			must(t, err)
+			must(t, worker.Handle(p, "report.build", func(context.Context, *job.Job[struct{}]) error { return nil }))
+			if err := p.Start(ctx); err != nil {
+				return err
+			}
+			return p.Stop(ctx)
+		})
+		refused(t, w, "take a job of queue reports", "$JS.API.CONSUMER.MSG.NEXT.JOBS.reports", func(ctx context.Context) error {
+			_, err := w.nc.RequestWithContext(ctx, "$JS.API.CONSUMER.MSG.NEXT.JOBS.reports", []byte(`{"batch":1}`))
+			return err
+		})
+		refused(t, w, "make a consumer of queue reports under its own name", "$JS.API.CONSUMER.CREATE.JOBS.mail.jobs.reports.>", func(ctx context.Context) error {
+			cc := worker.ConsumerConfig(job.Topology{}, "mail", time.Second, 3, 0)
+			cc.FilterSubject = "jobs.reports.>"
+			req, _ := json.Marshal(map[string]any{"stream_name": "JOBS", "config": cc})
+			_, err := w.nc.RequestWithContext(ctx, "$JS.API.CONSUMER.CREATE.JOBS.mail.jobs.reports.>", req)
+			return err
+		})
+		refused(t, w, "dead-letter a job of queue reports", "jobs_dlq.reports.x", func(ctx context.Context) error {
+			_, err := w.js.Publish(ctx, "jobs_dlq.reports.x", nil)
+			return err
+		})
+		refused(t, w, "enqueue into queue reports", "jobs.reports.report.build", func(ctx context.Context) error {
+			_, err := w.js.Publish(ctx, "jobs.reports.report.build", nil)
+			return err
+		})
+		refused(t, w, "create a stream", "$JS.API.STREAM.CREATE.EVIL", func(ctx context.Context) error {
+			_, err := w.js.CreateStream(ctx, jetstream.StreamConfig{Name: "EVIL", Subjects: []string{"evil.>"}})
+			return err
+		})
+		refused(t, w, "listen to queue reports' advisories", "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.JOBS.reports", func(ctx context.Context) error {
+			return subscribeAndWait(ctx, w.nc, "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.JOBS.reports")
+		})
+		// A filter that does not match the subject it came on is refused by
+		// the server itself, whatever the permissions.
+		cc := worker.ConsumerConfig(job.Topology{}, "mail", time.Second, 3, 0)
+		cc.FilterSubject = "jobs.reports.>"
+		req, _ := json.Marshal(map[string]any{"stream_name": "JOBS", "config": cc})
+		resp, err := w.nc.Request("$JS.API.CONSUMER.CREATE.JOBS.mail.jobs.mail.>", req, 5*time.Second)
+		must(t, err)
+		if !strings.Contains(string(resp.Data), `"error"`) {
+			t.Errorf("the server let queue mail's consumer be re-filtered to queue reports: %s", resp.Data)
+		}
+		// The job of queue reports is still there, untouched.
+		rc, err := admin.js.Consumer(ctx, "JOBS", "reports")
+		must(t, err)
+		info, err := rc.Info(ctx)
+		must(t, err)
+		if info.NumPending != 1 || info.NumAckPending != 0 || info.Delivered.Consumer != 0 {
+			t.Errorf("queue reports' job %s was touched: pending %d, ack pending %d, delivered %d", reportJob.ID, info.NumPending, info.NumAckPending, info.Delivered.Consumer)
+		}
+	})
+}
+
+// subscribeAndWait subscribes to subject and waits for a message until ctx
+// ends.
+func subscribeAndWait(ctx context.Context, nc *nats.Conn, subject string) error {
+	sub, err := nc.SubscribeSync(subject)
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+	if _, err := sub.NextMsgWithContext(ctx); err != nil {
+		return err
+	}
+	return fmt.Errorf("received a message on %s", subject)
+}
