@@ -24,7 +24,7 @@ type benchFlags struct {
 	rate                                    int
 	duration, work                          time.Duration
 	runs                                    int
-	raw, json                               bool
+	raw, json, rawHeaders                   bool
 	ackAsync                                bool
 	fetchBatch, enqueueBatch                int
 	memory, syncAlways                      bool
@@ -90,6 +90,7 @@ and nothing else on stdout.`,
 	fl.DurationVar(&f.work, "work", 0, "time each handler waits, like an I/O-bound job (0: a no-op)")
 	fl.IntVar(&f.runs, "runs", 1, "runs of each scenario and side; medians are reported")
 	fl.BoolVar(&f.raw, "raw", false, "also run a plain nats.go baseline and print the ratio")
+	fl.BoolVar(&f.rawHeaders, "raw-headers", false, "the raw baseline publishes the three headers jetjobs puts on every job")
 	fl.BoolVar(&f.json, "json", false, "print one JSON object per scenario")
 	fl.BoolVar(&f.ackAsync, "ack-async", false, "acknowledge without waiting for the server's confirmation (worker Config.AckAsync)")
 	fl.IntVar(&f.fetchBatch, "fetch-batch", 0, "most jobs one pull asks for (worker Config.FetchBatch; 0: its default)")
@@ -188,7 +189,7 @@ func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
 	cfg := bench.Config{
 		Jobs: f.jobs, Concurrency: f.concurrency, PayloadBytes: f.payloadBytes, Queues: f.queues,
 		Rate: f.rate, Duration: f.duration, Work: f.work, AckAsync: f.ackAsync,
-		FetchBatch: f.fetchBatch, EnqueueBatch: f.enqueueBatch,
+		FetchBatch: f.fetchBatch, EnqueueBatch: f.enqueueBatch, RawHeaders: f.rawHeaders,
 		Topology:   job.Topology{MemoryStorage: f.memory, Replicas: f.replicas},
 		Logger:     log,
 		ProfileDir: f.profileDir,

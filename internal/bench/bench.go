@@ -94,6 +94,10 @@ type Config struct {
 	// confirmation (worker.Config.AckAsync); the raw side always Acks
 	// without confirmation.
 	AckAsync bool
+	// RawHeaders makes the raw side publish the headers jetjobs puts on
+	// every job (Jetjobs-Id, Jetjobs-Enqueued-At, Nats-Msg-Id), to tell the
+	// cost of the protocol from the cost of the client.
+	RawHeaders bool
 	// FetchBatch caps one pull request of the pool
 	// (worker.Config.FetchBatch); zero is the pool's default.
 	FetchBatch int

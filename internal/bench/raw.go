@@ -9,7 +9,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 
+	"github.com/jetjobs/jetjobs/job"
 	"github.com/jetjobs/jetjobs/worker"
 )
 
@@ -48,7 +50,16 @@ func (s *rawSide) publish(n int) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.prodJS.PublishMsgAsync(&nats.Msg{Subject: s.subjects[n%len(s.subjects)], Data: data}, stallWait)
+	msg := &nats.Msg{Subject: s.subjects[n%len(s.subjects)], Data: data}
+	if s.cfg.RawHeaders {
+		id := nuid.Next()
+		msg.Header = nats.Header{
+			job.HeaderID:         {id},
+			job.HeaderEnqueuedAt: {time.Now().UTC().Format(time.RFC3339Nano)},
+			job.HeaderMsgID:      {id},
+		}
+	}
+	_, err = s.prodJS.PublishMsgAsync(msg, stallWait)
 	return err
 }
 
