@@ -26,7 +26,7 @@ type benchFlags struct {
 	runs                                    int
 	raw, json, rawHeaders                   bool
 	ackAsync                                bool
-	fetchBatch, enqueueBatch                int
+	fetchBatch, enqueueBatch, limit         int
 	memory, syncAlways                      bool
 	replicas                                int
 	profileDir                              string
@@ -95,6 +95,7 @@ and nothing else on stdout.`,
 	fl.BoolVar(&f.ackAsync, "ack-async", false, "acknowledge without waiting for the server's confirmation (worker Config.AckAsync)")
 	fl.IntVar(&f.fetchBatch, "fetch-batch", 0, "most jobs one pull asks for (worker Config.FetchBatch; 0: its default)")
 	fl.IntVar(&f.enqueueBatch, "enqueue-batch", 1000, "jobs per EnqueueMany call")
+	fl.IntVar(&f.limit, "limit", 0, "jobs of a queue pending acknowledgement at once (the consumer's MaxAckPending; 0: unlimited)")
 	fl.BoolVar(&f.memory, "memory", false, "keep the benchmark streams in memory instead of files")
 	fl.BoolVar(&f.syncAlways, "sync-always", false, "embedded server: fsync every write")
 	fl.IntVar(&f.replicas, "replicas", 1, "replicas of the benchmark streams (needs a cluster behind --server)")
@@ -116,6 +117,9 @@ type benchLine struct {
 	Queues        int    `json:"queues"`
 	PayloadBytes  int    `json:"payload_bytes"`
 	WorkMs        int64  `json:"work_ms"`
+	FetchBatch    int    `json:"fetch_batch"` // 0: the pool's default
+	Limit         int    `json:"limit"`       // 0: unlimited
+	SyncAlways    bool   `json:"sync_always"`
 }
 
 func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
@@ -189,7 +193,7 @@ func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
 	cfg := bench.Config{
 		Jobs: f.jobs, Concurrency: f.concurrency, PayloadBytes: f.payloadBytes, Queues: f.queues,
 		Rate: f.rate, Duration: f.duration, Work: f.work, AckAsync: f.ackAsync,
-		FetchBatch: f.fetchBatch, EnqueueBatch: f.enqueueBatch, RawHeaders: f.rawHeaders,
+		FetchBatch: f.fetchBatch, EnqueueBatch: f.enqueueBatch, RawHeaders: f.rawHeaders, Limit: f.limit,
 		Topology:   job.Topology{MemoryStorage: f.memory, Replicas: f.replicas},
 		Logger:     log,
 		ProfileDir: f.profileDir,
@@ -262,6 +266,7 @@ func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
 				Result: res, Server: server, ServerVersion: version, Storage: storage,
 				Replicas: cfg.Topology.Replicas, Ack: ack, Concurrency: cfg.Concurrency, Queues: cfg.Queues,
 				PayloadBytes: cfg.PayloadBytes, WorkMs: cfg.Work.Milliseconds(),
+				FetchBatch: cfg.FetchBatch, Limit: cfg.Limit, SyncAlways: f.syncAlways,
 			}
 			b, err := json.Marshal(line)
 			if err != nil {

@@ -98,6 +98,10 @@ type Config struct {
 	// every job (Jetjobs-Id, Jetjobs-Enqueued-At, Nats-Msg-Id), to tell the
 	// cost of the protocol from the cost of the client.
 	RawHeaders bool
+	// Limit bounds the jobs of a queue pending acknowledgement on the
+	// server (the consumer's MaxAckPending, worker.QueueConfig.Limit), on
+	// both sides; zero is unlimited.
+	Limit int
 	// FetchBatch caps one pull request of the pool
 	// (worker.Config.FetchBatch); zero is the pool's default.
 	FetchBatch int
@@ -185,6 +189,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: work %s must not be negative", job.ErrInvalidOption, c.Work)
 	case c.EnqueueBatch < 1:
 		return fmt.Errorf("%w: enqueue batch %d must be >= 1", job.ErrInvalidOption, c.EnqueueBatch)
+	case c.Limit < 0:
+		return fmt.Errorf("%w: limit %d must be >= 0", job.ErrInvalidOption, c.Limit)
 	case c.FetchBatch < 0:
 		return fmt.Errorf("%w: fetch batch %d must be >= 0", job.ErrInvalidOption, c.FetchBatch)
 	}

@@ -64,7 +64,7 @@ func (f *framework) await(ctx context.Context) error { return f.awaitPublished(c
 func (f *framework) start(ctx context.Context) error {
 	queues := make(map[string]worker.QueueConfig, len(f.queues))
 	for _, q := range f.queues {
-		queues[q] = worker.QueueConfig{Concurrency: f.cfg.Concurrency}
+		queues[q] = worker.QueueConfig{Concurrency: f.cfg.Concurrency, Limit: f.cfg.Limit}
 	}
 	pool, err := worker.New(f.workJS, worker.Config{
 		Queues:       queues,

@@ -69,7 +69,7 @@ func (s *rawSide) start(ctx context.Context) error {
 	t := s.cfg.Topology
 	for _, q := range s.queues {
 		// The consumer jetjobs would create, so that only the client differs.
-		cfg := worker.ConsumerConfig(t, q, 30*time.Second, 100, 0)
+		cfg := worker.ConsumerConfig(t, q, 30*time.Second, 100, s.cfg.Limit)
 		cons, err := s.workJS.CreateOrUpdateConsumer(ctx, t.Stream, cfg)
 		if err != nil {
 			return err
