@@ -33,7 +33,8 @@ type ClientConfig struct {
 // Client enqueues jobs. It is safe for concurrent use.
 type Client struct {
 	js     jetstream.JetStream
-	topo   Topology
+	topo   Topology // with defaults
+	asked  Topology // as configured: what EnsureTopology applies
 	queue  string
 	before func(context.Context, *nats.Msg)
 }
@@ -54,7 +55,7 @@ func NewClient(js jetstream.JetStream, cfg ClientConfig) (*Client, error) {
 	if err := ValidateQueue(cfg.Queue); err != nil {
 		return nil, fmt.Errorf("ClientConfig.Queue: %w", err)
 	}
-	return &Client{js: js, topo: cfg.Topology.WithDefaults(), queue: cfg.Queue, before: cfg.BeforePublish}, nil
+	return &Client{js: js, topo: cfg.Topology.WithDefaults(), asked: cfg.Topology, queue: cfg.Queue, before: cfg.BeforePublish}, nil
 }
 
 // Topology returns the client's topology with defaults applied.
@@ -64,7 +65,7 @@ func (c *Client) Topology() Topology { return c.topo }
 func (c *Client) JetStream() jetstream.JetStream { return c.js }
 
 // EnsureTopology creates or checks the streams; see Topology.Ensure.
-func (c *Client) EnsureTopology(ctx context.Context) error { return c.topo.Ensure(ctx, c.js) }
+func (c *Client) EnsureTopology(ctx context.Context) error { return c.asked.Ensure(ctx, c.js) }
 
 // Result is the outcome of enqueueing one job.
 type Result struct {

@@ -255,3 +255,28 @@ func TestEnqueueManyLargeBatch(t *testing.T) {
 		t.Fatalf("stream holds %d jobs, want %d", info.State.Msgs, n)
 	}
 }
+
+func TestEnsureTopologyKeepsSettingsItWasNotGiven(t *testing.T) {
+	c, js, _ := newClient(t, job.Topology{MaxMsgs: 500, MaxAge: time.Hour, DuplicateWindow: time.Minute})
+	ctx := context.Background()
+	// A process with default settings must not undo them.
+	def, _ := job.NewClient(js, job.ClientConfig{})
+	if err := def.EnsureTopology(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := js.Stream(ctx, "JOBS")
+	cfg := s.CachedInfo().Config
+	if cfg.MaxMsgs != 500 || cfg.MaxAge != time.Hour || cfg.Duplicates != time.Minute {
+		t.Fatalf("defaults overrode explicit settings: MaxMsgs %d MaxAge %s Duplicates %s", cfg.MaxMsgs, cfg.MaxAge, cfg.Duplicates)
+	}
+	// An explicit setting still changes them.
+	_ = c
+	changed, _ := job.NewClient(js, job.ClientConfig{Topology: job.Topology{MaxMsgs: 900}})
+	if err := changed.EnsureTopology(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s, _ = js.Stream(ctx, "JOBS")
+	if got := s.CachedInfo().Config; got.MaxMsgs != 900 || got.MaxAge != time.Hour {
+		t.Fatalf("explicit MaxMsgs not applied or others changed: %+v", got)
+	}
+}

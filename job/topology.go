@@ -243,23 +243,52 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
+	set := t // before defaults: what the caller asked for explicitly
 	t = t.WithDefaults()
-	if err := ensureStream(ctx, js, t.StreamConfig()); err != nil {
+	if err := ensureStream(ctx, js, t.StreamConfig(), set.settings(set.MaxAge)); err != nil {
 		return err
 	}
-	if err := ensureStream(ctx, js, t.DeadLetterStreamConfig()); err != nil {
+	if err := ensureStream(ctx, js, t.DeadLetterStreamConfig(), set.settings(set.DeadLetterMaxAge)); err != nil {
 		return err
 	}
-	if err := t.ensureCancelBucket(ctx, js); err != nil {
+	if err := t.ensureCancelBucket(ctx, js, set); err != nil {
 		return err
 	}
 	if !SupportsSchedules(js, false) {
 		return nil // delayed jobs then fail with ErrSchedulingUnsupported
 	}
-	return ensureStream(ctx, js, t.ScheduleStreamConfig())
+	return ensureStream(ctx, js, t.ScheduleStreamConfig(), set.settings(0))
 }
 
-func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig) error {
+// settings returns the function that copies onto an existing stream's
+// configuration the settings t sets explicitly (non-zero), maxAge being the
+// age setting of the stream at hand. Zero fields leave the existing values
+// alone: a process started with defaults must not undo what an operator or
+// another process configured, such as Replicas 3 on a cluster.
+func (t Topology) settings(maxAge time.Duration) func(have *jetstream.StreamConfig, want jetstream.StreamConfig) {
+	return func(have *jetstream.StreamConfig, want jetstream.StreamConfig) {
+		if t.Replicas != 0 {
+			have.Replicas = want.Replicas
+		}
+		if maxAge != 0 {
+			have.MaxAge = want.MaxAge
+		}
+		if t.MaxBytes != 0 && want.MaxBytes != -1 {
+			have.MaxBytes = want.MaxBytes
+		}
+		if t.MaxMsgs != 0 && want.MaxMsgs != -1 {
+			have.MaxMsgs = want.MaxMsgs
+		}
+		if t.MaxMsgSize != 0 && want.MaxMsgSize > 0 {
+			have.MaxMsgSize = want.MaxMsgSize
+		}
+		if t.DuplicateWindow != 0 {
+			have.Duplicates = want.Duplicates
+		}
+	}
+}
+
+func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig, apply func(have *jetstream.StreamConfig, want jetstream.StreamConfig)) error {
 	s, err := js.Stream(ctx, want.Name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		_, err = js.CreateStream(ctx, want)
@@ -279,12 +308,11 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 	if err := compatible(have, want); err != nil {
 		return err
 	}
-	if !tunablesDiffer(have, want) {
+	upd := have
+	apply(&upd, want)
+	if !tunablesDiffer(have, upd) {
 		return nil
 	}
-	upd := have
-	upd.MaxAge, upd.MaxBytes, upd.MaxMsgs, upd.MaxMsgSize = want.MaxAge, want.MaxBytes, want.MaxMsgs, want.MaxMsgSize
-	upd.Duplicates, upd.Replicas = want.Duplicates, want.Replicas
 	if _, err := js.UpdateStream(ctx, upd); err != nil {
 		return fmt.Errorf("jetjobs: update stream %s settings: %w", want.Name, err)
 	}
@@ -370,7 +398,7 @@ func (t Topology) CancelBucketConfig() jetstream.KeyValueConfig {
 	}
 }
 
-func (t Topology) ensureCancelBucket(ctx context.Context, js jetstream.JetStream) error {
+func (t Topology) ensureCancelBucket(ctx context.Context, js jetstream.JetStream, set Topology) error {
 	want := t.CancelBucketConfig()
 	kv, err := js.KeyValue(ctx, want.Bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
@@ -390,8 +418,13 @@ func (t Topology) ensureCancelBucket(ctx context.Context, js jetstream.JetStream
 	if err != nil {
 		return fmt.Errorf("jetjobs: cancel bucket %s: %w", want.Bucket, err)
 	}
-	if st.TTL() == want.TTL {
-		return nil
+	if st.TTL() == want.TTL || set.CancelMaxAge == 0 {
+		return nil // only an explicit CancelMaxAge changes an existing bucket
+	}
+	if set.Replicas == 0 {
+		if s, err := js.Stream(ctx, "KV_"+want.Bucket); err == nil {
+			want.Replicas = s.CachedInfo().Config.Replicas
+		}
 	}
 	if _, err := js.UpdateKeyValue(ctx, want); err != nil {
 		return fmt.Errorf("jetjobs: update cancel bucket %s settings: %w", want.Bucket, err)

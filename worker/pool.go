@@ -24,7 +24,10 @@ import (
 type Pool struct {
 	js  jetstream.JetStream
 	cfg Config
-	log *slog.Logger
+	// askedTopology is Config.Topology as given, before defaults: Start
+	// applies only its explicit settings to existing streams.
+	askedTopology job.Topology
+	log           *slog.Logger
 
 	mu      sync.Mutex
 	kinds   map[string]*kindEntry
@@ -85,11 +88,12 @@ func New(js jetstream.JetStream, cfg Config) (*Pool, error) {
 	if js == nil {
 		return nil, fmt.Errorf("%w: worker.New needs a jetstream.JetStream", job.ErrInvalidOption)
 	}
+	asked := cfg.Topology
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	p := &Pool{js: js, cfg: cfg, log: cfg.Logger, kinds: map[string]*kindEntry{}, stopped: make(chan struct{})}
+	p := &Pool{js: js, cfg: cfg, askedTopology: asked, log: cfg.Logger, kinds: map[string]*kindEntry{}, stopped: make(chan struct{})}
 	p.runners.p = p
 	return p, nil
 }
@@ -137,7 +141,7 @@ func (p *Pool) Start(ctx context.Context) error {
 		return fmt.Errorf("%w: register at least one kind with Handle or Register before Start", job.ErrInvalidOption)
 	}
 	if !p.cfg.SkipTopology {
-		if err := p.cfg.Topology.Ensure(ctx, p.js); err != nil {
+		if err := p.askedTopology.Ensure(ctx, p.js); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetjobs/jetjobs/internal/natstest"
 	"github.com/jetjobs/jetjobs/job"
 	"github.com/jetjobs/jetjobs/worker"
 )
@@ -383,3 +384,22 @@ type sendWorker struct{}
 
 func (sendWorker) Work(context.Context, *job.Job[sendArgs]) error { return nil }
 func (sendWorker) MaxAttempts() int                               { return 3 }
+
+func TestDefaultPoolKeepsExistingStreamSettings(t *testing.T) {
+	srv := natstest.Start(t)
+	_, js := srv.Connect(t)
+	ctx := context.Background()
+	admin, err := job.NewClient(js, job.ClientConfig{Topology: job.Topology{MaxMsgs: 500, DuplicateWindow: time.Minute}})
+	must(t, err)
+	must(t, admin.EnsureTopology(ctx))
+	p, err := worker.New(js, worker.Config{Logger: testLogger()})
+	must(t, err)
+	must(t, worker.Handle(p, "k", func(context.Context, *job.Job[struct{}]) error { return nil }))
+	must(t, p.Start(ctx))
+	defer p.Stop(ctx)
+	s, err := js.Stream(ctx, "JOBS")
+	must(t, err)
+	if cfg := s.CachedInfo().Config; cfg.MaxMsgs != 500 || cfg.Duplicates != time.Minute {
+		t.Fatalf("a pool with default settings changed the stream: MaxMsgs %d, Duplicates %s", cfg.MaxMsgs, cfg.Duplicates)
+	}
+}
