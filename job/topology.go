@@ -24,8 +24,10 @@ const (
 // Topology names and sizes the streams of one jetjobs namespace. The zero
 // value is the default namespace: stream JOBS on jobs.>, dead letters in
 // JOBS_DLQ on jobs_dlq.>. Workers and clients of one namespace must agree on
-// Stream, Prefix and the dead-letter names; the size settings are applied by
-// whoever calls Ensure.
+// Stream, Prefix and the dead-letter names. The other settings are used when
+// Ensure creates a stream; on an existing stream Ensure applies only those
+// set (non-zero), so a process with defaults never undoes an operator's or
+// another process's choice (Replicas 3, limits).
 type Topology struct {
 	// Stream is the work stream's name; default "JOBS".
 	Stream string
@@ -233,7 +235,8 @@ func orUnlimited(n int64) int64 {
 }
 
 // Ensure creates the work, dead-letter and schedule streams and the cancel
-// bucket, or brings the settings of existing ones in line with t. It never
+// bucket, or brings existing ones in line with the settings t sets
+// explicitly (zero fields leave an existing stream's values alone). It never
 // changes what would lose jobs or alter their meaning: an existing stream
 // with another retention policy, storage type, discard policy or subjects is
 // reported with ErrTopologyMismatch and left as it is. The schedule stream is
