@@ -33,8 +33,12 @@ type cancels struct {
 	maxAge time.Duration
 
 	// ids maps the key (job.SubjectToken) of each canceled ID to when it was
-	// canceled. It is replaced, never changed, so readers need no lock.
-	ids atomic.Pointer[map[string]time.Time]
+	// canceled; count mirrors its size so the common case, no cancels, takes
+	// no lock.
+	idsMu sync.RWMutex
+	ids   map[string]time.Time
+	count atomic.Int64
+	swept time.Time // when expired entries were last dropped
 
 	mu      sync.Mutex // serializes writers of ids with running
 	next    uint64
@@ -47,9 +51,7 @@ type trackedJob struct {
 }
 
 func newCancels(kv jetstream.KeyValue, maxAge time.Duration) *cancels {
-	c := &cancels{kv: kv, maxAge: maxAge, running: map[uint64]trackedJob{}}
-	c.ids.Store(&map[string]time.Time{})
-	return c
+	return &cancels{kv: kv, maxAge: maxAge, running: map[uint64]trackedJob{}, ids: map[string]time.Time{}, swept: time.Now()}
 }
 
 // canceled reports whether the job with ID id was canceled. It is safe on a
@@ -58,11 +60,12 @@ func (c *cancels) canceled(id string) bool {
 	if c == nil {
 		return false
 	}
-	ids := *c.ids.Load()
-	if len(ids) == 0 {
+	if c.count.Load() == 0 {
 		return false
 	}
-	at, ok := ids[job.SubjectToken(id)]
+	c.idsMu.RLock()
+	at, ok := c.ids[job.SubjectToken(id)]
+	c.idsMu.RUnlock()
 	return ok && time.Since(at) < c.maxAge
 }
 
@@ -129,20 +132,25 @@ func (c *cancels) untrack(ctx context.Context, n uint64, err error) error {
 	return err
 }
 
-// add records a cancel and cancels the running jobs it names.
+// add records a cancel and cancels the running jobs it names. Expired
+// cancels are dropped at most once a minute, so loading n recorded cancels
+// costs O(n), not O(n²).
 func (c *cancels) add(key string, at time.Time) {
+	c.idsMu.Lock()
+	c.ids[key] = at
+	if now := time.Now(); now.Sub(c.swept) > time.Minute {
+		for k, t := range c.ids {
+			if now.Sub(t) >= c.maxAge {
+				delete(c.ids, k)
+			}
+		}
+		c.swept = now
+	}
+	c.count.Store(int64(len(c.ids)))
+	c.idsMu.Unlock()
+
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	old := *c.ids.Load()
-	ids := make(map[string]time.Time, len(old)+1)
-	now := time.Now()
-	for k, t := range old {
-		if now.Sub(t) < c.maxAge {
-			ids[k] = t
-		}
-	}
-	ids[key] = at
-	c.ids.Store(&ids)
 	for _, r := range c.running {
 		if r.key == key {
 			r.cancel(job.ErrCanceled)
@@ -152,19 +160,10 @@ func (c *cancels) add(key string, at time.Time) {
 
 // remove forgets a cancel (a replayed job must run).
 func (c *cancels) remove(key string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	old := *c.ids.Load()
-	if _, ok := old[key]; !ok {
-		return
-	}
-	ids := make(map[string]time.Time, len(old))
-	for k, t := range old {
-		if k != key {
-			ids[k] = t
-		}
-	}
-	c.ids.Store(&ids)
+	c.idsMu.Lock()
+	delete(c.ids, key)
+	c.count.Store(int64(len(c.ids)))
+	c.idsMu.Unlock()
 }
 
 // watchCancels loads the recorded cancels and then follows the cancel bucket

@@ -92,7 +92,7 @@ func (p *Pool) run(entry *kindEntry, msg jetstream.Msg, info *job.Info) (err err
 			err = pe
 		}
 	}()
-	return entry.handler.Handle(ctx, info)
+	return entry.chain.Handle(ctx, info)
 }
 
 // settle maps a failed attempt onto the server: retry, snooze or dead

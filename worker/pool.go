@@ -131,12 +131,17 @@ func (p *Pool) Kinds() []string {
 // or updates the consumer of each queue, and starts pulling jobs. It returns
 // once the pool is running; ctx bounds only the set-up. Start fails if no
 // kind is registered.
-func (p *Pool) Start(ctx context.Context) error {
+func (p *Pool) Start(ctx context.Context) (err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.state != stateNew {
 		return ErrStarted
 	}
+	defer func() {
+		if err != nil {
+			p.queues = nil // a failed Start leaves the pool as New had it, to try again
+		}
+	}()
 	if len(p.kinds) == 0 {
 		return fmt.Errorf("%w: register at least one kind with Handle or Register before Start", job.ErrInvalidOption)
 	}
@@ -170,7 +175,7 @@ func (p *Pool) Start(ctx context.Context) error {
 		pre = append(pre, middleware.Logging(p.log))
 	}
 	for _, e := range p.kinds {
-		e.handler = job.Chain(job.Chain(e.handler, e.middleware...), append(slices.Clone(pre), p.cfg.Middleware...)...)
+		e.chain = job.Chain(job.Chain(e.handler, e.middleware...), append(slices.Clone(pre), p.cfg.Middleware...)...)
 		if e.policy == nil {
 			e.policy = p.cfg.RetryPolicy
 		}

@@ -79,7 +79,8 @@ func WithMiddleware(mws ...job.Middleware) KindOption {
 // (decoding is inside it) and the kind's settings.
 type kindEntry struct {
 	kind        string
-	handler     job.Handler
+	handler     job.Handler // as registered: decodes and calls the user's code
+	chain       job.Handler // handler inside every middleware, built by Start
 	middleware  []job.Middleware
 	timeout     time.Duration
 	maxAttempts int

@@ -403,3 +403,38 @@ func TestDefaultPoolKeepsExistingStreamSettings(t *testing.T) {
 		t.Fatalf("a pool with default settings changed the stream: MaxMsgs %d, Duplicates %s", cfg.MaxMsgs, cfg.Duplicates)
 	}
 }
+
+func TestStartCanBeRetriedAfterAFailure(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	// A foreign consumer where the queue's consumer belongs makes Start fail.
+	stream, err := e.js.Stream(ctx, "JOBS")
+	must(t, err)
+	_, err = stream.CreateConsumer(ctx, jetstream.ConsumerConfig{Durable: "default", FilterSubject: "jobs.other.>", AckPolicy: jetstream.AckExplicitPolicy})
+	must(t, err)
+	var wraps atomic.Int32
+	done := make(chan struct{})
+	p, err := worker.New(e.js, worker.Config{Logger: testLogger(), Middleware: []job.Middleware{func(next job.Handler) job.Handler {
+		return job.HandlerFunc(func(ctx context.Context, info *job.Info) error {
+			wraps.Add(1)
+			return next.Handle(ctx, info)
+		})
+	}}})
+	must(t, err)
+	must(t, worker.Handle(p, "k", func(context.Context, *job.Job[struct{}]) error { close(done); return nil }))
+	if err := p.Start(ctx); !errors.Is(err, job.ErrTopologyMismatch) {
+		t.Fatalf("Start with a foreign consumer: %v", err)
+	}
+	must(t, stream.DeleteConsumer(ctx, "default"))
+	must(t, p.Start(ctx))
+	defer p.Stop(ctx)
+	e.enqueue("k", nil)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("job did not run after the retried Start")
+	}
+	if n := wraps.Load(); n != 1 {
+		t.Fatalf("pool middleware ran %d times for one job", n)
+	}
+}
