@@ -105,8 +105,9 @@ func (p *Pool) settle(msg jetstream.Msg, info *job.Info, entry *kindEntry, err e
 	)
 	switch {
 	case p.hardStop.Load():
-		// Canceled by shutdown: let another worker have it at once.
-		_ = msg.Nak()
+		// Canceled by shutdown: let another worker have it at once,
+		// without counting the interrupted attempt.
+		p.handBack(msg)
 		return Event{Info: info, Outcome: OutcomeInterrupted, Err: err}
 	case errors.As(err, &snooze):
 		p.snooze(msg, info, snooze.Delay)

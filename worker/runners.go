@@ -9,10 +9,10 @@ import (
 )
 
 // dispatch runs msg on a runner. A job that arrives after Stop began never
-// starts: it is Nak'd for immediate redelivery.
+// starts: it is handed back for immediate redelivery.
 func (p *Pool) dispatch(pl *puller, msg jetstream.Msg) {
 	if p.stopping.Load() {
-		_ = msg.Nak()
+		p.handBack(msg)
 		pl.q.slots.release()
 		return
 	}

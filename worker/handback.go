@@ -1,0 +1,51 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/job"
+)
+
+// handBack returns a job that did not get a fair attempt, through no fault
+// of its own: it arrived as the pool was stopping or without a free slot,
+// or shutdown canceled it mid-run. A Nak would make the next delivery count
+// as one more attempt, so a job handed back on its last attempt would be
+// dead-lettered as max-deliveries without running again. Instead the job is
+// republished to its subject with the attempts it really used in
+// Jetjobs-Attempt-Base (same ID, payload and headers) and the original is
+// acknowledged once the copy is stored. The copy joins the back of the
+// queue. If the republish fails (the stream is full, the server is away)
+// the job is Nak'd, and that delivery counts.
+func (p *Pool) handBack(msg jetstream.Msg) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		_ = msg.Nak()
+		return
+	}
+	info, _ := job.ReadInfo(p.cfg.Topology.Prefix, msg, p.cfg.MaxAttempts)
+	used := info.Attempt - 1 // this delivery does not count
+	h := make(nats.Header, len(msg.Headers())+2)
+	for k, v := range msg.Headers() {
+		if !strings.HasPrefix(k, "Nats-") {
+			h[k] = v
+		}
+	}
+	h.Set(job.HeaderID, info.ID)
+	h.Set(job.HeaderAttemptBase, strconv.Itoa(max(used, 0)))
+	h.Set(job.HeaderMsgID, fmt.Sprintf("handback:%s:%d:%d", meta.Stream, meta.Sequence.Stream, meta.NumDelivered))
+	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
+	defer cancel()
+	if _, err := p.js.PublishMsg(ctx, &nats.Msg{Subject: msg.Subject(), Header: h, Data: msg.Data()}); err != nil {
+		_ = msg.Nak()
+		return
+	}
+	// If this acknowledgement is lost the original comes back after AckWait
+	// as well: one of the documented ways a job runs twice.
+	_ = msg.DoubleAck(ctx)
+}
