@@ -59,7 +59,7 @@ func readInfo(prefix, subject string, h nats.Header, data []byte, meta *jetstrea
 	if v := h.Get(HeaderAttemptBase); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			fail(fmt.Errorf("%w: header %s=%q is not a count >= 0", ErrDecode, HeaderAttemptBase, v))
+			fail(fmt.Errorf("%w: header %s=%q is not a count >= 0", ErrDecode, HeaderAttemptBase, clip(v)))
 		} else {
 			info.Attempt += n
 		}
@@ -67,7 +67,7 @@ func readInfo(prefix, subject string, h nats.Header, data []byte, meta *jetstrea
 	if v := h.Get(HeaderMaxAttempts); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			fail(fmt.Errorf("%w: header %s=%q is not a whole number >= 1", ErrDecode, HeaderMaxAttempts, v))
+			fail(fmt.Errorf("%w: header %s=%q is not a whole number >= 1", ErrDecode, HeaderMaxAttempts, clip(v)))
 		} else {
 			info.MaxAttempts = n
 		}
@@ -75,7 +75,7 @@ func readInfo(prefix, subject string, h nats.Header, data []byte, meta *jetstrea
 	if v := h.Get(HeaderTimeout); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			fail(fmt.Errorf("%w: header %s=%q is not a positive Go duration such as 30s", ErrDecode, HeaderTimeout, v))
+			fail(fmt.Errorf("%w: header %s=%q is not a positive Go duration such as 30s", ErrDecode, HeaderTimeout, clip(v)))
 		} else {
 			info.Timeout = d
 		}
@@ -83,7 +83,7 @@ func readInfo(prefix, subject string, h nats.Header, data []byte, meta *jetstrea
 	if v := h.Get(HeaderEnqueuedAt); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
-			fail(fmt.Errorf("%w: header %s=%q is not an RFC 3339 time", ErrDecode, HeaderEnqueuedAt, v))
+			fail(fmt.Errorf("%w: header %s=%q is not an RFC 3339 time", ErrDecode, HeaderEnqueuedAt, clip(v)))
 		} else {
 			info.EnqueuedAt = t
 		}
@@ -91,10 +91,20 @@ func readInfo(prefix, subject string, h nats.Header, data []byte, meta *jetstrea
 	if v := h.Get(HeaderDeadline); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
-			fail(fmt.Errorf("%w: header %s=%q is not an RFC 3339 time", ErrDecode, HeaderDeadline, v))
+			fail(fmt.Errorf("%w: header %s=%q is not an RFC 3339 time", ErrDecode, HeaderDeadline, clip(v)))
 		} else {
 			info.Deadline = t
 		}
 	}
 	return info, firstErr
+}
+
+// clip shortens a foreign header value quoted in an error, so a huge value
+// neither floods logs nor the dead letter's error header.
+func clip(v string) string {
+	const limit = 64
+	if len(v) <= limit {
+		return v
+	}
+	return v[:limit] + "…"
 }

@@ -155,3 +155,13 @@ func TestServerAtLeast(t *testing.T) {
 		}
 	}
 }
+
+func TestReadInfoClipsHugeHeaderInError(t *testing.T) {
+	meta := &jetstream.MsgMetadata{Stream: "JOBS", NumDelivered: 1}
+	h := nats.Header{}
+	h.Set(HeaderTimeout, strings.Repeat("x", 100000))
+	_, err := readInfo("jobs", "jobs.q.k", h, nil, meta, 25)
+	if !errors.Is(err, ErrDecode) || len(err.Error()) > 300 {
+		t.Fatalf("error of %d bytes: %.200v", len(err.Error()), err)
+	}
+}
