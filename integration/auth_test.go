@@ -44,6 +44,7 @@ type authCase struct {
 	good      []string      // CLI flags that authenticate
 	bad       [][]string    // CLI flags that must be refused
 	wantErr   []string      // what the error of each bad one must contain (alternatives split by |)
+	wantHint  string        // the flag the error's hint must name
 	secrets   []string      // must appear in no log line
 }
 
@@ -70,16 +71,7 @@ func authCases(t *testing.T) []authCase {
 	rogue, _ := nkeys.CreateAccount()
 	rogueCreds := write("rogue.creds", string(op.userCreds(t, rogue)))
 
-	ca, other := newPKI(t, "jetjobs"), newPKI(t, "other")
-	tlsServer := func(verify bool) func(*server.Options) {
-		return func(o *server.Options) {
-			tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: ca.serverCert, KeyFile: ca.serverKey, CaFile: ca.caFile, Verify: verify})
-			if err != nil {
-				t.Fatal(err)
-			}
-			o.TLSConfig, o.TLS, o.TLSVerify, o.TLSTimeout = tc, true, verify, 2
-		}
-	}
+	ca, other := natstest.NewPKI(t, "jetjobs"), natstest.NewPKI(t, "other")
 
 	return []authCase{{
 		name:      "user-password",
@@ -88,6 +80,7 @@ func authCases(t *testing.T) []authCase {
 		good:      []string{"--user", "app", "--password", "pw-Xq81-secret"},
 		bad:       [][]string{{"--user", "app", "--password", "wrong-pw"}, {}},
 		wantErr:   []string{"Authorization Violation", "Authorization Violation"},
+		wantHint:  "--password",
 		secrets:   []string{"pw-Xq81-secret"},
 	}, {
 		name:      "token",
@@ -96,6 +89,7 @@ func authCases(t *testing.T) []authCase {
 		good:      []string{"--token", "tok-7Hh2-secret"},
 		bad:       [][]string{{"--token", "wrong-token"}},
 		wantErr:   []string{"Authorization Violation"},
+		wantHint:  "--token",
 		secrets:   []string{"tok-7Hh2-secret"},
 	}, {
 		name:      "nkey",
@@ -104,6 +98,7 @@ func authCases(t *testing.T) []authCase {
 		good:      []string{"--nkey", nkSeedFile},
 		bad:       [][]string{{"--nkey", strangerSeedFile}},
 		wantErr:   []string{"Authorization Violation"},
+		wantHint:  "--nkey",
 		secrets:   []string{string(nkSeed)},
 	}, {
 		name:      "creds-jwt",
@@ -112,24 +107,27 @@ func authCases(t *testing.T) []authCase {
 		good:      []string{"--creds", credsFile},
 		bad:       [][]string{{"--creds", rogueCreds}},
 		wantErr:   []string{"Authorization Violation"},
+		wantHint:  "--creds",
 		secrets:   []string{seedOf(t, credsFile)},
 	}, {
 		name:      "tls",
-		configure: tlsServer(false),
-		nats:      []nats.Option{nats.RootCAs(ca.caFile)},
-		good:      []string{"--tlsca", ca.caFile},
-		bad:       [][]string{{}, {"--tlsca", other.caFile}},
+		configure: ca.RequireTLS(t, false),
+		nats:      []nats.Option{nats.RootCAs(ca.CAFile)},
+		good:      []string{"--tlsca", ca.CAFile},
+		bad:       [][]string{{}, {"--tlsca", other.CAFile}},
 		wantErr:   []string{"certificate signed by unknown authority", "certificate signed by unknown authority"},
+		wantHint:  "--tlsca",
 	}, {
 		name:      "mutual-tls",
-		configure: tlsServer(true),
-		nats:      []nats.Option{nats.RootCAs(ca.caFile), nats.ClientCert(ca.clientCert, ca.clientKey)},
-		good:      []string{"--tlsca", ca.caFile, "--tlscert", ca.clientCert, "--tlskey", ca.clientKey},
-		bad:       [][]string{{"--tlsca", ca.caFile}, {"--tlsca", ca.caFile, "--tlscert", other.clientCert, "--tlskey", other.clientKey}},
+		configure: ca.RequireTLS(t, true),
+		nats:      []nats.Option{nats.RootCAs(ca.CAFile), nats.ClientCert(ca.ClientCert, ca.ClientKey)},
+		good:      []string{"--tlsca", ca.CAFile, "--tlscert", ca.ClientCert, "--tlskey", ca.ClientKey},
+		bad:       [][]string{{"--tlsca", ca.CAFile}, {"--tlsca", ca.CAFile, "--tlscert", other.ClientCert, "--tlskey", other.ClientKey}},
 		// Under TLS 1.3 the client learns of a refused certificate only
 		// on its first read, so the server's alert can be lost to a
 		// closed connection: either way the error names TLS.
-		wantErr: []string{"tls|certificate", "tls|certificate"},
+		wantErr:  []string{"tls|certificate", "tls|certificate"},
+		wantHint: "--tlscert",
 	}}
 }
 
@@ -178,6 +176,9 @@ func TestAuthentication(t *testing.T) {
 				_, errOut, code := runCLI(t, append([]string{"enqueue", "-s", url, "--connect-timeout", "3s", "work", "{}"}, bad...)...)
 				if code != 1 || !containsAny(errOut, strings.Split(tc.wantErr[i], "|")) {
 					t.Errorf("enqueue with %v: exit %d, stderr %q; want exit 1 and %q", bad, code, errOut, tc.wantErr[i])
+				}
+				if _, hint, _ := strings.Cut(errOut, " ("); !strings.Contains(hint, tc.wantHint) || strings.Contains(hint, "jetjobs server") {
+					t.Errorf("enqueue with %v: stderr %q; want a hint that names %s, not starting a server", bad, errOut, tc.wantHint)
 				}
 				if strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 					t.Errorf("enqueue with %v: the error is not one line: %q", bad, errOut)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -380,4 +381,46 @@ func subscribeAndWait(ctx context.Context, nc *nats.Conn, subject string) error 
 		return err
 	}
 	return fmt.Errorf("received a message on %s", subject)
+}
+
+// The CLI runs as the roles of docs/security.md: `jetjobs enqueue` as the
+// enqueuer and `jetjobs worker` as the worker of queue mail, with the inbox
+// prefixes the roles may subscribe to (--inbox-prefix) and the worker
+// leaving the streams alone (--skip-topology). Neither meets a single
+// permission violation, which the CLI would log.
+func TestLeastPrivilegeRolesCLI(t *testing.T) {
+	confPath := filepath.Join(t.TempDir(), "roles.conf")
+	if err := os.WriteFile(confPath, []byte(rolesConfig(t)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fileOpts, err := server.ProcessConfigFile(confPath)
+	if err != nil {
+		t.Fatalf("the permissions of docs/security.md do not parse: %v", err)
+	}
+	srv := natstest.Start(t, func(o *server.Options) { o.Users = fileOpts.Users })
+	admin := connectAs(t, srv, "admin", "admin-pw", "")
+	adminClient, err := job.NewClient(admin.js, job.ClientConfig{})
+	must(t, err)
+	must(t, adminClient.EnsureTopology(t.Context()))
+
+	url := srv.URL()
+	out, errOut, code := runCLI(t, "enqueue", "-s", url, "--log-format", "json", "--user", "mail-enqueuer", "--password", "enqueuer-pw",
+		"--inbox-prefix", "_INBOX_mail_enqueuer", "--queue", "mail", "work", "{}")
+	if code != 0 || errOut != "" {
+		t.Fatalf("enqueue as the enqueuer: exit %d, stderr %q", code, errOut)
+	}
+	id := strings.TrimSpace(out)
+
+	recDir := t.TempDir()
+	w := startCLIWorker(t, recDir, "mail", "-s", url, "--user", "mail-worker", "--password", "worker-pw",
+		"--inbox-prefix", "_INBOX_mail_worker", "--skip-topology", "--queue", "mail")
+	waitFor(t, 20*time.Second, 20*time.Millisecond, func() bool { return doneCounts(readRecords(t, recDir))[id] == 1 },
+		"the worker ran job %s", id)
+	w.signal(syscall.SIGTERM)
+	if code, ok := w.wait(20 * time.Second); !ok || code != 0 {
+		t.Fatalf("worker exit %d (exited %v):\n%s", code, ok, tail(w.logPath, 10))
+	}
+	if log := w.log(); strings.Contains(log, "NATS reported an error") || strings.Contains(strings.ToLower(log), "permission") {
+		t.Errorf("the worker met permission errors:\n%s", log)
+	}
 }

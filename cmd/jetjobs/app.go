@@ -97,9 +97,10 @@ func run(ctx context.Context, a *app, args []string) int {
 }
 
 // describe turns err into one line that says what to do, without the
-// repeated "jetjobs: " prefixes of wrapped library errors.
+// repeated "jetjobs: " prefixes of wrapped library errors and without the
+// secrets of any URL in it.
 func describe(err error) string {
-	msg := err.Error()
+	msg := redact(err.Error())
 	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
 		msg += " (the server must run with JetStream enabled, as `jetjobs server` does, or `nats-server -js`)"
 	}
@@ -207,9 +208,11 @@ func plural(n int, word string) string {
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
-// topoFlags name the namespace: the work stream and its subject prefix.
+// topoFlags name the namespace: the work stream and its subject prefix;
+// and, for commands that may create the streams, their replicas.
 type topoFlags struct {
 	stream, prefix string
+	replicas       int
 }
 
 func (t *topoFlags) add(cmd *cobra.Command) {
@@ -218,8 +221,29 @@ func (t *topoFlags) add(cmd *cobra.Command) {
 	f.StringVar(&t.prefix, "prefix", envOr("JETJOBS_PREFIX", job.DefaultPrefix), "subject prefix of the namespace (env JETJOBS_PREFIX)")
 }
 
-func (t topoFlags) topology() job.Topology {
-	return job.Topology{Stream: t.stream, Prefix: t.prefix}
+// addReplicas adds --replicas to a command that creates the streams when
+// they do not exist; ensures says whether it also brings existing streams
+// in line (worker, server) rather than only creating missing ones.
+func (t *topoFlags) addReplicas(cmd *cobra.Command, ensures bool) {
+	usage := "replicas of the streams if this command creates them (1 to 5; default 1)"
+	if ensures {
+		usage = "replicas of the streams, when creating them and, if given, for existing ones (1 to 5; default: 1 for new streams, existing ones keep theirs)"
+	}
+	cmd.PersistentFlags().IntVar(&t.replicas, "replicas", 0, usage)
+}
+
+// topology returns the namespace of the flags. Settings left at zero leave
+// an existing stream's as they are, so that a command started with defaults
+// does not undo what an operator configured, such as 3 replicas.
+func (t topoFlags) topology() (job.Topology, error) {
+	if t.replicas < 0 || t.replicas > 5 {
+		return job.Topology{}, usagef("--replicas %d: use 1 to 5 (3 on a three-server cluster)", t.replicas)
+	}
+	topo := job.Topology{Stream: t.stream, Prefix: t.prefix, Replicas: t.replicas}
+	if err := topo.Validate(); err != nil {
+		return job.Topology{}, usageError{err}
+	}
+	return topo, nil
 }
 
 func envOr(name, def string) string {

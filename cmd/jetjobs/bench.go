@@ -154,7 +154,7 @@ func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
 			nc, _, err := a.connect(ctx, "bench", false)
 			return nc, err
 		}
-		where = a.conn.server
+		where = redact(a.conn.server)
 	} else {
 		store, err := os.MkdirTemp("", "jetjobs-bench-")
 		if err != nil {
@@ -260,7 +260,7 @@ func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
 		if f.json {
 			server := "embedded"
 			if external {
-				server = a.conn.server
+				server = redact(a.conn.server)
 			}
 			line := benchLine{
 				Result: res, Server: server, ServerVersion: version, Storage: storage,

@@ -62,5 +62,6 @@ forgets the cancel. Canceling an unknown or finished job is not an error.`,
 		},
 	}
 	a.addConnFlags(cmd)
+	a.topo.addReplicas(cmd, false)
 	return cmd
 }

@@ -44,12 +44,36 @@ func TestConnectionFlagsAreTheNatsCLIs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, name := range []string{"server", "creds", "user", "password", "token", "nkey", "tlscert", "tlskey", "tlsca"} {
+		for _, name := range []string{"server", "creds", "user", "password", "token", "nkey", "tlscert", "tlskey", "tlsca", "inbox-prefix"} {
 			f := c.Flag(name)
 			if f == nil {
 				t.Errorf("%s lacks --%s", c.CommandPath(), name)
 			} else if name == "server" && f.Shorthand != "s" {
 				t.Errorf("%s: --server has shorthand %q, want -s", c.CommandPath(), f.Shorthand)
+			}
+		}
+	}
+}
+
+func TestTopologyFlagsWhereStreamsAreCreated(t *testing.T) {
+	root := (&app{}).rootCommand()
+	for _, c := range []struct {
+		path []string
+		want []string
+	}{
+		{[]string{"server"}, []string{"replicas"}},
+		{[]string{"worker"}, []string{"replicas", "skip-topology"}},
+		{[]string{"enqueue"}, []string{"replicas"}},
+		{[]string{"cron", "add"}, []string{"replicas"}},
+		{[]string{"cancel"}, []string{"replicas"}},
+	} {
+		cmd, _, err := root.Find(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range c.want {
+			if cmd.Flag(name) == nil {
+				t.Errorf("%s lacks --%s", cmd.CommandPath(), name)
 			}
 		}
 	}

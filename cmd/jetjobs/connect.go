@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -22,6 +23,7 @@ type connFlags struct {
 	nkey            string
 	tlsCert, tlsKey string
 	tlsCA           string
+	inboxPrefix     string
 	connectTimeout  time.Duration
 }
 
@@ -45,6 +47,7 @@ func (a *app) addServerFlags(cmd *cobra.Command) {
 	f.StringVar(&a.conn.tlsCert, "tlscert", "", "TLS client certificate file")
 	f.StringVar(&a.conn.tlsKey, "tlskey", "", "TLS client private key file")
 	f.StringVar(&a.conn.tlsCA, "tlsca", "", "TLS certificate authority file, to verify the server")
+	f.StringVar(&a.conn.inboxPrefix, "inbox-prefix", "", "prefix of reply subjects instead of _INBOX, for users allowed to subscribe only under their own (see docs/security.md)")
 	f.DurationVar(&a.conn.connectTimeout, "connect-timeout", 5*time.Second, "how long to try to connect")
 }
 
@@ -56,17 +59,27 @@ func (a *app) connect(ctx context.Context, name string, reconnect bool) (*nats.C
 	opts := []nats.Option{
 		nats.Name("jetjobs " + name),
 		nats.Timeout(a.conn.connectTimeout),
+		// Errors the server reports later, such as a permission violation,
+		// go to the log (nats.go would print them raw to stderr): a missing
+		// permission otherwise looks like a request that times out.
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			attrs := []slog.Attr{slog.String("error", redact(err.Error()))}
+			if sub != nil {
+				attrs = append(attrs, slog.String("subject", sub.Subject))
+			}
+			a.log.LogAttrs(context.Background(), slog.LevelWarn, "NATS reported an error", attrs...)
+		}),
 	}
 	if reconnect {
 		opts = append(opts,
 			nats.MaxReconnects(-1),
 			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 				if err != nil {
-					a.log.LogAttrs(context.Background(), slog.LevelWarn, "disconnected from NATS; reconnecting", slog.String("error", err.Error()))
+					a.log.LogAttrs(context.Background(), slog.LevelWarn, "disconnected from NATS; reconnecting", slog.String("error", redact(err.Error())))
 				}
 			}),
 			nats.ReconnectHandler(func(nc *nats.Conn) {
-				a.log.LogAttrs(context.Background(), slog.LevelInfo, "reconnected to NATS", slog.String("url", nc.ConnectedUrlRedacted()))
+				a.log.LogAttrs(context.Background(), slog.LevelInfo, "reconnected to NATS", slog.String("url", redact(nc.ConnectedUrl())))
 			}),
 		)
 	} else {
@@ -74,6 +87,11 @@ func (a *app) connect(ctx context.Context, name string, reconnect bool) (*nats.C
 	}
 	c := a.conn
 	if c.creds != "" {
+		// nats.go reads the file only when it connects: check it first, so
+		// that a wrong path is not reported as a failed connection.
+		if _, err := os.Stat(c.creds); err != nil {
+			return nil, nil, usagef("--creds: %w", err)
+		}
 		opts = append(opts, nats.UserCredentials(c.creds))
 	}
 	if c.user != "" {
@@ -92,11 +110,30 @@ func (a *app) connect(ctx context.Context, name string, reconnect bool) (*nats.C
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return nil, nil, usagef("--tlscert and --tlskey go together; give both or neither")
 	}
+	// Options that read files or check their value fail here as usage
+	// errors naming their flag, rather than as a failed connection.
+	checked := func(o nats.Option, what string) error {
+		if err := o(&nats.Options{}); err != nil {
+			return usagef("%s: %w", what, err)
+		}
+		opts = append(opts, o)
+		return nil
+	}
 	if c.tlsCert != "" {
-		opts = append(opts, nats.ClientCert(c.tlsCert, c.tlsKey))
+		if err := checked(nats.ClientCert(c.tlsCert, c.tlsKey), "--tlscert, --tlskey"); err != nil {
+			return nil, nil, err
+		}
 	}
 	if c.tlsCA != "" {
-		opts = append(opts, nats.RootCAs(c.tlsCA))
+		if err := checked(nats.RootCAs(c.tlsCA), "--tlsca"); err != nil {
+			return nil, nil, err
+		}
+	}
+	if c.inboxPrefix != "" {
+		what := fmt.Sprintf("--inbox-prefix %q (use a subject without wildcards or a trailing dot, such as _INBOX_mail_worker)", c.inboxPrefix)
+		if err := checked(nats.CustomInboxPrefix(c.inboxPrefix), what); err != nil {
+			return nil, nil, err
+		}
 	}
 	type result struct {
 		nc  *nats.Conn
@@ -119,7 +156,7 @@ func (a *app) connect(ctx context.Context, name string, reconnect bool) (*nats.C
 		return nil, nil, ctx.Err()
 	}
 	if r.err != nil {
-		return nil, nil, fmt.Errorf("cannot connect to NATS at %s: %w (start a server with `jetjobs server`, or point -s/--server or NATS_URL at yours)", c.server, r.err)
+		return nil, nil, &connectError{servers: redact(c.server), err: r.err, hint: c.connectHint(r.err)}
 	}
 	js, err := jetstream.New(r.nc)
 	if err != nil {
@@ -132,9 +169,9 @@ func (a *app) connect(ctx context.Context, name string, reconnect bool) (*nats.C
 // client connects and returns an enqueue client of the namespace. The
 // caller closes the connection.
 func (a *app) client(ctx context.Context, name string) (*nats.Conn, *job.Client, error) {
-	topo := a.topo.topology()
-	if err := topo.Validate(); err != nil {
-		return nil, nil, usageError{err}
+	topo, err := a.topo.topology()
+	if err != nil {
+		return nil, nil, err
 	}
 	nc, js, err := a.connect(ctx, name, false)
 	if err != nil {

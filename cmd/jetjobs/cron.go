@@ -144,6 +144,7 @@ nothing (so its period is not restarted). Needs nats-server 2.14 or newer.`,
 	fl.IntVar(&f.maxAttempts, "max-attempts", 0, "attempts of each fired job; default: the worker's")
 	fl.DurationVar(&f.timeout, "timeout", 0, "time limit of each attempt; default: the worker's")
 	fl.StringArrayVarP(&f.headers, "header", "H", nil, "extra header NAME=VALUE for the fired jobs (repeatable)")
+	a.topo.addReplicas(cmd, false)
 	return cmd
 }
 

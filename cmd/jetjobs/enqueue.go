@@ -59,6 +59,7 @@ every ID (a progress bar shows on a terminal; --quiet prints only a summary).`,
 	fl.IntVar(&f.batch, "batch", 1000, "with --count: jobs published before awaiting their acknowledgements")
 	fl.BoolVar(&f.quiet, "quiet", false, "print no job IDs, only errors (and a summary with --count)")
 	a.addConnFlags(cmd)
+	a.topo.addReplicas(cmd, false)
 	return cmd
 }
 

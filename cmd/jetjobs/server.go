@@ -46,10 +46,12 @@ free port; the first line printed names the URL.
 
 For production beyond one machine, run a NATS cluster and streams with 3
 replicas; --config takes a nats-server configuration file for auth, TLS and
-clustering (flags given explicitly override it).`,
+clustering (flags given explicitly override it), and --replicas 3 creates the
+streams with 3 replicas. Without --replicas, existing streams keep theirs.`,
 		Example: `  jetjobs server
   jetjobs server --listen 0.0.0.0:4222 --store /var/lib/jetjobs --sync-always
-  jetjobs server --config nats.conf`,
+  jetjobs server --config nats.conf
+  jetjobs server --config cluster.conf --replicas 3`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.serve(cmd, f)
@@ -61,14 +63,18 @@ clustering (flags given explicitly override it).`,
 	fl.BoolVar(&f.syncAlways, "sync-always", false, "fsync every write (slower; no acknowledged job is lost on an OS crash)")
 	fl.StringVar(&f.config, "config", "", "nats-server configuration file")
 	a.topo.add(cmd)
+	a.topo.addReplicas(cmd, true)
 	return cmd
 }
 
 func (a *app) serve(cmd *cobra.Command, f serverFlags) error {
 	ctx := cmd.Context()
+	topo, err := a.topo.topology()
+	if err != nil {
+		return err
+	}
 	opts := &server.Options{}
 	if f.config != "" {
-		var err error
 		if opts, err = server.ProcessConfigFile(f.config); err != nil {
 			return usagef("--config %s: %w", f.config, err)
 		}
@@ -111,8 +117,12 @@ func (a *app) serve(cmd *cobra.Command, f serverFlags) error {
 	if authConfigured(opts) {
 		// An in-process client would need credentials too; the first worker
 		// or enqueue creates the streams instead.
-		a.log.LogAttrs(ctx, slog.LevelInfo, "authentication is configured: the jetjobs streams are created by the first worker or enqueue")
-	} else if err := ensureTopologyInProcess(ctx, srv, a.topo.topology()); err != nil {
+		msg := "authentication is configured: the jetjobs streams are created by the first worker or enqueue"
+		if topo.Replicas != 0 {
+			msg += "; give them --replicas too"
+		}
+		a.log.LogAttrs(ctx, slog.LevelInfo, msg)
+	} else if err := ensureTopologyInProcess(ctx, srv, topo); err != nil {
 		return err
 	}
 	sync := "fsync every " + durationOr(opts.SyncInterval, 2*time.Minute).String() + "; --sync-always to fsync every write"

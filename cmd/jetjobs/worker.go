@@ -37,6 +37,7 @@ type workerFlags struct {
 	retryMax        time.Duration
 	ackWait         time.Duration
 	metricsListen   string
+	skipTopology    bool
 }
 
 func newWorkerCommand(a *app) *cobra.Command {
@@ -63,6 +64,11 @@ Failed attempts are retried with exponential backoff from --retry-initial to
 SIGINT or SIGTERM stops taking jobs and lets running ones finish for up to
 --shutdown-timeout; then they are killed and handed back for redelivery.
 
+At start the worker creates missing streams, with 1 replica or --replicas N,
+and leaves the settings of existing ones alone unless --replicas is given.
+--skip-topology assumes the streams exist and touches none, for users whose
+permissions do not allow it (docs/security.md).
+
 --metrics-listen ADDR serves Prometheus metrics on /metrics, liveness on
 /healthz and readiness on /readyz (503 while not connected or stopping) at
 ADDR, such as :9090; port 0 picks a free port, which the log line "serving
@@ -70,7 +76,8 @@ metrics" names.`,
 		Example: `  jetjobs worker --exec 'email.send=./send-email.sh' --exec 'report.build=python3 report.py'
   jetjobs worker --queue mail --concurrency 4 --timeout 1m --exec 'email.send=node send.js'
   jetjobs worker --http 'invoice.render=http://127.0.0.1:8080/jobs/invoice'
-  jetjobs worker --metrics-listen :9090 --exec 'email.send=./send-email.sh'`,
+  jetjobs worker --metrics-listen :9090 --exec 'email.send=./send-email.sh'
+  jetjobs worker --skip-topology --inbox-prefix _INBOX_mail_worker --queue mail --exec 'email.send=./send-email.sh'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.work(cmd.Context(), f)
@@ -88,7 +95,9 @@ metrics" names.`,
 	fl.DurationVar(&f.retryMax, "retry-max", time.Hour, "longest delay between attempts")
 	fl.DurationVar(&f.ackWait, "ack-wait", 30*time.Second, "after how long without a heartbeat the job of a dead worker is redelivered")
 	fl.StringVar(&f.metricsListen, "metrics-listen", "", "serve /metrics, /healthz and /readyz on this address, such as :9090 (default: off)")
+	fl.BoolVar(&f.skipTopology, "skip-topology", false, "assume the streams exist: neither create nor change them (for least-privilege users)")
 	a.addConnFlags(cmd)
+	a.topo.addReplicas(cmd, true)
 	return cmd
 }
 
@@ -155,9 +164,17 @@ func (a *app) work(ctx context.Context, f workerFlags) error {
 	if err := policy.Validate(); err != nil {
 		return usageError{err}
 	}
+	topo, err := a.topo.topology()
+	if err != nil {
+		return err
+	}
+	if f.skipTopology && topo.Replicas != 0 {
+		return usagef("--replicas %d has no effect with --skip-topology, which leaves the streams alone; give one or the other", topo.Replicas)
+	}
 	cfg := worker.Config{
 		Queues:          queues,
-		Topology:        a.topo.topology(),
+		Topology:        topo,
+		SkipTopology:    f.skipTopology,
 		Logger:          a.log,
 		RetryPolicy:     policy,
 		MaxAttempts:     f.maxAttempts,
@@ -208,7 +225,7 @@ func (a *app) work(ctx context.Context, f workerFlags) error {
 		}
 	}
 	a.log.LogAttrs(ctx, slog.LevelInfo, "worker starting",
-		slog.String("url", nc.ConnectedUrlRedacted()), slog.Any("queues", slices.Sorted(maps.Keys(queues))),
+		slog.String("url", redact(nc.ConnectedUrl())), slog.Any("queues", slices.Sorted(maps.Keys(queues))),
 		slog.Any("kinds", pool.Kinds()), slog.Int("concurrency", f.concurrency))
 
 	// The endpoints outlive the pool's drain, so that /readyz says

@@ -1,4 +1,4 @@
-package integration
+package natstest
 
 import (
 	"crypto/ecdsa"
@@ -13,23 +13,27 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 )
 
-// pki is a test certificate authority with a server certificate for
-// 127.0.0.1/localhost and a client certificate, all as PEM files.
-type pki struct {
-	caFile                string
-	serverCert, serverKey string
-	clientCert, clientKey string
-	ca                    *x509.Certificate
-	caKey                 *ecdsa.PrivateKey
-	dir                   string
+// PKI is a test certificate authority with a server certificate for
+// 127.0.0.1 and localhost and a client certificate, all as PEM files.
+type PKI struct {
+	CAFile                string
+	ServerCert, ServerKey string
+	ClientCert, ClientKey string
+
+	ca    *x509.Certificate
+	caKey *ecdsa.PrivateKey
+	dir   string
 }
 
-// newPKI creates a CA and certificates signed by it in a temporary directory.
-func newPKI(tb testing.TB, name string) *pki {
+// NewPKI creates a CA named name and certificates signed by it in a
+// temporary directory.
+func NewPKI(tb testing.TB, name string) *PKI {
 	tb.Helper()
-	p := &pki{dir: filepath.Join(tb.TempDir(), name)}
+	p := &PKI{dir: filepath.Join(tb.TempDir(), name)}
 	if err := os.MkdirAll(p.dir, 0o700); err != nil {
 		tb.Fatal(err)
 	}
@@ -49,15 +53,29 @@ func newPKI(tb testing.TB, name string) *pki {
 	}
 	p.ca, _ = x509.ParseCertificate(der)
 	p.caKey = key
-	p.caFile = p.write(tb, "ca.pem", "CERTIFICATE", der)
-	p.serverCert, p.serverKey = p.issue(tb, "server", x509.ExtKeyUsageServerAuth)
-	p.clientCert, p.clientKey = p.issue(tb, "client", x509.ExtKeyUsageClientAuth)
+	p.CAFile = p.write(tb, "ca.pem", "CERTIFICATE", der)
+	p.ServerCert, p.ServerKey = p.issue(tb, "server", x509.ExtKeyUsageServerAuth)
+	p.ClientCert, p.ClientKey = p.issue(tb, "client", x509.ExtKeyUsageClientAuth)
 	return p
+}
+
+// RequireTLS returns a configure function for Start: the server requires
+// TLS with p's server certificate and, with verify, a client certificate
+// signed by p's CA (mutual TLS).
+func (p *PKI) RequireTLS(tb testing.TB, verify bool) func(*server.Options) {
+	tb.Helper()
+	tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: p.ServerCert, KeyFile: p.ServerKey, CaFile: p.CAFile, Verify: verify})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return func(o *server.Options) {
+		o.TLSConfig, o.TLS, o.TLSVerify, o.TLSTimeout = tc, true, verify, 2
+	}
 }
 
 // issue creates a key and a certificate for 127.0.0.1 and localhost signed
 // by the CA and returns the PEM files' paths.
-func (p *pki) issue(tb testing.TB, name string, usage x509.ExtKeyUsage) (certFile, keyFile string) {
+func (p *PKI) issue(tb testing.TB, name string, usage x509.ExtKeyUsage) (certFile, keyFile string) {
 	tb.Helper()
 	key := newKey(tb)
 	tmpl := &x509.Certificate{
@@ -81,7 +99,7 @@ func (p *pki) issue(tb testing.TB, name string, usage x509.ExtKeyUsage) (certFil
 	return p.write(tb, name+"-cert.pem", "CERTIFICATE", der), p.write(tb, name+"-key.pem", "EC PRIVATE KEY", kder)
 }
 
-func (p *pki) write(tb testing.TB, name, typ string, der []byte) string {
+func (p *PKI) write(tb testing.TB, name, typ string, der []byte) string {
 	tb.Helper()
 	path := filepath.Join(p.dir, name)
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
