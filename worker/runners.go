@@ -25,7 +25,7 @@ func (p *Pool) dispatch(pl *puller, msg jetstream.Msg) {
 // longer than AckWait/3 ends (the heartbeat loop reaps them). Compared with
 // a goroutine per job this saves, above all, growing a fresh stack for
 // every job: decoding JSON alone grows it several times. Runners never
-// outnumber the jobs that ran at once.
+// outnumber the slots.
 type runners struct {
 	p       *Pool
 	mu      sync.Mutex
@@ -69,19 +69,23 @@ func (rs *runners) loop(r *runner) {
 	defer rs.wg.Done()
 	for d := range r.work {
 		finished := rs.p.execute(d.msg)
+		// Idle again before the slot is free: the job that slot brings
+		// must find this runner rather than start another.
+		rs.mu.Lock()
+		stopped := rs.stopped
+		if !stopped {
+			r.idleSince = time.Now()
+			rs.idle = append(rs.idle, r)
+		}
+		rs.mu.Unlock()
 		d.pl.q.slots.release()
 		d.pl.settled()
 		if finished {
 			rs.p.jobs.Done()
 		}
-		rs.mu.Lock()
-		if rs.stopped {
-			rs.mu.Unlock()
+		if stopped {
 			return
 		}
-		r.idleSince = time.Now()
-		rs.idle = append(rs.idle, r)
-		rs.mu.Unlock()
 	}
 }
 
