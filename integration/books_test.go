@@ -110,6 +110,7 @@ type summary struct {
 	DeadByReason map[job.Reason]int
 	lost         []string
 	deadOf       map[string]job.DeadLetter
+	readErr      error // the dead letters could not be read
 }
 
 func (b *books) tally(ctx context.Context, tb testing.TB) summary {
@@ -124,7 +125,7 @@ func (b *books) tally(ctx context.Context, tb testing.TB) summary {
 	}
 	dls, err := b.client.DeadLetters(ctx, job.DeadLetterFilter{})
 	if err != nil {
-		return summary{Lost: -1}
+		return summary{Lost: -1, readErr: err}
 	}
 	s := summary{Jobs: len(b.accepted), DeadByReason: map[job.Reason]int{}, deadOf: map[string]job.DeadLetter{}}
 	for _, dl := range dls {
@@ -168,6 +169,10 @@ func (b *books) settle(tb testing.TB, timeout time.Duration) summary {
 		msgs := "unknown"
 		if st, err := b.client.JetStream().Stream(ctx, b.client.Topology().Stream); err == nil {
 			msgs = fmt.Sprint(st.CachedInfo().State.Msgs)
+		}
+		if s.readErr != nil {
+			tb.Errorf("%s: books could not be read after %s: %v", b.scenario, timeout, s.readErr)
+			return s
 		}
 		tb.Errorf("%s: books do not balance after %s: %d of %d jobs lost (e.g. %v); %s jobs left in the work stream",
 			b.scenario, timeout, s.Lost, s.Jobs, s.lost[:min(len(s.lost), 10)], msgs)
