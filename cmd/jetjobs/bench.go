@@ -25,7 +25,7 @@ type benchFlags struct {
 	duration, work                          time.Duration
 	runs                                    int
 	raw, json, rawHeaders                   bool
-	ackAsync                                bool
+	ackAsync, metrics                       bool
 	fetchBatch, enqueueBatch, limit         int
 	memory, syncAlways                      bool
 	replicas                                int
@@ -93,6 +93,7 @@ and nothing else on stdout.`,
 	fl.BoolVar(&f.rawHeaders, "raw-headers", false, "the raw baseline publishes the three headers jetjobs puts on every job")
 	fl.BoolVar(&f.json, "json", false, "print one JSON object per scenario")
 	fl.BoolVar(&f.ackAsync, "ack-async", false, "acknowledge without waiting for the server's confirmation (worker Config.AckAsync)")
+	fl.BoolVar(&f.metrics, "metrics", false, "instrument the pool with the Prometheus collector (package metrics), to measure its cost")
 	fl.IntVar(&f.fetchBatch, "fetch-batch", 0, "most jobs one pull asks for (worker Config.FetchBatch; 0: its default)")
 	fl.IntVar(&f.enqueueBatch, "enqueue-batch", 1000, "jobs per EnqueueMany call")
 	fl.IntVar(&f.limit, "limit", 0, "jobs of a queue pending acknowledgement at once (the consumer's MaxAckPending; 0: unlimited)")
@@ -192,7 +193,7 @@ func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
 	}
 	cfg := bench.Config{
 		Jobs: f.jobs, Concurrency: f.concurrency, PayloadBytes: f.payloadBytes, Queues: f.queues,
-		Rate: f.rate, Duration: f.duration, Work: f.work, AckAsync: f.ackAsync,
+		Rate: f.rate, Duration: f.duration, Work: f.work, AckAsync: f.ackAsync, Metrics: f.metrics,
 		FetchBatch: f.fetchBatch, EnqueueBatch: f.enqueueBatch, RawHeaders: f.rawHeaders, Limit: f.limit,
 		Topology:   job.Topology{MemoryStorage: f.memory, Replicas: f.replicas},
 		Logger:     log,
@@ -232,6 +233,9 @@ func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
 	ack := "confirmed"
 	if f.ackAsync {
 		ack = "async"
+	}
+	if f.metrics {
+		ack += " (metrics collector on)"
 	}
 
 	if !f.json {

@@ -94,6 +94,9 @@ type Config struct {
 	// confirmation (worker.Config.AckAsync); the raw side always Acks
 	// without confirmation.
 	AckAsync bool
+	// Metrics instruments the pool with the Prometheus collector of package
+	// metrics (its middleware and hooks), to measure what it costs.
+	Metrics bool
 	// RawHeaders makes the raw side publish the headers jetjobs puts on
 	// every job (Jetjobs-Id, Jetjobs-Enqueued-At, Nats-Msg-Id), to tell the
 	// cost of the protocol from the cost of the client.

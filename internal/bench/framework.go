@@ -1,8 +1,11 @@
 package bench
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+
 	"context"
 	"fmt"
+	"github.com/jetjobs/jetjobs/metrics"
 	"time"
 
 	"github.com/jetjobs/jetjobs/job"
@@ -66,7 +69,7 @@ func (f *framework) start(ctx context.Context) error {
 	for _, q := range f.queues {
 		queues[q] = worker.QueueConfig{Concurrency: f.cfg.Concurrency, Limit: f.cfg.Limit}
 	}
-	pool, err := worker.New(f.workJS, worker.Config{
+	cfg := worker.Config{
 		Queues:       queues,
 		Topology:     f.cfg.Topology,
 		SkipTopology: true,
@@ -81,7 +84,20 @@ func (f *framework) start(ctx context.Context) error {
 				}
 			},
 		},
-	})
+	}
+	if f.cfg.Metrics {
+		// The collector as an application would run it, scraped or not:
+		// its middleware and hooks on every job.
+		coll, err := metrics.New(nil, metrics.Config{Topology: f.cfg.Topology})
+		if err != nil {
+			return err
+		}
+		if err := prometheus.NewRegistry().Register(coll); err != nil {
+			return err
+		}
+		coll.Instrument(&cfg)
+	}
+	pool, err := worker.New(f.workJS, cfg)
 	if err != nil {
 		return err
 	}
