@@ -7,15 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/jetjobs/jetjobs/internal/natstest"
 	"github.com/jetjobs/jetjobs/job"
 	"github.com/jetjobs/jetjobs/metrics"
 	"github.com/jetjobs/jetjobs/worker"
@@ -29,7 +26,7 @@ type email struct {
 // /readyz. A program would serve the handler with
 // metrics.ListenAndServe(ctx, ":9090", handler) instead.
 func Example() {
-	js, stop := embeddedJetStream()
+	js, stop := natstest.ForExample()
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -89,35 +86,4 @@ func Example() {
 	// jetjobs_jobs_total{kind="email.send",outcome="succeeded",queue="default"} 1
 	// jetjobs_queue_pending_jobs{queue="default"} 0
 	// ready
-}
-
-// embeddedJetStream starts a NATS server with JetStream in a temporary
-// directory and connects to it.
-func embeddedJetStream() (jetstream.JetStream, func()) {
-	dir, err := os.MkdirTemp("", "jetjobs-example-")
-	if err != nil {
-		panic(err)
-	}
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true})
-	if err != nil {
-		panic(err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		panic("server not ready")
-	}
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		panic(err)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		panic(err)
-	}
-	return js, func() {
-		nc.Close()
-		srv.Shutdown()
-		srv.WaitForShutdown()
-		os.RemoveAll(dir)
-	}
 }

@@ -5,15 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/jetjobs/jetjobs/internal/natstest"
 	"github.com/jetjobs/jetjobs/job"
 	"github.com/jetjobs/jetjobs/tracing"
 	"github.com/jetjobs/jetjobs/worker"
@@ -23,7 +20,7 @@ import (
 // that runs it. A program would pass its own tracer provider (or set the
 // global one) and an exporter to its tracing backend.
 func Example() {
-	js, stop := embeddedJetStream()
+	js, stop := natstest.ForExample()
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -80,35 +77,4 @@ func Example() {
 	// Output:
 	// create jobs.default.email.send (producer) is a child of POST /signup
 	// process jobs.default.email.send (consumer) is a child of create jobs.default.email.send
-}
-
-// embeddedJetStream starts a NATS server with JetStream in a temporary
-// directory and connects to it.
-func embeddedJetStream() (jetstream.JetStream, func()) {
-	dir, err := os.MkdirTemp("", "jetjobs-example-")
-	if err != nil {
-		panic(err)
-	}
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true})
-	if err != nil {
-		panic(err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		panic("server not ready")
-	}
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		panic(err)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		panic(err)
-	}
-	return js, func() {
-		nc.Close()
-		srv.Shutdown()
-		srv.WaitForShutdown()
-		os.RemoveAll(dir)
-	}
 }

@@ -2,14 +2,11 @@ package enqueueshell_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"strings"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/jetjobs/jetjobs/internal/natstest"
 	"github.com/jetjobs/jetjobs/internal/proctest"
@@ -21,28 +18,7 @@ import (
 var jetjobsBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(testMain(m))
-}
-
-func testMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "enqueue-shell-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if jetjobsBin, err = proctest.Build("../../cmd/jetjobs", dir, "jetjobs", proctest.Race); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	code := m.Run()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-			return 1
-		}
-	}
-	return code
+	os.Exit(proctest.Main(m, "../../cmd/jetjobs", "jetjobs", &jetjobsBin))
 }
 
 type emailArgs struct {

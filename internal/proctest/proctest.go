@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // Build builds the main package in dir (a path such as "." or
@@ -201,4 +203,31 @@ func Run(tb testing.TB, bin string, env []string, stdin string, args ...string) 
 		tb.Fatalf("%s %s: %v", bin, strings.Join(args, " "), err)
 	}
 	return r
+}
+
+// Main is a TestMain body for packages that test a program: it builds the
+// main package in dir (as Build, with the race detector when the tests have
+// it) into *bin, runs the tests, checks for leaked goroutines, and returns
+// the exit code.
+//
+//	func TestMain(m *testing.M) { os.Exit(proctest.Main(m, ".", "jetjobs", &binary)) }
+func Main(m *testing.M, dir, name string, bin *string) int {
+	tmp, err := os.MkdirTemp("", name+"-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	if *bin, err = Build(dir, tmp, name, Race); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			return 1
+		}
+	}
+	return code
 }
