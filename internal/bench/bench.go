@@ -625,24 +625,9 @@ func (r *run) concurrent(ctx context.Context, impl implementation) (Measurement,
 		if err := impl.start(ctx); err != nil {
 			return err
 		}
-		var wg sync.WaitGroup
-		var perr error
-		pctx, stop := context.WithCancel(ctx)
-		defer stop()
-		wg.Go(func() {
-			if perr = r.enqueueAll(pctx, impl, n, false); perr != nil {
-				r.fail(perr)
-			}
+		return r.produceWhileWorking(ctx, func(ctx context.Context) error {
+			return r.enqueueAll(ctx, impl, n, false)
 		})
-		err := r.wait(ctx)
-		if err != nil {
-			stop() // a failed run ends its producer too
-		}
-		wg.Wait()
-		if err == nil {
-			err = perr
-		}
-		return err
 	})
 	m.Latency = r.latencies.summary()
 	if serr := impl.stop(); err == nil {
@@ -663,24 +648,11 @@ func (r *run) latency(ctx context.Context, impl implementation) (Measurement, er
 	}
 	var lag time.Duration
 	m, err := r.timed(n, func() error {
-		var wg sync.WaitGroup
-		var perr error
-		pctx, stop := context.WithCancel(ctx)
-		defer stop()
-		wg.Go(func() {
-			if lag, perr = r.openLoop(pctx, impl, n); perr != nil {
-				r.fail(perr)
-			}
+		return r.produceWhileWorking(ctx, func(ctx context.Context) error {
+			var err error
+			lag, err = r.openLoop(ctx, impl, n)
+			return err
 		})
-		err := r.wait(ctx)
-		if err != nil {
-			stop() // a failed run ends its producer too
-		}
-		wg.Wait()
-		if err == nil {
-			err = perr
-		}
-		return err
 	})
 	m.Latency = r.latencies.summary()
 	m.ProducerLag = lag
@@ -752,4 +724,28 @@ func (r *run) checkEmpty(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// produceWhileWorking runs produce in its own goroutine while waiting for
+// the run's jobs to be worked; a failed run ends the producer too, and a
+// failed producer ends the run.
+func (r *run) produceWhileWorking(ctx context.Context, produce func(context.Context) error) error {
+	var wg sync.WaitGroup
+	var perr error
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	wg.Go(func() {
+		if perr = produce(pctx); perr != nil {
+			r.fail(perr)
+		}
+	})
+	err := r.wait(ctx)
+	if err != nil {
+		stop()
+	}
+	wg.Wait()
+	if err == nil {
+		err = perr
+	}
+	return err
 }
