@@ -49,3 +49,14 @@ func (p *Pool) handBack(msg jetstream.Msg) {
 	// as well: one of the documented ways a job runs twice.
 	_ = msg.DoubleAck(ctx)
 }
+
+// handBackLater hands msg back on a goroutine of its own, for callers that
+// must not block (the subscription callback that receives jobs). Stop waits
+// for it like for a running job.
+func (p *Pool) handBackLater(msg jetstream.Msg) {
+	p.jobs.Add(1)
+	go func() {
+		defer p.jobs.Done()
+		p.handBack(msg)
+	}()
+}

@@ -285,7 +285,7 @@ func (pl *puller) receive(msg *nats.Msg) {
 	}
 	m := newMessage(msg, pl.p.js.Conn())
 	if !reserved && !pl.q.slots.tryAcquire() {
-		pl.p.handBack(m) // a job of a request given up on, and no slot for it
+		pl.p.handBackLater(m) // a job of a request given up on, and no slot for it
 		return
 	}
 	pl.p.dispatch(pl, m)

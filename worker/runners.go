@@ -12,7 +12,7 @@ import (
 // starts: it is handed back for immediate redelivery.
 func (p *Pool) dispatch(pl *puller, msg jetstream.Msg) {
 	if p.stopping.Load() {
-		p.handBack(msg)
+		p.handBackLater(msg)
 		pl.q.slots.release()
 		return
 	}
