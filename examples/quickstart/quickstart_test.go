@@ -4,7 +4,11 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestQuickstartRuns(t *testing.T) {
 	out, err := exec.Command("go", "run", ".").CombinedOutput()
