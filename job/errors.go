@@ -49,6 +49,7 @@ var (
 // up an attempt. Create it with Snooze.
 type SnoozeError struct{ Delay time.Duration }
 
+// Error says for how long the job was snoozed.
 func (e *SnoozeError) Error() string { return fmt.Sprintf("jetjobs: job snoozed for %s", e.Delay) }
 
 // Snooze returns an error that, returned by a handler, runs the job again
@@ -61,6 +62,7 @@ func Snooze(d time.Duration) error {
 // dead letters at once with reason "failed". Create it with Permanent.
 type PermanentError struct{ Err error }
 
+// Error returns the wrapped error's message.
 func (e *PermanentError) Error() string {
 	if e.Err == nil {
 		return "jetjobs: permanent failure"
@@ -68,6 +70,7 @@ func (e *PermanentError) Error() string {
 	return e.Err.Error()
 }
 
+// Unwrap returns the wrapped error.
 func (e *PermanentError) Unwrap() error { return e.Err }
 
 // Permanent wraps err so the worker dead-letters the job without retrying.
@@ -77,6 +80,7 @@ func Permanent(err error) error { return &PermanentError{Err: err} }
 // dead-letters it with reason "canceled" and does not retry it.
 type CanceledError struct{ Err error }
 
+// Error says the job was canceled, and why if known.
 func (e *CanceledError) Error() string {
 	if e.Err == nil {
 		return "jetjobs: job canceled"
@@ -84,6 +88,7 @@ func (e *CanceledError) Error() string {
 	return "jetjobs: job canceled: " + e.Err.Error()
 }
 
+// Unwrap returns the wrapped error.
 func (e *CanceledError) Unwrap() error { return e.Err }
 
 // Cancel wraps err so the worker dead-letters the job with reason
@@ -96,4 +101,5 @@ type PanicError struct {
 	Stack []byte
 }
 
+// Error names the value the handler panicked with.
 func (e *PanicError) Error() string { return fmt.Sprintf("jetjobs: handler panic: %v", e.Value) }
