@@ -48,13 +48,7 @@ func (t Topology) DeadLetterMessage(subject string, h nats.Header, data []byte, 
 	if queue == "" || ValidateQueue(queue) != nil {
 		queue = invalidQueue
 	}
-	out := make(nats.Header, len(h)+6)
-	for k, v := range h {
-		if strings.HasPrefix(k, "Nats-") {
-			continue // server-interpreted headers would act again on the copy
-		}
-		out[k] = v
-	}
+	out := CopyHeader(h, 6)
 	if out.Get(HeaderID) == "" {
 		out.Set(HeaderID, id)
 	}
@@ -186,17 +180,7 @@ func (c *Client) replay(ctx context.Context, dl DeadLetter) (Result, error) {
 	if dl.Subject == "" {
 		return Result{}, fmt.Errorf("%w: dead letter %d has no %s header; it cannot be replayed", ErrDecode, dl.Seq, HeaderSubject)
 	}
-	h := make(nats.Header, len(dl.Header))
-	for k, v := range dl.Header {
-		switch k {
-		case HeaderReason, HeaderError, HeaderAttempts, HeaderSubject, HeaderFailedAt, HeaderAttemptBase:
-			continue
-		}
-		if strings.HasPrefix(k, "Nats-") {
-			continue
-		}
-		h[k] = v
-	}
+	h := CopyHeader(dl.Header, 1, HeaderReason, HeaderError, HeaderAttempts, HeaderSubject, HeaderFailedAt, HeaderAttemptBase)
 	// A fresh message ID: the original one may still be in the duplicate
 	// window, which would swallow the replay. Naming it after the dead
 	// letter keeps a repeated replay of the same dead letter idempotent.

@@ -35,13 +35,7 @@ func readInfo(prefix, subject string, h nats.Header, data []byte, meta *jetstrea
 		MaxAttempts: maxAttempts,
 		EnqueuedAt:  meta.Timestamp,
 	}
-	info.ID = h.Get(HeaderID)
-	if info.ID == "" {
-		info.ID = h.Get(HeaderMsgID)
-	}
-	if info.ID == "" {
-		info.ID = fmt.Sprintf("%s-%d", meta.Stream, meta.Sequence.Stream)
-	}
+	info.ID = IDOf(h, meta.Stream, meta.Sequence.Stream)
 	var firstErr error
 	fail := func(err error) {
 		if firstErr == nil {

@@ -2,8 +2,12 @@ package job
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/nats-io/nats.go"
 )
 
 // Headers of wire protocol v1. Every header is optional for a foreign
@@ -149,4 +153,30 @@ func ParseSubject(prefix, subject string) (queue, kind string, err error) {
 		return "", "", err
 	}
 	return queue, kind, nil
+}
+
+// CopyHeader returns a copy of h for a new message made from an old one
+// (snooze, hand-back, relay, dead letter, replay): without the headers the
+// server interprets (Nats-*), which would act again on the copy, and
+// without drop. room is capacity for the headers the caller adds.
+func CopyHeader(h nats.Header, room int, drop ...string) nats.Header {
+	out := make(nats.Header, len(h)+room)
+	for k, v := range h {
+		if !strings.HasPrefix(k, "Nats-") && !slices.Contains(drop, k) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// IDOf returns the ID of the job message with header h stored at seq in
+// stream: its Jetjobs-Id, else its Nats-Msg-Id, else "<stream>-<seq>".
+func IDOf(h nats.Header, stream string, seq uint64) string {
+	if id := h.Get(HeaderID); id != "" {
+		return id
+	}
+	if id := h.Get(HeaderMsgID); id != "" {
+		return id
+	}
+	return stream + "-" + strconv.FormatUint(seq, 10)
 }

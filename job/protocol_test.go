@@ -165,3 +165,15 @@ func TestReadInfoClipsHugeHeaderInError(t *testing.T) {
 		t.Fatalf("error of %d bytes: %.200v", len(err.Error()), err)
 	}
 }
+
+func TestCopyHeaderDropsServerHeaders(t *testing.T) {
+	h := nats.Header{"Nats-Msg-Id": {"m"}, "Nats-Schedule": {"@at x"}, HeaderID: {"j"}, HeaderReason: {"failed"}, "X-Tenant": {"a"}}
+	got := CopyHeader(h, 2, HeaderReason)
+	if len(got) != 2 || got.Get(HeaderID) != "j" || got.Get("X-Tenant") != "a" {
+		t.Fatalf("CopyHeader = %v", got)
+	}
+	got.Set("X-Tenant", "b")
+	if h.Get("X-Tenant") != "a" {
+		t.Fatal("copy shares the map with the original")
+	}
+}

@@ -139,13 +139,7 @@ func (p *Pool) deadLetterBySeq(seq uint64, deliveries int) {
 		p.log.LogAttrs(ctx, slog.LevelError, "reading a job that reached max deliveries failed", slog.Uint64("seq", seq), slog.String("error", err.Error()))
 		return
 	}
-	id := raw.Header.Get(job.HeaderID)
-	if id == "" {
-		id = raw.Header.Get(job.HeaderMsgID)
-	}
-	if id == "" {
-		id = fmt.Sprintf("%s-%d", p.cfg.Topology.Stream, seq)
-	}
+	id := job.IDOf(raw.Header, p.cfg.Topology.Stream, seq)
 	queue, kind, _ := job.ParseSubject(p.cfg.Topology.Prefix, raw.Subject)
 	cause := fmt.Sprintf("delivered %d times (the consumer's MaxDeliver) without an outcome; its workers died or lost their connection on every attempt", deliveries)
 	dl := p.cfg.Topology.DeadLetterMessage(raw.Subject, raw.Header, raw.Data, id, queue, p.cfg.Topology.Stream, seq, job.ReasonMaxDeliveries, cause, deliveries)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -30,12 +29,7 @@ func (p *Pool) handBack(msg jetstream.Msg) {
 	}
 	info, _ := job.ReadInfo(p.cfg.Topology.Prefix, msg, p.cfg.MaxAttempts)
 	used := info.Attempt - 1 // this delivery does not count
-	h := make(nats.Header, len(msg.Headers())+2)
-	for k, v := range msg.Headers() {
-		if !strings.HasPrefix(k, "Nats-") {
-			h[k] = v
-		}
-	}
+	h := job.CopyHeader(msg.Headers(), 3)
 	h.Set(job.HeaderID, info.ID)
 	h.Set(job.HeaderAttemptBase, strconv.Itoa(max(used, 0)))
 	h.Set(job.HeaderMsgID, fmt.Sprintf("handback:%s:%d:%d", meta.Stream, meta.Sequence.Stream, meta.NumDelivered))

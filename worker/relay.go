@@ -67,12 +67,7 @@ func (p *Pool) relay(msg jetstream.Msg) {
 		return
 	}
 	rest, _ := strings.CutPrefix(msg.Subject(), p.cfg.Topology.SchedulePrefix+".fire.")
-	out := &nats.Msg{Subject: p.cfg.Topology.Prefix + "." + rest, Header: nats.Header{}, Data: msg.Data()}
-	for k, v := range msg.Headers() {
-		if !strings.HasPrefix(k, "Nats-") {
-			out.Header[k] = v
-		}
-	}
+	out := &nats.Msg{Subject: p.cfg.Topology.Prefix + "." + rest, Header: job.CopyHeader(msg.Headers(), 1), Data: msg.Data()}
 	out.Header.Set(job.HeaderMsgID, fmt.Sprintf("fired:%s:%d", meta.Stream, meta.Sequence.Stream))
 	if name := out.Header.Get(job.HeaderSchedule); name != "" && out.Header.Get(job.HeaderID) == "" {
 		// Each firing of a periodic schedule is a job of its own; its ID

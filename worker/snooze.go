@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -24,12 +23,7 @@ func (p *Pool) snooze(msg jetstream.Msg, info *job.Info, d time.Duration) {
 		return
 	}
 	meta, _ := msg.Metadata()
-	h := nats.Header{}
-	for k, v := range msg.Headers() {
-		if !strings.HasPrefix(k, "Nats-") {
-			h[k] = v
-		}
-	}
+	h := job.CopyHeader(msg.Headers(), 5)
 	h.Set(job.HeaderID, info.ID)
 	h.Set(job.HeaderAttemptBase, strconv.Itoa(info.Attempt-1))
 	h.Set("Nats-Schedule", job.ScheduleAt(time.Now().Add(d)))
