@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/jetjobs/jetjobs/internal/natstest"
+	"github.com/jetjobs/jetjobs/internal/pooltest"
 	"github.com/jetjobs/jetjobs/job"
 	"github.com/jetjobs/jetjobs/metrics"
 	"github.com/jetjobs/jetjobs/worker"
@@ -44,31 +44,12 @@ func newEnv(t testing.TB) *env {
 	return &env{t: t, srv: srv, js: js, client: c}
 }
 
-func testLogger() *slog.Logger {
-	if os.Getenv("JETJOBS_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
+func testLogger() *slog.Logger { return pooltest.Logger() }
 
 // pool creates, starts and (at cleanup) stops a pool on e's server.
 func (e *env) pool(cfg worker.Config, register func(p *worker.Pool)) *worker.Pool {
 	e.t.Helper()
-	if cfg.Logger == nil {
-		cfg.Logger = testLogger()
-	}
-	p, err := worker.New(e.js, cfg)
-	must(e.t, err)
-	register(p)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	must(e.t, p.Start(ctx))
-	e.t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = p.Stop(ctx)
-	})
-	return p
+	return pooltest.Start(e.t, e.js, cfg, register)
 }
 
 func (e *env) enqueue(kind string, args any, opts ...job.Option) {

@@ -2,9 +2,7 @@ package tracing_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/jetjobs/jetjobs/internal/natstest"
+	"github.com/jetjobs/jetjobs/internal/pooltest"
 	"github.com/jetjobs/jetjobs/job"
 	"github.com/jetjobs/jetjobs/tracing"
 	"github.com/jetjobs/jetjobs/worker"
@@ -91,29 +90,11 @@ func (e *env) client() *job.Client {
 // pool starts a pool traced with e.cfg, stopped at cleanup.
 func (e *env) pool(cfg worker.Config, register func(p *worker.Pool)) {
 	e.t.Helper()
-	if cfg.Logger == nil {
-		cfg.Logger = testLogger()
-	}
 	cfg.Middleware = append([]job.Middleware{tracing.Middleware(e.cfg)}, cfg.Middleware...)
-	p, err := worker.New(e.js, cfg)
-	must(e.t, err)
-	register(p)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	must(e.t, p.Start(ctx))
-	e.t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = p.Stop(ctx)
-	})
+	pooltest.Start(e.t, e.js, cfg, register)
 }
 
-func testLogger() *slog.Logger {
-	if os.Getenv("JETJOBS_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
+func testLogger() *slog.Logger { return pooltest.Logger() }
 
 func must(t testing.TB, err error) {
 	t.Helper()

@@ -2,15 +2,14 @@ package worker_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetjobs/jetjobs/internal/natstest"
+	"github.com/jetjobs/jetjobs/internal/pooltest"
 	"github.com/jetjobs/jetjobs/job"
 	"github.com/jetjobs/jetjobs/worker"
 )
@@ -39,36 +38,13 @@ func newEnv(t *testing.T) *env {
 	return &env{t: t, srv: srv, js: js, client: c}
 }
 
-func testLogger() *slog.Logger {
-	if os.Getenv("JETJOBS_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
+func testLogger() *slog.Logger { return pooltest.Logger() }
 
 // pool creates a pool on e's server; register adds handlers; the pool is
 // started and stopped at cleanup.
 func (e *env) pool(cfg worker.Config, register func(p *worker.Pool)) *worker.Pool {
 	e.t.Helper()
-	if cfg.Logger == nil {
-		cfg.Logger = testLogger()
-	}
-	p, err := worker.New(e.js, cfg)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	register(p)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := p.Start(ctx); err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = p.Stop(ctx)
-	})
-	return p
+	return pooltest.Start(e.t, e.js, cfg, register)
 }
 
 func (e *env) enqueue(kind string, args any, opts ...job.Option) job.Result {
