@@ -3,8 +3,10 @@ package integration
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -131,6 +133,24 @@ func firstDoneAfter(recs []record, ids []string, t time.Time) map[string]time.Ti
 		}
 	}
 	return out
+}
+
+// startedNotDone returns the jobs worker had started before t and not
+// finished before t.
+func startedNotDone(recs []record, worker string, t time.Time) []string {
+	open := map[string]bool{}
+	for _, r := range recs {
+		if r.worker != worker || !r.at.Before(t) {
+			continue
+		}
+		switch r.event {
+		case "start":
+			open[r.id] = true
+		case "done":
+			delete(open, r.id)
+		}
+	}
+	return slices.Sorted(maps.Keys(open))
 }
 
 // firstDone returns the time of the first completion after t.
