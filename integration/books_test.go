@@ -158,14 +158,19 @@ func (b *books) tally(ctx context.Context, tb testing.TB) summary {
 // that none was lost and returns the figures.
 func (b *books) settle(tb testing.TB, timeout time.Duration) summary {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout+10*time.Second)
-	defer cancel()
 	var s summary
 	settled := poll(timeout, 100*time.Millisecond, func() bool {
+		// Each look has a deadline of its own: a request to a stream
+		// between leaders can go unanswered, and must not hold the whole
+		// wait.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
 		s = b.tally(ctx, tb)
 		return s.Lost == 0 && b.streamEmpty(ctx)
 	})
 	if !settled {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
 		msgs := "unknown"
 		if st, err := b.client.JetStream().Stream(ctx, b.client.Topology().Stream); err == nil {
 			msgs = fmt.Sprint(st.CachedInfo().State.Msgs)
