@@ -164,7 +164,7 @@ func (c *Client) scheduleMessage(s Schedule) (*nats.Msg, error) {
 		msg.Header.Set(scheduleTimeZoneHeader, s.TimeZone)
 	}
 	msg.Header.Set(rollupHeader, "sub") // one message per schedule name
-	if err := c.checkSize(msg); err != nil {
+	if err := c.checkSize(len(msg.Subject) + len(msg.Data) + headerSize(msg.Header)); err != nil {
 		return nil, err
 	}
 	return msg, nil
