@@ -53,7 +53,11 @@ type SnoozeError struct{ Delay time.Duration }
 func (e *SnoozeError) Error() string { return fmt.Sprintf("jetjobs: job snoozed for %s", e.Delay) }
 
 // Snooze returns an error that, returned by a handler, runs the job again
-// after d without counting the attempt. Negative d counts as zero.
+// after d without counting the attempt. The job waits on a server schedule,
+// which fires on whole seconds: a delay under a second waits until the next
+// one. Zero (or negative) d puts the job at the back of its queue at once.
+// Against a server without message schedules (before nats-server 2.12) a
+// delay becomes a Nak with that delay, and then the attempt does count.
 func Snooze(d time.Duration) error {
 	return &SnoozeError{Delay: max(d, 0)}
 }

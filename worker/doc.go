@@ -7,7 +7,8 @@
 //   - failure: Nak with the retry policy's delay, until the last attempt;
 //   - last attempt, Permanent error, undecodable payload, expired or
 //     canceled job: publish to the dead-letter stream, then Term;
-//   - Snooze: republish on a server schedule without using up an attempt.
+//   - Snooze: republish on a server schedule (zero: to the back of the
+//     queue) without using up an attempt.
 //
 // Handlers are typed: register a function or a Worker for an argument type
 // with Handle or Register, and the pool decodes each job's JSON payload into

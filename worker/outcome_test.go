@@ -119,32 +119,45 @@ func TestRawPublishWithoutHeadersRuns(t *testing.T) {
 	}
 }
 
+// Snoozes of a second, of less than the schedules' one-second resolution
+// and of zero each run the job again, no earlier than asked, on the same
+// attempt.
 func TestSnoozeDoesNotUseAttempts(t *testing.T) {
 	e := newEnv(t)
+	delays := []time.Duration{time.Second, 200 * time.Millisecond, 0}
+	type run struct {
+		attempt int
+		at      time.Time
+	}
 	var calls atomic.Int32
-	attempts := make(chan int, 10)
+	runs := make(chan run, 10)
 	e.pool(worker.Config{}, func(p *worker.Pool) {
 		must(t, worker.Handle(p, "sleepy", func(ctx context.Context, j *job.Job[struct{}]) error {
-			attempts <- j.Attempt
-			if calls.Add(1) <= 3 {
-				return job.Snooze(time.Second)
+			runs <- run{j.Attempt, time.Now()}
+			if n := int(calls.Add(1)); n <= len(delays) {
+				return job.Snooze(delays[n-1])
 			}
 			return nil
 		}))
 	})
 	r := e.enqueue("sleepy", nil, job.MaxAttempts(1))
-	var seen []int
-	for len(seen) < 4 {
+	var seen []run
+	for len(seen) < len(delays)+1 {
 		select {
-		case a := <-attempts:
-			seen = append(seen, a)
+		case x := <-runs:
+			seen = append(seen, x)
 		case <-time.After(15 * time.Second):
-			t.Fatalf("attempts so far %v", seen)
+			t.Fatalf("runs so far %v", seen)
 		}
 	}
-	for i, a := range seen {
-		if a != 1 {
-			t.Fatalf("attempt numbers %v: snoozes used up attempts (call %d)", seen, i)
+	for i, x := range seen {
+		if x.attempt != 1 {
+			t.Fatalf("run %d was attempt %d: the snooze of %s used up an attempt", i, x.attempt, delays[i-1])
+		}
+		if i > 0 {
+			if gap := x.at.Sub(seen[i-1].at); gap < delays[i-1] {
+				t.Fatalf("snoozed for %s, ran again after %s", delays[i-1], gap)
+			}
 		}
 	}
 	if dls := e.deadLetters(); len(dls) != 0 {

@@ -15,10 +15,17 @@ import (
 
 // snooze runs the job again after d without using up an attempt: it
 // republishes the job on a server schedule carrying the attempts used so
-// far, then acknowledges the original. Without server schedules it falls
-// back to a Nak with delay, which does count a delivery.
+// far, then acknowledges the original. Schedules fire on whole seconds, so
+// a delay under a second waits until the next one. A zero delay republishes
+// the job to the back of its queue at once (no schedule needed). Without
+// server schedules (nats-server older than 2.12) a delay falls back to a
+// Nak with delay, which does count a delivery.
 func (p *Pool) snooze(msg jetstream.Msg, info *job.Info, d time.Duration) {
-	if !p.schedules || d < time.Second {
+	if d <= 0 {
+		p.handBack(msg)
+		return
+	}
+	if !p.schedules {
 		p.nak(msg, info, d)
 		return
 	}
