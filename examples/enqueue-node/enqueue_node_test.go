@@ -2,11 +2,13 @@ package enqueuenode_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,9 +24,10 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// node returns the node binary, skipping the test where Node.js or the
-// example's packages are missing (failing instead on CI, whose .ci/run
-// installs them).
+// node returns the node binary, installing the example's packages from its
+// committed lock file first (npm ci) when they are missing. Where Node.js
+// or npm is not installed the test is skipped, except on CI (CI set), where
+// it fails.
 func node(t *testing.T) string {
 	t.Helper()
 	skip := t.Skipf
@@ -35,10 +38,34 @@ func node(t *testing.T) string {
 	if err != nil {
 		skip("Node.js is not installed: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join("node_modules", "nats", "package.json")); err != nil {
-		skip("the example's packages are not installed; run: npm ci --prefix examples/enqueue-node")
+	installOnce.Do(func() { installErr = npmCI() })
+	if installErr != nil {
+		skip("the example's packages could not be installed: %v", installErr)
 	}
 	return bin
+}
+
+var (
+	installOnce sync.Once
+	installErr  error
+)
+
+// npmCI installs the packages of package-lock.json unless they are there.
+func npmCI() error {
+	if _, err := os.Stat(filepath.Join("node_modules", "nats", "package.json")); err == nil {
+		return nil
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		return fmt.Errorf("npm is not installed: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("npm ci: %w\n%s", err, out)
+	}
+	return nil
 }
 
 type emailArgs struct {
