@@ -3,6 +3,9 @@ package worker_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/jetjobs/jetjobs/internal/natstest"
@@ -124,4 +127,64 @@ func ExamplePool_Stop() {
 	// Output:
 	// stop: context deadline exceeded
 	// running after stop: 0
+}
+
+// InvoiceArgs names its kind, so Register needs no kind string.
+type InvoiceArgs struct {
+	Number int `json:"number"`
+}
+
+func (InvoiceArgs) Kind() string { return "invoice.send" }
+
+// InvoiceWorker sets each attempt's timeout through the optional Timeout
+// method (it sees the job, so it may depend on the arguments); MaxAttempts,
+// RetryPolicy and Middleware methods set those for the kind.
+type InvoiceWorker struct{ sent chan int }
+
+func (w InvoiceWorker) Work(ctx context.Context, j *job.Job[InvoiceArgs]) error {
+	w.sent <- j.Args.Number
+	return nil
+}
+
+func (InvoiceWorker) Timeout(*job.Job[InvoiceArgs]) time.Duration { return 30 * time.Second }
+
+// Register serves a kind with a type that implements Worker; registering
+// the same kind again is refused at once.
+func ExampleRegister() {
+	js, cleanup := natstest.ForExample()
+	defer cleanup()
+	ctx := context.Background()
+
+	pool, _ := worker.New(js, worker.Config{})
+	sent := make(chan int, 1)
+	fmt.Println(worker.Register(pool, InvoiceWorker{sent: sent}))
+	fmt.Println(worker.Register(pool, InvoiceWorker{sent: sent}) != nil)
+	pool.Start(ctx)
+	defer pool.Stop(ctx)
+
+	client, _ := job.NewClient(js, job.ClientConfig{})
+	client.EnqueueArgs(ctx, InvoiceArgs{Number: 1042})
+	fmt.Println("sent invoice", <-sent)
+	// Output:
+	// <nil>
+	// true
+	// sent invoice 1042
+}
+
+// Run is the whole life of a worker process: it starts the pool, works
+// until its context ends (here: SIGINT or SIGTERM, or a second), then stops
+// gracefully, letting running jobs finish for Config.ShutdownTimeout.
+func ExamplePool_Run() {
+	js, cleanup := natstest.ForExample()
+	defer cleanup()
+
+	pool, _ := worker.New(js, worker.Config{ShutdownTimeout: 30 * time.Second})
+	worker.Handle(pool, "noop", func(ctx context.Context, j *job.Job[struct{}]) error { return nil })
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	fmt.Println("run:", pool.Run(ctx))
+	// Output: run: <nil>
 }
