@@ -120,12 +120,12 @@ type Request struct {
 // option allocates).
 var enqueueStallWait = jetstream.WithStallWait(5 * time.Second)
 
-// EnqueueMany validates and encodes every job first, then publishes the
-// valid ones pipelined (asynchronous publish, acknowledgements awaited
-// together) and returns one Result per request, in order. A request that
-// fails validation has Err set and is not published; the others still are.
-// The returned error is ctx's error if ctx ended before every
-// acknowledgement arrived (their Results then carry it too).
+// EnqueueMany validates, encodes and publishes the jobs one after another,
+// pipelined (asynchronous publish, acknowledgements awaited together), and
+// returns one Result per request, in order. A request that fails validation
+// has Err set and is not published; the others still are. The returned
+// error is ctx's error if ctx ended before every acknowledgement arrived
+// (their Results then carry it too).
 func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]Result, error) {
 	results := make([]Result, len(reqs))
 	futures := make([]jetstream.PubAckFuture, len(reqs))

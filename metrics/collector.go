@@ -40,7 +40,9 @@ type Config struct {
 	// is the default namespace.
 	Topology job.Topology
 	// Queues lists the queues whose server-side gauges are reported. Empty
-	// means every queue that has a consumer on the work stream.
+	// means every queue job.Inspector.Queues reports: each queue that has a
+	// consumer on the work stream, and each that holds jobs or dead letters
+	// without one.
 	Queues []string
 	// QueueStatsTTL is how long queue gauges read from the server are reused
 	// before a scrape reads them again; default 10s. Every scrape within it,

@@ -9,10 +9,11 @@ import (
 	"github.com/jetjobs/jetjobs/job"
 )
 
-// Logging logs one line per attempt when it ends: debug for success, warn
-// for a failure that will be retried or a snooze, error for the last
-// attempt or a permanent failure. Payloads are never logged. A nil logger
-// logs to slog.Default().
+// Logging logs one line per attempt when it ends: debug for success, info
+// for a snooze or a job canceled by ID, warn for a failure that will be
+// retried or an attempt the pool interrupted (the job runs again), error
+// for the last attempt or a permanent failure. Payloads are never logged.
+// A nil logger logs to slog.Default().
 func Logging(logger *slog.Logger) job.Middleware {
 	if logger == nil {
 		logger = slog.Default()

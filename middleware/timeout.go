@@ -7,10 +7,15 @@ import (
 	"github.com/jetjobs/jetjobs/job"
 )
 
-// Timeout bounds each attempt to d unless the job carries its own timeout
-// (the Jetjobs-Timeout header or a per-kind setting), which then wins. The
-// handler's context is canceled at the deadline; a handler that ignores its
-// context keeps running, as with net/http.
+// Timeout bounds each attempt to d unless job.Info.Timeout is set, which
+// then wins. A worker pool sets Info.Timeout before the middleware runs:
+// from the job's Jetjobs-Timeout header, else the kind's
+// worker.WithTimeout, else worker.Config.Timeout; it bounds the attempt by
+// that itself. Under a pool, d therefore applies only to jobs for which
+// none of the three is set. A worker.Worker's Timeout method sets no
+// Info.Timeout: it bounds the handler inside d, and the earlier deadline
+// ends the attempt. The handler's context is canceled at the deadline; a
+// handler that ignores its context keeps running, as with net/http.
 func Timeout(d time.Duration) job.Middleware {
 	return func(next job.Handler) job.Handler {
 		if d <= 0 {

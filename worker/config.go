@@ -56,8 +56,9 @@ type Config struct {
 	// heartbeat every AckWait/3, so only a dead worker's job waits this long.
 	AckWait time.Duration
 	// MaxDeliver bounds the deliveries of one job message on the server, the
-	// backstop for jobs whose worker dies on every attempt; default 100. It
-	// must exceed MaxAttempts; per-job limits above it are capped to it.
+	// backstop for jobs whose worker dies on every attempt; default 100, or
+	// MaxAttempts+1 when that is more. It must exceed MaxAttempts; per-job
+	// limits above it are capped to it.
 	MaxDeliver int
 	// FetchBatch caps how many jobs one pull request asks for; default 256.
 	// The pool never asks for more jobs than it has free slots.

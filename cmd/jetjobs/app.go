@@ -19,8 +19,8 @@ import (
 // A command file registers its command from init with register, so adding
 // a command (bench, cron, cancel, queues pause) is adding one file:
 //
-//	func init() { register("", newBenchCommand) }         // jetjobs bench
-//	func init() { register("queues", newPauseCommand) }   // jetjobs queues pause
+//	func init() { register("", newBenchCommand) }              // jetjobs bench
+//	func init() { register("queues", newQueuesPauseCommand) }  // jetjobs queues pause
 //
 // build receives the app, which gives it the streams, the logger, the
 // connection flags and the terminal state; it returns the cobra command.
