@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -232,28 +233,92 @@ func (c *Client) ReplayAll(ctx context.Context, queue string, progress func(done
 // PurgeDeadLetters deletes the dead letters of queue (all when empty) and
 // returns how many were deleted.
 func (c *Client) PurgeDeadLetters(ctx context.Context, queue string) (uint64, error) {
-	subject, err := c.deadLetterSubject(queue)
-	if err != nil {
-		return 0, err
-	}
+	return c.PurgeDeadLettersThrough(ctx, queue, 0)
+}
+
+// DeadLetterSequence returns the dead-letter stream's last sequence: every
+// dead letter stored so far has this sequence or a lower one. Read it before
+// showing or counting dead letters, and pass it to PurgeDeadLettersThrough,
+// so that a purge someone confirmed spares dead letters that arrived after
+// they looked.
+func (c *Client) DeadLetterSequence(ctx context.Context) (uint64, error) {
 	s, err := c.js.Stream(ctx, c.topo.DeadLetterStream)
 	if err != nil {
 		return 0, fmt.Errorf("jetjobs: dead-letter stream %s: %w", c.topo.DeadLetterStream, err)
 	}
-	before := s.CachedInfo().State.Msgs
-	if queue == "" {
-		err = s.Purge(ctx)
-	} else {
-		err = s.Purge(ctx, jetstream.WithPurgeSubject(subject))
-	}
-	if err != nil {
-		return 0, fmt.Errorf("jetjobs: purge dead letters: %w", err)
-	}
-	info, err := s.Info(ctx)
+	return s.CachedInfo().State.LastSeq, nil
+}
+
+// PurgeDeadLettersThrough deletes the dead letters of queue (all when empty)
+// stored at or below sequence through of the dead-letter stream (all when
+// through is 0) and returns how many the server deleted.
+func (c *Client) PurgeDeadLettersThrough(ctx context.Context, queue string, through uint64) (uint64, error) {
+	subject, err := c.deadLetterSubject(queue)
 	if err != nil {
 		return 0, err
 	}
-	return before - info.State.Msgs, nil
+	req := struct {
+		Filter string `json:"filter,omitempty"`
+		Seq    uint64 `json:"seq,omitempty"` // purge below this sequence
+	}{Filter: subject}
+	if through > 0 {
+		req.Seq = through + 1
+	}
+	var resp struct {
+		Success bool                `json:"success"`
+		Purged  uint64              `json:"purged"`
+		Error   *jetstream.APIError `json:"error"`
+	}
+	// The purge request itself, not Stream.Purge, because only its response
+	// says how many messages the server deleted.
+	if err := c.apiRequest(ctx, "STREAM.PURGE."+c.topo.DeadLetterStream, req, &resp); err != nil {
+		return 0, fmt.Errorf("jetjobs: purge dead letters: %w", err)
+	}
+	if resp.Error != nil {
+		if resp.Error.ErrorCode == jetstream.JSErrCodeStreamNotFound {
+			return 0, fmt.Errorf("jetjobs: dead-letter stream %s: %w", c.topo.DeadLetterStream, jetstream.ErrStreamNotFound)
+		}
+		return 0, fmt.Errorf("jetjobs: purge dead letters: %w", resp.Error)
+	}
+	return resp.Purged, nil
+}
+
+// apiRequest sends a JetStream API request (subject relative to the API
+// prefix of c's JetStream context, domain included) and decodes the reply.
+func (c *Client) apiRequest(ctx context.Context, subject string, req, resp any) error {
+	data, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		timeout := c.js.Options().DefaultTimeout
+		if timeout <= 0 {
+			timeout = 5 * time.Second
+		}
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	msg, err := c.js.Conn().RequestWithContext(ctx, apiPrefix(c.js)+subject, data)
+	if err != nil {
+		if errors.Is(err, nats.ErrNoResponders) {
+			return jetstream.ErrJetStreamNotEnabled
+		}
+		return err
+	}
+	return json.Unmarshal(msg.Data, resp)
+}
+
+// apiPrefix is the subject prefix of js's API requests.
+func apiPrefix(js jetstream.JetStream) string {
+	o := js.Options()
+	switch {
+	case o.Domain != "":
+		return "$JS." + o.Domain + ".API."
+	case o.APIPrefix != "":
+		return strings.TrimSuffix(o.APIPrefix, ".") + "."
+	}
+	return jetstream.DefaultAPIPrefix
 }
 
 func (c *Client) deleteDeadLetter(ctx context.Context, seq uint64) error {

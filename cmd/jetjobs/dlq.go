@@ -250,7 +250,8 @@ func newDLQPurgeCommand(a *app) *cobra.Command {
 		Short: "Delete dead letters for good",
 		Long: `Purge deletes the dead letters (of --queue, if given). It asks for
 confirmation on stdin unless --force is given: anything but y or yes, or
-no answer, purges nothing and exits 1.`,
+no answer, purges nothing and exits 1. Dead letters that arrive while the
+question waits are kept: only those there when it counted are deleted.`,
 		Example: `  jetjobs dlq purge --queue mail
   jetjobs dlq purge --force`,
 		Args: noArgs,
@@ -266,6 +267,13 @@ no answer, purges nothing and exits 1.`,
 				return err
 			}
 			defer nc.Close()
+			// The mark first: whatever is counted and confirmed below is at
+			// or under it, and dead letters that arrive while the question
+			// waits for an answer are spared.
+			mark, err := c.DeadLetterSequence(ctx)
+			if err != nil {
+				return err
+			}
 			total, err := deadLetterCount(ctx, c, queue)
 			if err != nil {
 				return err
@@ -275,9 +283,12 @@ no answer, purges nothing and exits 1.`,
 				return nil
 			}
 			if !force {
-				what := fmt.Sprintf("all %d dead letters", total)
+				what := "all " + plural(int(total), "dead letter")
+				if total == 1 {
+					what = "the 1 dead letter"
+				}
 				if queue != "" {
-					what = fmt.Sprintf("the %d dead letters of queue %s", total, queue)
+					what = fmt.Sprintf("the %s of queue %s", plural(int(total), "dead letter"), queue)
 				}
 				ok, err := a.confirm(fmt.Sprintf("Delete %s for good? [y/N] ", what))
 				if err != nil {
@@ -287,11 +298,11 @@ no answer, purges nothing and exits 1.`,
 					return errors.New("nothing purged: answer y to confirm, or pass --force")
 				}
 			}
-			n, err := c.PurgeDeadLetters(ctx, queue)
+			n, err := c.PurgeDeadLettersThrough(ctx, queue, mark)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "purged %d dead letters\n", n)
+			fmt.Fprintf(a.stdout, "purged %s\n", plural(int(n), "dead letter"))
 			return nil
 		},
 	}

@@ -302,7 +302,7 @@ func TestDeadLetterCommands(t *testing.T) {
 	// Purge asks first: no answer or "n" purges nothing.
 	for _, answer := range []string{"", "n\n"} {
 		r := jetjobs(t, answer, "dlq", "purge", "-s", url, "--queue", "reports")
-		if r.Code != exitError || !strings.Contains(r.Stderr, "Delete the 1 dead letters of queue reports") || !strings.Contains(r.Stderr, "nothing purged") {
+		if r.Code != exitError || !strings.Contains(r.Stderr, "Delete the 1 dead letter of queue reports") || !strings.Contains(r.Stderr, "nothing purged") {
 			t.Errorf("purge answered %q: exit %d, stderr %q", answer, r.Code, r.Stderr)
 		}
 	}
