@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -82,18 +83,58 @@ type maxDeliveriesAdvisory struct {
 // only, each in a queue group shared by every pool of the namespace serving
 // that queue, so one of those pools handles each advisory: a pool never
 // receives (and drops) the advisory of a queue it does not serve, and a
-// worker needs permission for its own queues' advisories only.
+// worker needs permission for its own queues' advisories only. It
+// subscribes before the pool pulls its first job, and the server sends the
+// advisory when a pull request finds the job over the limit, so a pool that
+// pulls also listens.
+//
+// The server sends each advisory once, and in a burst when many jobs reach
+// the limit together, so advisories are queued without bound as they arrive
+// (nats.go never drops one for a slow subscriber) and handled one after
+// another. At Stop the pool stops listening and still handles what it
+// queued, for up to stopAdvisoriesTimeout.
 func (p *Pool) listenMaxDeliveries(ctx context.Context) error {
-	ch := make(chan *nats.Msg, 64)
-	var subs []*nats.Subscription
+	var (
+		mu     sync.Mutex
+		queued []maxDeliveriesAdvisory
+		wake   = make(chan struct{}, 1)
+		subs   []*nats.Subscription
+	)
 	unsubscribe := func() {
 		for _, sub := range subs {
 			_ = sub.Unsubscribe()
 		}
 	}
+	receive := func(m *nats.Msg) {
+		var adv maxDeliveriesAdvisory
+		if err := json.Unmarshal(m.Data, &adv); err != nil || adv.StreamSeq == 0 {
+			return
+		}
+		if _, ok := p.cfg.Queues[adv.Consumer]; !ok {
+			return
+		}
+		mu.Lock()
+		queued = append(queued, adv)
+		mu.Unlock()
+		signal(wake)
+	}
+	next := func() (maxDeliveriesAdvisory, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(queued) == 0 {
+			queued = nil // let a burst's backing array go
+			return maxDeliveriesAdvisory{}, false
+		}
+		adv := queued[0]
+		queued = queued[1:]
+		return adv, true
+	}
 	for _, q := range p.queues {
 		subject := fmt.Sprintf("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.%s.%s", p.cfg.Topology.Stream, q.name)
-		sub, err := p.js.Conn().ChanQueueSubscribe(subject, "jetjobs-"+p.cfg.Topology.Stream, ch)
+		sub, err := p.js.Conn().QueueSubscribe(subject, "jetjobs-"+p.cfg.Topology.Stream, receive)
+		if err == nil {
+			err = sub.SetPendingLimits(-1, -1)
+		}
 		if err != nil {
 			unsubscribe()
 			return fmt.Errorf("jetjobs: subscribe to max-deliveries advisories of queue %s: %w", q.name, err)
@@ -103,17 +144,31 @@ func (p *Pool) listenMaxDeliveries(ctx context.Context) error {
 	p.background.Add(1)
 	go func() {
 		defer p.background.Done()
-		defer unsubscribe()
 		for {
 			select {
 			case <-ctx.Done():
-				return
-			case m := <-ch:
-				var adv maxDeliveriesAdvisory
-				if err := json.Unmarshal(m.Data, &adv); err != nil || adv.StreamSeq == 0 {
-					continue
+				unsubscribe()
+				deadline := time.Now().Add(stopAdvisoriesTimeout)
+				var left []uint64
+				for adv, ok := next(); ok; adv, ok = next() {
+					if time.Now().Before(deadline) {
+						p.deadLetterBySeq(adv.StreamSeq, int(adv.Deliveries))
+					} else {
+						left = append(left, adv.StreamSeq)
+					}
 				}
-				if _, ok := p.cfg.Queues[adv.Consumer]; ok {
+				if len(left) > 0 {
+					p.log.LogAttrs(context.Background(), slog.LevelError,
+						"stopped before dead-lettering jobs that reached max deliveries; they stay in the work stream, undelivered",
+						slog.String("stream", p.cfg.Topology.Stream), slog.Any("seqs", left))
+				}
+				return
+			case <-wake:
+				for ctx.Err() == nil {
+					adv, ok := next()
+					if !ok {
+						break
+					}
 					p.deadLetterBySeq(adv.StreamSeq, int(adv.Deliveries))
 				}
 			}
@@ -121,6 +176,10 @@ func (p *Pool) listenMaxDeliveries(ctx context.Context) error {
 	}()
 	return nil
 }
+
+// stopAdvisoriesTimeout bounds how long Stop spends on max-deliveries
+// advisories that arrived before it.
+const stopAdvisoriesTimeout = 10 * time.Second
 
 // deadLetterBySeq reads job seq from the work stream, dead-letters it, and
 // deletes it from the work stream once the dead letter is stored.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -258,7 +259,10 @@ func (pl *puller) request(n int) error {
 // receive handles what arrives on the inbox, jobs and statuses, on the
 // subscription's goroutine. It never blocks.
 func (pl *puller) receive(msg *nats.Msg) {
-	if len(msg.Data) == 0 && len(msg.Header) > 0 {
+	// A status from the server has no data and no acknowledgement subject;
+	// a job always has the latter, even one whose publisher gave it a
+	// Status header and no payload.
+	if len(msg.Data) == 0 && len(msg.Header) > 0 && !strings.HasPrefix(msg.Reply, "$JS.ACK.") {
 		if code := msg.Header.Get("Status"); code != "" {
 			pl.status(code, msg)
 			return

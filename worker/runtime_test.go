@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetjobs/jetjobs/internal/natstest"
@@ -438,5 +439,124 @@ func TestStartCanBeRetriedAfterAFailure(t *testing.T) {
 	}
 	if n := wraps.Load(); n != 1 {
 		t.Fatalf("pool middleware ran %d times for one job", n)
+	}
+}
+
+// crashRounds has a raw consumer take n jobs rounds times without settling
+// them, like workers that die on every attempt.
+func crashRounds(t *testing.T, cons jetstream.Consumer, n, rounds int) {
+	t.Helper()
+	for round := 1; round <= rounds; round++ {
+		got := 0
+		deadline := time.Now().Add(15 * time.Second)
+		for got < n && time.Now().Before(deadline) {
+			msgs, err := cons.Fetch(n-got, jetstream.FetchMaxWait(3*time.Second))
+			must(t, err)
+			for range msgs.Messages() {
+				got++
+			}
+		}
+		if got != n {
+			t.Fatalf("round %d: fetched %d of %d", round, got, n)
+		}
+	}
+}
+
+// nothingDelivered is a pull request that must come back empty; it also
+// makes the server check its redeliveries, which is when it notices jobs
+// that reached MaxDeliver.
+func nothingDelivered(t *testing.T, cons jetstream.Consumer) {
+	t.Helper()
+	msgs, err := cons.Fetch(1, jetstream.FetchMaxWait(300*time.Millisecond))
+	must(t, err)
+	for m := range msgs.Messages() {
+		t.Fatalf("job delivered beyond MaxDeliver: %s", m.Subject())
+	}
+}
+
+// The server sends the MAX_DELIVERIES advisories of many jobs in one burst,
+// once each: every one of them is dead-lettered.
+func TestMaxDeliveriesBurstDeadLettersEveryJob(t *testing.T) {
+	e := newEnv(t)
+	block := make(chan struct{})
+	defer close(block)
+	var blockedStarted atomic.Bool
+	// The pool's only slot is busy, so the jobs below are taken only by the
+	// "crashing" raw consumer.
+	e.pool(worker.Config{AckWait: time.Second, MaxAttempts: 1, MaxDeliver: 2, Queues: map[string]worker.QueueConfig{"default": {Concurrency: 1}}}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "block", func(ctx context.Context, j *job.Job[struct{}]) error {
+			blockedStarted.Store(true)
+			select {
+			case <-block:
+			case <-ctx.Done():
+			}
+			return nil
+		}))
+	})
+	e.enqueue("block", nil)
+	eventually(t, func() bool { return blockedStarted.Load() }, "blocking job started")
+	const jobs = 300
+	reqs := make([]job.Request, jobs)
+	for i := range reqs {
+		reqs[i] = job.Request{Kind: "crashy"}
+	}
+	_, err := e.client.EnqueueMany(context.Background(), reqs)
+	must(t, err)
+	cons, err := e.js.Consumer(context.Background(), "JOBS", "default")
+	must(t, err)
+	crashRounds(t, cons, jobs, 2)
+	natstest.Eventually(t, 30*time.Second, func() bool {
+		nothingDelivered(t, cons)
+		return len(e.deadLetters()) == jobs
+	}, "all %d jobs that reached MaxDeliver dead-lettered", jobs)
+	eventually(t, func() bool { return streamMsgs(t, e) == 1 }, "jobs removed from the work stream (only the blocking one left)")
+}
+
+// A job may carry any application header, "Status" included, and have no
+// payload: it is a job (it has an acknowledgement subject), not a status
+// from the server, and it runs like any other.
+func TestJobWithStatusHeaderAndNoPayloadRuns(t *testing.T) {
+	e := newEnv(t)
+	ran := make(chan string, 2)
+	e.pool(worker.Config{}, func(p *worker.Pool) {
+		for _, kind := range []string{"status.report", "normal"} {
+			must(t, worker.Handle(p, kind, func(ctx context.Context, j *job.Job[struct{}]) error {
+				ran <- j.Kind
+				return nil
+			}))
+		}
+	})
+	for _, code := range []string{"100", "408"} {
+		m := nats.NewMsg("jobs.default.status.report")
+		m.Header.Set("Status", code)
+		_, err := e.js.PublishMsg(context.Background(), m)
+		must(t, err)
+		e.enqueue("normal", nil)
+		got := map[string]bool{}
+		for len(got) < 2 {
+			select {
+			case k := <-ran:
+				got[k] = true
+			case <-time.After(15 * time.Second):
+				t.Fatalf("Status %s: ran %v; the job with a Status header and no payload was taken for a server status", code, got)
+			}
+		}
+	}
+}
+
+// Stop with a context that has already ended returns nil when no job was
+// running: none had to be canceled.
+func TestStopWithEndedContextAndNoJobsReturnsNil(t *testing.T) {
+	e := newEnv(t)
+	for range 5 {
+		p, err := worker.New(e.js, worker.Config{Logger: testLogger()})
+		must(t, err)
+		must(t, worker.Handle(p, "noop", func(ctx context.Context, j *job.Job[struct{}]) error { return nil }))
+		must(t, p.Start(context.Background()))
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := p.Stop(ctx); err != nil {
+			t.Fatalf("Stop of an idle pool with an ended context: %v", err)
+		}
 	}
 }
