@@ -66,21 +66,34 @@ func (c *Client) Cancel(ctx context.Context, id string) (CancelResult, error) {
 		return CancelResult{}, fmt.Errorf("jetjobs: record cancel of job %q: %w", id, err)
 	}
 	res := CancelResult{ID: id}
-	stream, err := c.js.Stream(ctx, c.topo.ScheduleStream)
+	_, err = c.js.Stream(ctx, c.topo.ScheduleStream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return res, nil // no schedules on this server
 	}
 	if err != nil {
 		return res, fmt.Errorf("jetjobs: schedule stream %s: %w", c.topo.ScheduleStream, err)
 	}
-	subject := c.topo.AtSubject(id)
-	if _, err := stream.GetLastMsgForSubject(ctx, subject); errors.Is(err, jetstream.ErrMsgNotFound) {
-		return res, nil
-	} else if err != nil {
-		return res, fmt.Errorf("jetjobs: look up schedule of job %q: %w", id, err)
+	// The job's delayed schedule is on its at-subject; snoozes of it are
+	// on subjects below that, one per snoozed message.
+	var purged uint64
+	for _, subject := range []string{c.topo.AtSubject(id), c.topo.AtSubject(id) + ".>"} {
+		var resp struct {
+			Purged uint64              `json:"purged"`
+			Error  *jetstream.APIError `json:"error"`
+		}
+		req := struct {
+			Filter string `json:"filter"`
+		}{subject}
+		if err := c.apiRequest(ctx, "STREAM.PURGE."+c.topo.ScheduleStream, req, &resp); err != nil {
+			return res, fmt.Errorf("jetjobs: remove schedule of job %q: %w", id, err)
+		}
+		if resp.Error != nil {
+			return res, fmt.Errorf("jetjobs: remove schedule of job %q: %w", id, resp.Error)
+		}
+		purged += resp.Purged
 	}
-	if err := stream.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
-		return res, fmt.Errorf("jetjobs: remove schedule of job %q: %w", id, err)
+	if purged == 0 {
+		return res, nil
 	}
 	res.Unscheduled = true
 	return res, nil

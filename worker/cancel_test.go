@@ -3,9 +3,13 @@ package worker_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/jetjobs/jetjobs/job"
 	"github.com/jetjobs/jetjobs/worker"
@@ -127,5 +131,59 @@ func TestCancelDelayedJobRemovesItsSchedule(t *testing.T) {
 	}
 	if _, err := e.client.Cancel(context.Background(), ""); !errors.Is(err, job.ErrInvalidOption) {
 		t.Fatalf("Cancel(\"\") = %v, want ErrInvalidOption", err)
+	}
+}
+
+// A snoozed job waits on a schedule of its own message (two messages may
+// carry the same job ID, and the server keeps one schedule per subject):
+// both run again. Cancel removes every schedule of the ID, a delayed job's
+// and its snoozes'.
+func TestSnoozesOfTheSameIDEachRunAndCancelRemovesThem(t *testing.T) {
+	e := newEnv(t)
+	type args struct{ N int }
+	var mu sync.Mutex
+	runs := map[int]int{}
+	e.pool(worker.Config{}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "dup", func(ctx context.Context, j *job.Job[args]) error {
+			mu.Lock()
+			runs[j.Args.N]++
+			n := runs[j.Args.N]
+			mu.Unlock()
+			switch {
+			case j.ID == "snoozer":
+				return job.Snooze(time.Hour)
+			case n == 1:
+				return job.Snooze(time.Second)
+			}
+			return nil
+		}))
+	})
+	for n := 1; n <= 2; n++ {
+		m := nats.NewMsg("jobs.default.dup")
+		m.Header.Set(job.HeaderID, "same-id") // and no Nats-Msg-Id: both are stored
+		m.Data = fmt.Appendf(nil, `{"N":%d}`, n)
+		_, err := e.js.PublishMsg(context.Background(), m)
+		must(t, err)
+	}
+	eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return runs[1] == 2 && runs[2] == 2
+	}, "both messages ran again after their snoozes")
+
+	e.enqueue("dup", args{N: 3}, job.ID("snoozer"))
+	sched, err := e.js.Stream(context.Background(), e.client.Topology().ScheduleStream)
+	must(t, err)
+	eventually(t, func() bool {
+		info, err := sched.Info(context.Background())
+		must(t, err)
+		return info.State.Msgs == 1
+	}, "the snooze's schedule stored")
+	res, err := e.client.Cancel(context.Background(), "snoozer")
+	must(t, err)
+	info, err := sched.Info(context.Background())
+	must(t, err)
+	if !res.Unscheduled || info.State.Msgs != 0 {
+		t.Fatalf("Cancel = %+v; %d schedules left", res, info.State.Msgs)
 	}
 }

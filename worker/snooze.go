@@ -37,7 +37,9 @@ func (p *Pool) snooze(msg jetstream.Msg, info *job.Info, d time.Duration) {
 	h.Set("Nats-Schedule-Target", p.cfg.Topology.FireSubject(info.Queue, info.Kind))
 	h.Set(job.HeaderMsgID, fmt.Sprintf("snooze:%s:%d:%d", meta.Stream, meta.Sequence.Stream, meta.NumDelivered))
 	sm := &nats.Msg{
-		Subject: p.cfg.Topology.AtSubject(info.ID),
+		// A subject of this message's own: the server keeps one schedule
+		// per subject, and two messages may carry the same job ID.
+		Subject: p.cfg.Topology.AtSubject(info.ID) + "." + strconv.FormatUint(meta.Sequence.Stream, 10),
 		Header:  h,
 		Data:    msg.Data(),
 	}
