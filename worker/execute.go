@@ -35,6 +35,16 @@ func (p *Pool) execute(msg jetstream.Msg) bool {
 	}
 	info.MaxAttempts = min(info.MaxAttempts, p.cfg.MaxDeliver)
 
+	// The job stays on the heartbeat list until its outcome is settled: a
+	// dead-letter publish that retries through a slow server must not let
+	// AckWait run out.
+	token := p.inflight.add(msg)
+	settled := false
+	defer func() {
+		if !settled {
+			p.inflight.remove(token)
+		}
+	}()
 	var ev Event
 	switch {
 	case err != nil:
@@ -60,6 +70,8 @@ func (p *Pool) execute(msg jetstream.Msg) bool {
 		err = p.run(entry, msg, info)
 		elapsed := time.Since(start)
 		if err == nil {
+			settled = true
+			p.inflight.remove(token) // the acknowledgement is on its way
 			p.acker.ack(msg, Event{Info: info, Outcome: OutcomeSucceeded, Duration: elapsed})
 			return false
 		}
@@ -81,8 +93,6 @@ func (p *Pool) run(entry *kindEntry, msg jetstream.Msg, info *job.Info) (err err
 		ctx, cancel = context.WithTimeout(ctx, info.Timeout)
 		defer cancel()
 	}
-	token := p.inflight.add(msg)
-	defer p.inflight.remove(token)
 	defer func() {
 		if v := recover(); v != nil {
 			pe := &job.PanicError{Value: v, Stack: debug.Stack()}
