@@ -87,7 +87,9 @@ type Result struct {
 //
 // Errors: ErrInvalidName, ErrInvalidOption, ErrEncode, ErrPayloadTooLarge
 // (nothing was published), ErrQueueFull, ErrNoStream,
-// ErrSchedulingUnsupported, or the connection's error.
+// ErrSchedulingUnsupported, the connection's error, or ErrTopologyMismatch
+// when the server stored the job in a stream other than the topology's
+// (another stream owns the subject prefix; Result then has its sequence).
 func (c *Client) Enqueue(ctx context.Context, kind string, args any, opts ...Option) (Result, error) {
 	msg, id, err := c.Message(kind, args, opts...)
 	if err != nil {
@@ -100,7 +102,26 @@ func (c *Client) Enqueue(ctx context.Context, kind string, args any, opts ...Opt
 	if err != nil {
 		return Result{ID: id}, c.publishError(msg, err)
 	}
-	return Result{ID: id, Seq: ack.Sequence, Duplicate: ack.Duplicate}, nil
+	return Result{ID: id, Seq: ack.Sequence, Duplicate: ack.Duplicate}, c.storedIn(msg, ack.Stream)
+}
+
+// storedIn reports an ErrTopologyMismatch when the server stored msg in a
+// stream other than the one this client's topology names for it: another
+// stream owns the subject prefix, so workers of this topology would never
+// see the job.
+func (c *Client) storedIn(msg *nats.Msg, stream string) error {
+	if stream == c.topo.Stream || stream == "" {
+		return nil
+	}
+	want := c.topo.Stream
+	if msg.Header.Get(scheduleHeader) != "" {
+		if stream == c.topo.ScheduleStream {
+			return nil
+		}
+		want = c.topo.ScheduleStream
+	}
+	return fmt.Errorf("%w: the job was stored in stream %s, not %s: subject %s belongs to %s; give the client the subject prefix of %s (Topology.Prefix together with Topology.Stream), or use stream %s",
+		ErrTopologyMismatch, stream, want, msg.Subject, stream, want, stream)
 }
 
 // EnqueueArgs is Enqueue with the kind taken from args.Kind().
@@ -150,12 +171,14 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]Result, err
 			select {
 			case ack := <-ok:
 				results[next].Seq, results[next].Duplicate = ack.Sequence, ack.Duplicate
+				results[next].Err = c.storedIn(msgs[next], ack.Stream)
 				continue
 			default:
 			}
 			select {
 			case ack := <-ok:
 				results[next].Seq, results[next].Duplicate = ack.Sequence, ack.Duplicate
+				results[next].Err = c.storedIn(msgs[next], ack.Stream)
 			case err := <-f.Err():
 				results[next].Err = c.publishError(msgs[next], err)
 			case <-ctx.Done():
@@ -190,6 +213,7 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]Result, err
 				results[i].Err = c.publishError(msg, err)
 			} else {
 				results[i].Seq, results[i].Duplicate = ack.Sequence, ack.Duplicate
+				results[i].Err = c.storedIn(msg, ack.Stream)
 			}
 			continue
 		}

@@ -280,3 +280,25 @@ func TestEnsureTopologyKeepsSettingsItWasNotGiven(t *testing.T) {
 		t.Fatalf("explicit MaxMsgs not applied or others changed: %+v", got)
 	}
 }
+
+// A client whose topology names a stream that does not own its subject
+// prefix learns that its job went elsewhere, instead of a silent success
+// that no worker of its topology will ever see.
+func TestEnqueueReportsAJobStoredInAnotherStream(t *testing.T) {
+	ctx := context.Background()
+	_, js, _ := newClient(t, job.Topology{}) // JOBS owns jobs.>
+	stray, err := job.NewClient(js, job.ClientConfig{Topology: job.Topology{Stream: "MYAPP"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := stray.Enqueue(ctx, "k", nil)
+	if !errors.Is(err, job.ErrTopologyMismatch) || !strings.Contains(err.Error(), "stored in stream JOBS, not MYAPP") || r.Seq == 0 {
+		t.Fatalf("Enqueue = %+v, %v; want ErrTopologyMismatch naming JOBS and MYAPP, with the sequence", r, err)
+	}
+	rs, _ := stray.EnqueueMany(ctx, []job.Request{{Kind: "k"}, {Kind: "k"}})
+	for _, r := range rs {
+		if !errors.Is(r.Err, job.ErrTopologyMismatch) {
+			t.Fatalf("EnqueueMany result = %+v, want ErrTopologyMismatch", r)
+		}
+	}
+}
