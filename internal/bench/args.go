@@ -18,14 +18,15 @@ type args struct {
 	Pad  string `json:"pad"`
 }
 
-// minPayloadBytes is the size of args without padding, with room for a
-// large N and a current timestamp.
-const minPayloadBytes = len(`{"n":1000000000,"sent":1700000000000000000,"pad":""}`)
+// MinPayloadBytes is the smallest Config.PayloadBytes: the size of the
+// arguments without padding, with room for a large N and a current
+// timestamp.
+const MinPayloadBytes = len(`{"n":1000000000,"sent":1700000000000000000,"pad":""}`)
 
 // padding returns the Pad that makes an encoded args payloadBytes long
 // (for job numbers up to 10 digits).
 func padding(payloadBytes int) string {
-	return strings.Repeat("x", max(0, payloadBytes-minPayloadBytes))
+	return strings.Repeat("x", max(0, payloadBytes-MinPayloadBytes))
 }
 
 // newArgs returns job n's arguments, stamped with the current time.

@@ -180,8 +180,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: jobs %d must be >= 1", job.ErrInvalidOption, c.Jobs)
 	case c.Concurrency < 1:
 		return fmt.Errorf("%w: concurrency %d must be >= 1", job.ErrInvalidOption, c.Concurrency)
-	case c.PayloadBytes < minPayloadBytes:
-		return fmt.Errorf("%w: payload bytes %d must be >= %d (the arguments carry a counter and a timestamp)", job.ErrInvalidOption, c.PayloadBytes, minPayloadBytes)
+	case c.PayloadBytes < MinPayloadBytes:
+		return fmt.Errorf("%w: payload bytes %d must be >= %d (the arguments carry a counter and a timestamp)", job.ErrInvalidOption, c.PayloadBytes, MinPayloadBytes)
 	case c.Queues < 1:
 		return fmt.Errorf("%w: queues %d must be >= 1", job.ErrInvalidOption, c.Queues)
 	case c.Rate < 1:
@@ -292,12 +292,17 @@ func (r *Runner) Close(ctx context.Context) error {
 	return err
 }
 
+// deleteStreams deletes everything Topology.Ensure creates for the
+// namespace: its streams and its cancel bucket (stream KV_<bucket>).
 func (r *Runner) deleteStreams(ctx context.Context) error {
 	t := r.cfg.Topology
 	for _, name := range []string{t.Stream, t.DeadLetterStream, t.ScheduleStream} {
 		if err := r.js.DeleteStream(ctx, name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			return fmt.Errorf("delete benchmark stream %s: %w", name, err)
 		}
+	}
+	if err := r.js.DeleteKeyValue(ctx, t.CancelBucket); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return fmt.Errorf("delete benchmark cancel bucket %s: %w", t.CancelBucket, err)
 	}
 	return nil
 }

@@ -2,10 +2,12 @@ package bench_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
 	"github.com/jetjobs/jetjobs/internal/bench"
@@ -80,6 +82,48 @@ func TestWorkRunsJobsConcurrently(t *testing.T) {
 	if res.Seconds > 2 || *res.RawJobsPerSec < 100 {
 		t.Errorf("200 jobs of 50ms at concurrency 100: jetjobs %.2fs, raw %.0f jobs/s", res.Seconds, *res.RawJobsPerSec)
 	}
+}
+
+// Close deletes every stream the runner created, the cancel bucket's
+// included, and nothing else.
+func TestCloseDeletesEverythingItCreated(t *testing.T) {
+	srv := natstest.Start(t)
+	_, js := srv.Connect(t)
+	ctx := t.Context()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "OTHER", Subjects: []string{"other.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	connect := func() (*nats.Conn, error) { return nats.Connect(srv.URL()) }
+	r, err := bench.NewRunner(ctx, connect, bench.Config{Jobs: 100, Concurrency: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Compare(ctx, bench.Drain, true, 1); err != nil {
+		t.Fatal(err)
+	}
+	if names := streamNames(t, js); len(names) < 4 {
+		t.Fatalf("while it runs the benchmark namespace has streams %v; want the work, dead-letter and cancel ones too", names)
+	}
+	if err := r.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if names := streamNames(t, js); len(names) != 1 || names[0] != "OTHER" {
+		t.Errorf("after Close the server has streams %v, want only OTHER", names)
+	}
+}
+
+func streamNames(t *testing.T, js jetstream.JetStream) []string {
+	t.Helper()
+	var names []string
+	l := js.StreamNames(t.Context())
+	for name := range l.Name() {
+		names = append(names, name)
+	}
+	if err := l.Err(); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(names)
+	return names
 }
 
 func TestConfigValidation(t *testing.T) {
