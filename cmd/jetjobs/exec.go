@@ -60,11 +60,7 @@ func (h execHandler) handle(ctx context.Context, j *job.Job[json.RawMessage]) er
 		slog.String("job_id", j.ID), slog.String("kind", j.Kind), slog.Int("attempt", j.Attempt),
 		slog.Duration("duration", time.Since(start)), slog.Int("exit_code", cmd.ProcessState.ExitCode()))
 	if ctx.Err() != nil && cmd.ProcessState != nil && !cmd.ProcessState.Success() {
-		why := "the job's time limit passed"
-		if errors.Is(ctx.Err(), context.Canceled) {
-			why = "the worker is shutting down"
-		}
-		return fmt.Errorf("command killed after %s: %s%s", time.Since(start).Round(time.Millisecond), why, tail.suffix())
+		return fmt.Errorf("command killed after %s: %s%s", time.Since(start).Round(time.Millisecond), killReason(ctx), tail.suffix())
 	}
 	var exitErr *exec.ExitError
 	switch {
@@ -78,6 +74,22 @@ func (h execHandler) handle(ctx context.Context, j *job.Job[json.RawMessage]) er
 	default:
 		return fmt.Errorf("run command: %w", err)
 	}
+}
+
+// killReason says why the job's context ended, which killed its command:
+// the pool cancels it with cause job.ErrCanceled for `jetjobs cancel`, it
+// passes the job's deadline at its time limit, and the pool cancels it
+// without a cause when the shutdown timeout ends the running jobs.
+func killReason(ctx context.Context) string {
+	switch cause := context.Cause(ctx); {
+	case errors.Is(cause, job.ErrCanceled):
+		return "the job was canceled by ID (jetjobs cancel)"
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return "the job's time limit passed"
+	case cause != nil && !errors.Is(cause, context.Canceled):
+		return cause.Error()
+	}
+	return "the worker is shutting down and --shutdown-timeout passed"
 }
 
 // tailBuffer keeps the last max bytes written to it.
