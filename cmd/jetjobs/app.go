@@ -8,9 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/jetjobs/jetjobs/job"
@@ -49,8 +49,18 @@ type app struct {
 	logFormat, logLevel string
 	log                 *slog.Logger
 
+	cmd *cobra.Command // the command that runs
+
 	conn connFlags
 	topo topoFlags
+
+	// What describe needs to know of the command's connection: the server
+	// it reached (redacted) and whether that server said it runs
+	// JetStream; and the namespace it worked in, once resolved.
+	server    string
+	serverJS  bool
+	namespace *job.Topology
+	skipTopo  bool // worker --skip-topology
 }
 
 // exit codes.
@@ -88,7 +98,11 @@ func run(ctx context.Context, a *app, args []string) int {
 		fmt.Fprintln(a.stderr, "jetjobs: interrupted")
 		return exitInterrupted
 	}
-	fmt.Fprintln(a.stderr, "jetjobs: "+describe(err))
+	var reported reportedError
+	if errors.As(err, &reported) {
+		return exitError // its lines are printed
+	}
+	fmt.Fprintln(a.stderr, "jetjobs: "+a.describe(err))
 	var ue usageError
 	if errors.As(err, &ue) {
 		return exitUsage
@@ -96,17 +110,18 @@ func run(ctx context.Context, a *app, args []string) int {
 	return exitError
 }
 
-// describe turns err into one line that says what to do, without the
-// repeated "jetjobs: " prefixes of wrapped library errors and without the
-// secrets of any URL in it.
-func describe(err error) string {
-	msg := redact(err.Error())
-	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
-		msg += " (the server must run with JetStream enabled, as `jetjobs server` does, or `nats-server -js`)"
-	}
-	msg = strings.ReplaceAll(msg, "jetjobs: ", "")
-	msg = strings.Join(strings.Fields(msg), " ") // one line
-	return msg
+// reportedError ends a command that printed each of its failures on a
+// line of its own (dlq replay, cron rm): it exits 1 with nothing more.
+type reportedError struct{ failed, total int }
+
+func (e reportedError) Error() string {
+	return fmt.Sprintf("%d of %d failed", e.failed, e.total)
+}
+
+// report prints one failure of a command that goes on with its other
+// arguments, as run prints a command's error.
+func (a *app) report(err error) {
+	fmt.Fprintln(a.stderr, "jetjobs: "+a.describe(err))
 }
 
 // rootCommand builds the command tree from the registered commands.
@@ -128,6 +143,7 @@ Start with the demo:
 			return cmd.Help()
 		},
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			a.cmd = cmd
 			return a.setupLogging(cmd)
 		},
 	}
@@ -180,8 +196,13 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	}
 	if cmd.HasSubCommands() {
 		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		// Typos as well as prefixes: cobra sets this default only on the
+		// path that our Args function replaces.
+		if cmd.SuggestionsMinimumDistance <= 0 {
+			cmd.SuggestionsMinimumDistance = 2
+		}
 		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-			msg += fmt.Sprintf("; did you mean %q?", s[0])
+			msg += fmt.Sprintf(" (did you mean %s?)", orList(s))
 		}
 		return usagef("%s; run '%s --help' for the list", msg, cmd.CommandPath())
 	}
@@ -199,6 +220,18 @@ func argsBetween(lo, hi int) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// orList quotes words and joins them with commas and a final "or".
+func orList(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = strconv.Quote(w)
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }
 
 func plural(n int, word string) string {
@@ -232,17 +265,47 @@ func (t *topoFlags) addReplicas(cmd *cobra.Command, ensures bool) {
 	cmd.PersistentFlags().IntVar(&t.replicas, "replicas", 0, usage)
 }
 
-// topology returns the namespace of the flags. Settings left at zero leave
-// an existing stream's as they are, so that a command started with defaults
-// does not undo what an operator configured, such as 3 replicas.
-func (t topoFlags) topology() (job.Topology, error) {
-	if t.replicas < 0 || t.replicas > 5 {
+// topology returns the namespace of the flags; changed reports whether
+// the command line gave a flag. Settings left at zero leave an existing
+// stream's as they are, so that a command started with defaults does not
+// undo what an operator configured, such as 3 replicas.
+func (t topoFlags) topology(changed func(name string) bool) (job.Topology, error) {
+	if changed("replicas") && (t.replicas < 1 || t.replicas > 5) {
 		return job.Topology{}, usagef("--replicas %d: use 1 to 5 (3 on a three-server cluster)", t.replicas)
+	}
+	// The stream's name also names the cancel bucket, which allows fewer
+	// characters than a stream does.
+	if t.stream == "" || strings.IndexFunc(t.stream, func(r rune) bool { return !isTokenChar(r) }) >= 0 {
+		return job.Topology{}, usagef("--stream %q: use a name of A-Z a-z 0-9 _ - (env JETJOBS_STREAM)", t.stream)
+	}
+	if err := job.ValidatePrefix(t.prefix); err != nil {
+		return job.Topology{}, usagef("--prefix %q: use tokens of A-Z a-z 0-9 _ - joined by dots, such as myapp or myapp.jobs (env JETJOBS_PREFIX)", t.prefix)
 	}
 	topo := job.Topology{Stream: t.stream, Prefix: t.prefix, Replicas: t.replicas}
 	if err := topo.Validate(); err != nil {
-		return job.Topology{}, usageError{err}
+		msg := strings.NewReplacer("Topology.Stream", "--stream", "Topology.Prefix", "--prefix", "Topology.Replicas", "--replicas").Replace(err.Error())
+		return job.Topology{}, usageError{errors.New(msg)}
 	}
+	return topo, nil
+}
+
+func isTokenChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-'
+}
+
+// topology resolves the namespace of the flags and remembers it, so that
+// errors about its streams can name them and the flags.
+func (a *app) topology() (job.Topology, error) {
+	changed := func(string) bool { return false }
+	if a.cmd != nil {
+		changed = a.cmd.Flags().Changed
+	}
+	topo, err := a.topo.topology(changed)
+	if err != nil {
+		return topo, err
+	}
+	full := topo.WithDefaults()
+	a.namespace = &full
 	return topo, nil
 }
 

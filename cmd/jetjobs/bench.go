@@ -54,11 +54,13 @@ async, Consume, decode the same JSON, Ack) against the same server, and prints
 both and their ratio. --runs repeats both sides, alternating, and reports the
 medians: figures on a shared machine are noisy.
 
-Without --server, bench starts an embedded server in this process (a
+Without -s/--server, bench starts an embedded server in this process (a
 temporary file store, removed at the end), so its memory counts in max RSS;
-point --server at a separate server to measure the workers alone. bench
-creates the stream JETJOBS_BENCH (subjects jetjobs_bench.>) and its companions
-on the server and deletes them at the end; it never touches other streams.
+it does not read NATS_URL. Point -s/--server at a separate server to measure
+the workers alone. bench creates the stream JETJOBS_BENCH (subjects
+jetjobs_bench.>) and its companions (JETJOBS_BENCH_DLQ, JETJOBS_BENCH_SCHEDULES
+and the cancel bucket's stream KV_JETJOBS_BENCH_CANCELED) on the server and
+deletes them all at the end; it never touches other streams.
 
 --latency's default rate is half of the concurrent scenario's throughput when
 that ran before it, else 10000/s. --json prints one JSON object per scenario
@@ -102,7 +104,46 @@ and nothing else on stdout.`,
 	fl.IntVar(&f.replicas, "replicas", 1, "replicas of the benchmark streams (needs a cluster behind --server)")
 	fl.StringVar(&f.profileDir, "profile-dir", "", "write CPU and heap profiles of each timed phase to this directory")
 	a.addServerFlags(cmd)
+	// bench measures an embedded server unless told otherwise: neither the
+	// nats CLI's default URL nor NATS_URL applies.
+	server := cmd.PersistentFlags().Lookup("server")
+	server.DefValue = ""
+	server.Usage = "NATS server URLs to measure against, comma-separated (default: an embedded server in this process; NATS_URL is not read)"
 	return cmd
+}
+
+// check checks the flags, which bench.Config would take as "the default"
+// when zero, or refuse in its own terms.
+func (f benchFlags) check(changed func(string) bool) error {
+	atLeast := func(flag string, v, least int) error {
+		if v < least {
+			return usagef("%s %d: use at least %d", flag, v, least)
+		}
+		return nil
+	}
+	for _, c := range []struct {
+		flag     string
+		v, least int
+	}{
+		{"-n/--jobs", f.jobs, 1}, {"-c/--concurrency", f.concurrency, 1}, {"--queues", f.queues, 1},
+		{"--payload-bytes", f.payloadBytes, bench.MinPayloadBytes}, {"--runs", f.runs, 1},
+		{"--enqueue-batch", f.enqueueBatch, 1}, {"--limit", f.limit, 0}, {"--fetch-batch", f.fetchBatch, 0},
+	} {
+		if err := atLeast(c.flag, c.v, c.least); err != nil {
+			return err
+		}
+	}
+	switch {
+	case changed("rate") && f.rate < 1:
+		return usagef("--rate %d: use at least 1 job/s (leave it out for half the concurrent throughput)", f.rate)
+	case f.duration <= 0:
+		return usagef("--duration %s: use a positive duration", f.duration)
+	case f.work < 0:
+		return usagef("--work %s: use a duration of 0 or more", f.work)
+	case f.replicas < 1 || f.replicas > 5:
+		return usagef("--replicas %d: use 1 to 5", f.replicas)
+	}
+	return nil
 }
 
 // benchLine is one scenario's result as --json prints it: the figures and
@@ -137,8 +178,8 @@ func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
 	if external && f.syncAlways {
 		return usagef("--sync-always configures the embedded server; set sync_interval in your server's configuration instead")
 	}
-	if f.runs < 1 {
-		return usagef("--runs %d: use at least 1", f.runs)
+	if err := f.check(cmd.Flags().Changed); err != nil {
+		return err
 	}
 	log := a.log
 	if !cmd.Flags().Changed("log-level") {
@@ -162,7 +203,7 @@ func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
 			return err
 		}
 		defer os.RemoveAll(store)
-		srv, err := startServer(&server.Options{
+		srv, err := startServer(ctx, &server.Options{
 			Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: store,
 			NoSigs: true, ServerName: "jetjobs-bench", SyncAlways: f.syncAlways,
 		}, log)
@@ -240,8 +281,8 @@ func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
 
 	if !f.json {
 		fmt.Fprintf(a.stdout, "server: nats-server %s, %s\n", version, where)
-		fmt.Fprintf(a.stdout, "setup:  %d queue(s) × concurrency %d, %d-byte payloads, %s acks, %s storage, R%d, %s\n\n",
-			cfg.Queues, cfg.Concurrency, cfg.PayloadBytes, ack, storage, cfg.Topology.Replicas, runsNote(f.runs))
+		fmt.Fprintf(a.stdout, "setup:  %s × concurrency %d, %d-byte payloads, %s acks, %s storage, R%d, %s\n\n",
+			plural(cfg.Queues, "queue"), cfg.Concurrency, cfg.PayloadBytes, ack, storage, cfg.Topology.Replicas, runsNote(f.runs))
 		fmt.Fprintln(a.stdout, benchHeader(f.raw))
 	}
 	concurrentRate := 0.0

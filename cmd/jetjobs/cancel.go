@@ -23,7 +23,7 @@ func newCancelCommand(a *app) *cobra.Command {
             is dead-lettered with reason canceled and not retried
   delayed   (enqueued with --in, or snoozed) its schedule is removed
 
-A cancel is remembered for a day (Topology.CancelMaxAge): a job enqueued with
+A cancel is remembered for a day: a job enqueued with
 the same ID in that time is canceled too, and replaying the job's dead letter
 forgets the cancel. Canceling an unknown or finished job is not an error.`,
 		Example: `  jetjobs cancel order-42

@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 	"github.com/spf13/cobra"
 
 	"github.com/jetjobs/jetjobs/job"
@@ -86,12 +91,10 @@ func (a *app) connect(ctx context.Context, name string, reconnect bool) (*nats.C
 		opts = append(opts, nats.NoReconnect())
 	}
 	c := a.conn
+	if err := c.check(); err != nil {
+		return nil, nil, err
+	}
 	if c.creds != "" {
-		// nats.go reads the file only when it connects: check it first, so
-		// that a wrong path is not reported as a failed connection.
-		if _, err := os.Stat(c.creds); err != nil {
-			return nil, nil, usagef("--creds: %w", err)
-		}
 		opts = append(opts, nats.UserCredentials(c.creds))
 	}
 	if c.user != "" {
@@ -130,8 +133,7 @@ func (a *app) connect(ctx context.Context, name string, reconnect bool) (*nats.C
 		}
 	}
 	if c.inboxPrefix != "" {
-		what := fmt.Sprintf("--inbox-prefix %q (use a subject without wildcards or a trailing dot, such as _INBOX_mail_worker)", c.inboxPrefix)
-		if err := checked(nats.CustomInboxPrefix(c.inboxPrefix), what); err != nil {
+		if err := checked(nats.CustomInboxPrefix(c.inboxPrefix), fmt.Sprintf("--inbox-prefix %q", c.inboxPrefix)); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -163,13 +165,74 @@ func (a *app) connect(ctx context.Context, name string, reconnect bool) (*nats.C
 		r.nc.Close()
 		return nil, nil, err
 	}
+	a.server = redact(r.nc.ConnectedUrl())
+	a.serverJS, _ = r.nc.ConnectedServerJetStream()
 	return r.nc, js, nil
+}
+
+// urlSchemes are the URL schemes nats.go connects with.
+var urlSchemes = []string{"nats", "tls", "ws", "wss"}
+
+// check checks the values of the connection flags that nats.go would
+// only refuse when it connects, or would report in its own terms: bad
+// input is a usage error that names its flag.
+func (c connFlags) check() error {
+	if strings.TrimSpace(c.server) == "" {
+		return usagef("-s/--server is empty: give a NATS URL such as nats://127.0.0.1:4222 (env NATS_URL)")
+	}
+	for u := range strings.SplitSeq(c.server, ",") {
+		u = strings.TrimSpace(u)
+		if u == "" {
+			return usagef("-s/--server %q: an empty URL between commas", redact(c.server))
+		}
+		if scheme, _, ok := strings.Cut(u, "://"); ok && !slices.Contains(urlSchemes, strings.ToLower(scheme)) {
+			return usagef("-s/--server %q: the URL scheme %q is not supported; use nats://, tls://, ws:// or wss://", redact(u), scheme)
+		}
+	}
+	if c.connectTimeout <= 0 {
+		return usagef("--connect-timeout %s: use a positive duration, such as 5s", c.connectTimeout)
+	}
+	if c.creds != "" {
+		// nats.go reads the file only when it connects: check it first, so
+		// that a wrong path or file is not reported as a failed connection.
+		if err := checkCreds(c.creds); err != nil {
+			return err
+		}
+	}
+	if c.inboxPrefix != "" {
+		// nats.go refuses wildcards and a trailing dot, not spaces or
+		// empty tokens, which the server then refuses as an invalid
+		// subject of every request.
+		for tok := range strings.SplitSeq(c.inboxPrefix, ".") {
+			if tok == "" || strings.ContainsAny(tok, "*>") || strings.IndexFunc(tok, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+				return usagef("--inbox-prefix %q: use a subject of dot-separated tokens without spaces or wildcards, such as _INBOX_mail_worker", c.inboxPrefix)
+			}
+		}
+	}
+	return nil
+}
+
+// checkCreds checks that path is a credentials file: a user JWT and the
+// user's NKey seed, as nsc writes them.
+func checkCreds(path string) error {
+	contents, err := os.ReadFile(path)
+	if err != nil {
+		return usagef("--creds: %w", err)
+	}
+	defer clear(contents) // it holds a secret
+	if !bytes.Contains(contents, []byte("BEGIN NATS USER JWT")) {
+		return usagef("--creds %s: not a NATS credentials file: it has no user JWT (a credentials file holds a user JWT and its NKey seed, as 'nsc generate creds' writes it)", path)
+	}
+	if _, err := nkeys.ParseDecoratedUserNKey(contents); err != nil {
+		return usagef("--creds %s: not a NATS credentials file: it has no user NKey seed: %v", path, err)
+	}
+	return nil
 }
 
 // client connects and returns an enqueue client of the namespace. The
 // caller closes the connection.
-func (a *app) client(ctx context.Context, name string) (*nats.Conn, *job.Client, error) {
-	topo, err := a.topo.topology()
+func (a *app) client(ctx context.Context, name string, configure ...func(*job.ClientConfig)) (*nats.Conn, *job.Client, error) {
+	topo, err := a.topology()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -177,7 +240,11 @@ func (a *app) client(ctx context.Context, name string) (*nats.Conn, *job.Client,
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := job.NewClient(js, job.ClientConfig{Topology: topo})
+	cfg := job.ClientConfig{Topology: topo}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	c, err := job.NewClient(js, cfg)
 	if err != nil {
 		nc.Close()
 		return nil, nil, err

@@ -111,6 +111,7 @@ type cronAddFlags struct {
 	maxAttempts int
 	timeout     time.Duration
 	headers     []string
+	changed     func(name string) bool
 }
 
 func newCronAddCommand(a *app) *cobra.Command {
@@ -135,6 +136,7 @@ nothing (so its period is not restarted). Needs nats-server 2.14 or newer.`,
   jetjobs cron add weekly @weekly --max-attempts 3 --timeout 10m digest.send`,
 		Args: argsBetween(3, 4),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.changed = cmd.Flags().Changed
 			return a.cronAdd(cmd.Context(), f, args)
 		},
 	}
@@ -162,6 +164,15 @@ func (a *app) cronAdd(ctx context.Context, f cronAddFlags, args []string) error 
 			return usageError{err}
 		}
 		s.Args = json.RawMessage(payload)
+	}
+	switch {
+	case f.changed("max-attempts") && f.maxAttempts < 1:
+		return usagef("--max-attempts %d: use at least 1 (leave it out for the worker's)", f.maxAttempts)
+	case f.changed("timeout") && f.timeout <= 0:
+		return usagef("--timeout %s: use a positive duration (leave it out for the worker's)", f.timeout)
+	}
+	if err := job.ValidateQueue(f.queue); err != nil {
+		return usagef("--queue: %w", err)
 	}
 	s.Options = []job.Option{job.Queue(f.queue)}
 	if f.maxAttempts != 0 {
@@ -219,21 +230,45 @@ func newCronRemoveCommand(a *app) *cobra.Command {
 		Use:     "rm NAME...",
 		Aliases: []string{"remove"},
 		Short:   "Remove periodic jobs",
-		Long:    `Remove the named periodic jobs: they fire no more. Jobs they fired already are not affected.`,
-		Example: `  jetjobs cron rm nightly-report`,
-		Args:    argsBetween(1, -1),
+		Long: `Remove the named periodic jobs: they fire no more. Jobs they fired already are not affected.
+
+A name that is not a schedule's is reported on a line of its own on stderr and
+the others are still removed; the exit status is then 1.`,
+		Example: `  jetjobs cron rm nightly-report
+  jetjobs cron rm cleanup weekly`,
+		Args: argsBetween(1, -1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, name := range args {
+				if name == "" || strings.IndexFunc(name, func(r rune) bool { return !isTokenChar(r) }) >= 0 {
+					return usagef("cron rm %q: not a schedule name; names are one token of A-Z a-z 0-9 _ -", name)
+				}
+			}
 			ctx := cmd.Context()
 			nc, c, err := a.client(ctx, "cron rm")
 			if err != nil {
 				return err
 			}
 			defer nc.Close()
+			failed := 0
+			seen := map[string]bool{}
 			for _, name := range args {
-				if err := c.RemoveSchedule(ctx, name); err != nil {
-					return err
+				if seen[name] {
+					continue
 				}
-				fmt.Fprintf(a.stdout, "%s: removed\n", name)
+				seen[name] = true
+				err := c.RemoveSchedule(ctx, name)
+				switch {
+				case err == nil:
+					fmt.Fprintf(a.stdout, "%s: removed\n", name)
+				case errors.Is(err, job.ErrScheduleNotFound):
+					a.report(err) // this name's trouble: go on with the next
+					failed++
+				default:
+					return err // the connection's or the server's: every name would fail
+				}
+			}
+			if failed > 0 {
+				return reportedError{failed: failed, total: len(seen)}
 			}
 			return nil
 		},

@@ -63,7 +63,7 @@ func runDemo(ctx context.Context, out io.Writer, log *slog.Logger) error {
 		return err
 	}
 	defer os.RemoveAll(store)
-	srv, err := startServer(&server.Options{
+	srv, err := startServer(ctx, &server.Options{
 		JetStream: true, StoreDir: store, DontListen: true, NoSigs: true, ServerName: "jetjobs-demo",
 	}, log)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/jetjobs/jetjobs/job"
@@ -46,20 +47,36 @@ func newDLQListCommand(a *app) *cobra.Command {
   jetjobs dlq ls --json | jq -r '.[] | select(.reason == "decode") | .id'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if filter.Queue != "" {
+				if err := job.ValidateQueue(filter.Queue); err != nil {
+					return usagef("--queue: %w", err)
+				}
+			}
+			if filter.Limit < 0 {
+				return usagef("--limit %d: use 0 (all) or more", filter.Limit)
+			}
 			ctx := cmd.Context()
 			nc, c, err := a.client(ctx, "dlq ls")
 			if err != nil {
 				return err
 			}
 			defer nc.Close()
-			if filter.Queue != "" {
-				if err := job.ValidateQueue(filter.Queue); err != nil {
-					return usageError{err}
-				}
+			// One more than the limit tells whether there are more.
+			f := filter
+			if f.Limit > 0 {
+				f.Limit++
 			}
-			dls, err := c.DeadLetters(ctx, filter)
+			dls, err := c.DeadLetters(ctx, f)
 			if err != nil {
 				return err
+			}
+			if filter.Limit > 0 && len(dls) > filter.Limit {
+				dls = dls[:filter.Limit]
+				more := "more"
+				if n, err := deadLetterCount(ctx, c, filter.Queue); err == nil {
+					more = fmt.Sprintf("the %d", n)
+				}
+				fmt.Fprintf(a.stderr, "note: listed the oldest %d of %s dead letters; --limit 0 lists all\n", filter.Limit, more)
 			}
 			if asJSON {
 				out := make([]deadLetterJSON, 0, len(dls))
@@ -104,6 +121,9 @@ func newDLQShowCommand(a *app) *cobra.Command {
 			dl, err := c.DeadLetter(ctx, args[0])
 			if err != nil {
 				return err
+			}
+			if n, err := deadLettersOfID(ctx, c, args[0]); err == nil && n > 1 {
+				fmt.Fprintf(a.stderr, "note: %d dead letters have ID %s; this is the newest (jetjobs dlq ls --json lists them all; jetjobs dlq replay %s replays them all)\n", n, args[0], args[0])
 			}
 			if asJSON {
 				return writeJSON(a.stdout, toJSON(dl))
@@ -192,7 +212,12 @@ func newDLQReplayCommand(a *app) *cobra.Command {
 		Short: "Enqueue dead letters again, with fresh attempts",
 		Long: `Replay publishes each dead letter to its original subject as a fresh job (same
 ID, payload and headers; attempts start over) and deletes the dead letter only
-after the server stored the job.`,
+after the server stored the job.
+
+With IDs, it replays every dead letter with each ID (a job enqueued again
+with the same ID after it died can die again: then each ID has several) and
+prints each ID replayed. An ID without a dead letter is reported on a line of
+its own on stderr and the others are still replayed; the exit status is then 1.`,
 		Example: `  jetjobs dlq replay order-42 order-43
   jetjobs dlq replay --all --queue mail`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -206,7 +231,7 @@ after the server stored the job.`,
 			}
 			if queue != "" {
 				if err := job.ValidateQueue(queue); err != nil {
-					return usageError{err}
+					return usagef("--queue: %w", err)
 				}
 			}
 			ctx := cmd.Context()
@@ -216,13 +241,7 @@ after the server stored the job.`,
 			}
 			defer nc.Close()
 			if !all {
-				for _, id := range args {
-					if _, err := c.Replay(ctx, id); err != nil {
-						return err
-					}
-					fmt.Fprintln(a.stdout, id)
-				}
-				return nil
+				return a.replayIDs(ctx, c, args)
 			}
 			total, err := deadLetterCount(ctx, c, queue)
 			if err != nil {
@@ -231,7 +250,7 @@ after the server stored the job.`,
 			bar := newProgress(a.stderr, a.stderrTTY, "replay", int(total))
 			n, err := c.ReplayAll(ctx, queue, bar.set)
 			bar.finish()
-			fmt.Fprintf(a.stdout, "replayed %d dead letters\n", n)
+			fmt.Fprintf(a.stdout, "replayed %s\n", plural(n, "dead letter"))
 			return err
 		},
 	}
@@ -258,7 +277,7 @@ question waits are kept: only those there when it counted are deleted.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if queue != "" {
 				if err := job.ValidateQueue(queue); err != nil {
-					return usageError{err}
+					return usagef("--queue: %w", err)
 				}
 			}
 			ctx := cmd.Context()
@@ -309,6 +328,72 @@ question waits are kept: only those there when it counted are deleted.`,
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
 	cmd.Flags().StringVarP(&queue, "queue", "q", "", "only this queue's dead letters")
 	return cmd
+}
+
+// replayIDs replays every dead letter of each ID, newest first, going on
+// past IDs without one; those are reported each on a line of its own.
+func (a *app) replayIDs(ctx context.Context, c *job.Client, ids []string) error {
+	failed := 0
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		// Several dead letters may share the ID: replay them all, so that
+		// none is left behind. Replay takes the newest; count them first.
+		n, err := deadLettersOfID(ctx, c, id)
+		if err != nil {
+			return err
+		}
+		replayed := 0
+		for range max(n, 1) {
+			if _, err = c.Replay(ctx, id); err != nil {
+				break
+			}
+			replayed++
+		}
+		if replayed > 0 {
+			fmt.Fprintln(a.stdout, id)
+		}
+		if replayed > 1 {
+			fmt.Fprintf(a.stderr, "note: %d dead letters had ID %s; replayed all %d\n", replayed, id, replayed)
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, job.ErrDeadLetterNotFound) && replayed > 0:
+			// Replayed meanwhile by someone else.
+		case errors.Is(err, job.ErrDeadLetterNotFound), errors.Is(err, job.ErrDecode), errors.Is(err, job.ErrPayloadTooLarge):
+			a.report(err) // this ID's trouble: go on with the next
+			failed++
+		default:
+			return err // the connection's or the server's: every ID would fail
+		}
+	}
+	if failed > 0 {
+		return reportedError{failed: failed, total: len(seen)}
+	}
+	return nil
+}
+
+// deadLettersOfID counts the dead letters of the job with ID id, from the
+// dead-letter stream's subjects (one per queue that has them).
+func deadLettersOfID(ctx context.Context, c *job.Client, id string) (int, error) {
+	t := c.Topology()
+	filter := t.DeadLetterPrefix + ".*." + job.SubjectToken(id)
+	s, err := c.JetStream().Stream(ctx, t.DeadLetterStream)
+	if err != nil {
+		return 0, err
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, count := range info.State.Subjects {
+		n += int(count)
+	}
+	return n, nil
 }
 
 // confirm asks question on stderr and reads the answer from stdin, as

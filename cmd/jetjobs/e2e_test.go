@@ -173,6 +173,10 @@ func alive(pid int) bool {
 
 func TestBadInputIsOneLineAndNonZeroExit(t *testing.T) {
 	unreachable := unusedURL(t)
+	notCreds := filepath.Join(t.TempDir(), "user.creds")
+	if err := os.WriteFile(notCreds, []byte("user = ada\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		args []string
@@ -181,6 +185,43 @@ func TestBadInputIsOneLineAndNonZeroExit(t *testing.T) {
 	}{
 		{"unknown command", []string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
 		{"unknown subcommand", []string{"dlq", "frobnicate"}, exitUsage, `unknown command "frobnicate" for "jetjobs dlq"`},
+		{"typo of a command", []string{"queus"}, exitUsage, `unknown command "queus" for "jetjobs" (did you mean "queues"?)`},
+		{"typo of a subcommand", []string{"dlq", "lss"}, exitUsage, `(did you mean "ls"?)`},
+		// Values the connection, namespace and command flags cannot take
+		// are usage errors that name the flag, before connecting.
+		{"negative --connect-timeout", []string{"queues", "-s", unreachable, "--connect-timeout", "-1s"}, exitUsage, "--connect-timeout -1s: use a positive duration"},
+		{"--creds not a creds file", []string{"queues", "-s", unreachable, "--creds", notCreds}, exitUsage, "--creds " + notCreds + ": not a NATS credentials file"},
+		{"--inbox-prefix with a space", []string{"queues", "-s", unreachable, "--inbox-prefix", "a b"}, exitUsage, `--inbox-prefix "a b"`},
+		{"empty -s", []string{"queues", "-s", ""}, exitUsage, "-s/--server is empty"},
+		{"unknown URL scheme", []string{"queues", "-s", "bogus://x"}, exitUsage, `the URL scheme "bogus" is not supported; use nats://, tls://, ws:// or wss://`},
+		{"--stream with a space", []string{"queues", "-s", unreachable, "--stream", "A B"}, exitUsage, `--stream "A B"`},
+		{"--prefix with a space", []string{"queues", "-s", unreachable, "--prefix", "a b"}, exitUsage, `--prefix "a b"`},
+		{"--metrics-listen port out of range", []string{"worker", "-s", unreachable, "--exec", "a=true", "--metrics-listen", "127.0.0.1:99999"}, exitUsage, `--metrics-listen "127.0.0.1:99999": the port must be a number from 0 to 65535`},
+		{"worker --max-attempts 0", []string{"worker", "-s", unreachable, "--exec", "a=true", "--max-attempts", "0"}, exitUsage, "--max-attempts 0: use at least 1"},
+		{"worker --max-attempts -2", []string{"worker", "-s", unreachable, "--exec", "a=true", "--max-attempts", "-2"}, exitUsage, "--max-attempts -2: use at least 1"},
+		{"worker --ack-wait 0", []string{"worker", "-s", unreachable, "--exec", "a=true", "--ack-wait", "0"}, exitUsage, "--ack-wait 0s: use at least 1s"},
+		{"worker --retry-initial over --retry-max", []string{"worker", "-s", unreachable, "--exec", "a=true", "--retry-initial", "2h", "--retry-max", "1h"}, exitUsage, "--retry-initial 2h0m0s exceeds --retry-max 1h0m0s"},
+		{"worker --retry-initial negative", []string{"worker", "-s", unreachable, "--exec", "a=true", "--retry-initial", "-1s"}, exitUsage, "--retry-initial -1s"},
+		{"worker --timeout negative", []string{"worker", "-s", unreachable, "--exec", "a=true", "--timeout", "-1s"}, exitUsage, "--timeout -1s"},
+		{"worker --shutdown-timeout negative", []string{"worker", "-s", unreachable, "--exec", "a=true", "--shutdown-timeout", "-1s"}, exitUsage, "--shutdown-timeout -1s"},
+		{"worker -q ''", []string{"worker", "-s", unreachable, "--exec", "a=true", "-q", ""}, exitUsage, "--queue is empty"},
+		{"worker -q with an empty name", []string{"worker", "-s", unreachable, "--exec", "a=true", "-q", "a,,b"}, exitUsage, `--queue "": invalid name`},
+		{"enqueue --replicas 0", []string{"enqueue", "-s", unreachable, "--replicas", "0", "k"}, exitUsage, "--replicas 0: use 1 to 5"},
+		{"server --replicas 0", []string{"server", "--replicas", "0", "--listen", "127.0.0.1:0", "--store", t.TempDir()}, exitUsage, "--replicas 0: use 1 to 5"},
+		{"server --replicas 6", []string{"server", "--replicas", "6", "--listen", "127.0.0.1:0", "--store", t.TempDir()}, exitUsage, "--replicas 6: use 1 to 5"},
+		{"enqueue --max-attempts -1", []string{"enqueue", "-s", unreachable, "--max-attempts", "-1", "k"}, exitUsage, "--max-attempts -1: use at least 1"},
+		{"enqueue --timeout -1s", []string{"enqueue", "-s", unreachable, "--timeout", "-1s", "k"}, exitUsage, "--timeout -1s: use a positive duration"},
+		{"enqueue --in -1s", []string{"enqueue", "-s", unreachable, "--in", "-1s", "k"}, exitUsage, "--in -1s: use a duration of 0 or more"},
+		{"enqueue --count 0", []string{"enqueue", "-s", unreachable, "--count", "0", "k"}, exitUsage, "--count 0: use at least 1"},
+		{"cron add --max-attempts 0", []string{"cron", "add", "-s", unreachable, "--max-attempts", "0", "x", "@daily", "k"}, exitUsage, "--max-attempts 0: use at least 1"},
+		{"dlq ls --limit -1", []string{"dlq", "ls", "-s", unreachable, "--limit", "-1"}, exitUsage, "--limit -1: use 0 (all) or more"},
+		{"cron rm of an invalid name", []string{"cron", "rm", "-s", unreachable, "ok", "a b"}, exitUsage, `cron rm "a b": not a schedule name`},
+		{"bench -n -1", []string{"bench", "-n", "-1"}, exitUsage, "-n/--jobs -1: use at least 1"},
+		{"bench -n 0", []string{"bench", "-n", "0"}, exitUsage, "-n/--jobs 0: use at least 1"},
+		{"bench --payload-bytes -5", []string{"bench", "--payload-bytes", "-5"}, exitUsage, "--payload-bytes -5: use at least"},
+		{"bench --rate -1", []string{"bench", "--rate", "-1"}, exitUsage, "--rate -1: use at least 1"},
+		{"bench --concurrency 0", []string{"bench", "--concurrency", "0"}, exitUsage, "-c/--concurrency 0: use at least 1"},
+		{"bench --queues 0", []string{"bench", "--queues", "0"}, exitUsage, "--queues 0: use at least 1"},
 		{"unknown flag", []string{"queues", "--frobnicate"}, exitUsage, "unknown flag: --frobnicate"},
 		{"malformed JSON", []string{"enqueue", "-s", unreachable, "email.send", `{"to":`}, exitUsage, "not valid JSON"},
 		{"invalid kind", []string{"enqueue", "-s", unreachable, "email..send", "{}"}, exitUsage, "invalid name"},
@@ -204,6 +245,12 @@ func TestBadInputIsOneLineAndNonZeroExit(t *testing.T) {
 			lines := strings.Split(strings.TrimRight(r.Stderr, "\n"), "\n")
 			if len(lines) != 1 || !strings.HasPrefix(lines[0], "jetjobs: ") || !strings.Contains(lines[0], c.want) {
 				t.Errorf("stderr = %q, want one line starting with \"jetjobs: \" containing %q", r.Stderr, c.want)
+			}
+			// The Go API's names mean nothing on the command line.
+			for _, api := range []string{"Config.", "Topology.", "retry.Exponential", "MaxAttempts(", "Timeout(", "In(", "invalid option"} {
+				if strings.Contains(r.Stderr, api) {
+					t.Errorf("stderr = %q names the Go API (%s), not the flag", r.Stderr, api)
+				}
 			}
 			if r.Stdout != "" {
 				t.Errorf("stdout = %q, want nothing", r.Stdout)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/jetjobs/jetjobs/job"
@@ -28,6 +30,7 @@ type enqueueFlags struct {
 	count       int
 	batch       int
 	quiet       bool
+	changed     func(name string) bool
 }
 
 func newEnqueueCommand(a *app) *cobra.Command {
@@ -45,6 +48,7 @@ every ID (a progress bar shows on a terminal; --quiet prints only a summary).`,
   jetjobs enqueue --count 100000 --quiet load.test '{}'`,
 		Args: argsBetween(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.changed = cmd.Flags().Changed
 			return a.enqueue(cmd.Context(), f, args)
 		},
 	}
@@ -88,6 +92,16 @@ func (a *app) enqueue(ctx context.Context, f enqueueFlags, args []string) error 
 		}
 		opts = append(opts, job.ID(f.id))
 	}
+	// Zero is each flag's default, "the worker's" or "now"; given, a
+	// value must make sense.
+	switch {
+	case f.changed("max-attempts") && f.maxAttempts < 1:
+		return usagef("--max-attempts %d: use at least 1 (leave it out for the worker's)", f.maxAttempts)
+	case f.changed("timeout") && f.timeout <= 0:
+		return usagef("--timeout %s: use a positive duration (leave it out for the worker's)", f.timeout)
+	case f.in < 0:
+		return usagef("--in %s: use a duration of 0 or more", f.in)
+	}
 	if f.maxAttempts != 0 {
 		opts = append(opts, job.MaxAttempts(f.maxAttempts))
 	}
@@ -97,26 +111,36 @@ func (a *app) enqueue(ctx context.Context, f enqueueFlags, args []string) error 
 	if f.in != 0 {
 		opts = append(opts, job.In(f.in))
 	}
+	var headers []job.Option
 	for _, h := range f.headers {
 		name, value, ok := strings.Cut(h, "=")
 		if !ok {
 			return usagef("--header %q: use NAME=VALUE", h)
 		}
-		opts = append(opts, job.Header(name, value))
+		headers = append(headers, job.Header(name, value))
 	}
-	if f.count < 1 || f.batch < 1 {
-		return usagef("--count and --batch must be at least 1")
+	opts = append(opts, headers...)
+	if f.count < 1 {
+		return usagef("--count %d: use at least 1", f.count)
+	}
+	if f.batch < 1 {
+		return usagef("--batch %d: use at least 1", f.batch)
 	}
 	if err := job.ValidateQueue(f.queue); err != nil {
-		return usageError{err}
+		return usagef("--queue: %w", err)
 	}
-	nc, c, err := a.client(ctx, "enqueue")
+	nc, c, err := a.client(ctx, "enqueue", expectStream)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
 	// Options are checked when the message is built: refuse bad ones as
 	// usage errors before publishing anything.
+	for i, h := range headers {
+		if _, _, err := c.Message(kind, nil, h); err != nil {
+			return usagef("--header %q: %w", f.headers[i], err)
+		}
+	}
 	if _, _, err := c.Message(kind, json.RawMessage(payload), opts...); errors.Is(err, job.ErrInvalidOption) || errors.Is(err, job.ErrInvalidName) {
 		return usageError{err}
 	}
@@ -125,7 +149,7 @@ func (a *app) enqueue(ctx context.Context, f enqueueFlags, args []string) error 
 
 	if f.count == 1 {
 		r, err := c.Enqueue(ctx, kind, json.RawMessage(payload), opts...)
-		if errors.Is(err, job.ErrNoStream) {
+		if needsTopology(err) {
 			if err = c.EnsureTopology(ctx); err == nil {
 				r, err = c.Enqueue(ctx, kind, json.RawMessage(payload), opts...)
 			}
@@ -157,7 +181,7 @@ func (a *app) enqueueMany(ctx context.Context, c *job.Client, out *bufio.Writer,
 			reqs[i] = job.Request{Kind: kind, Args: json.RawMessage(payload), Options: opts}
 		}
 		results, err := c.EnqueueMany(ctx, reqs)
-		if !ensured && len(results) > 0 && errors.Is(results[0].Err, job.ErrNoStream) {
+		if !ensured && len(results) > 0 && needsTopology(results[0].Err) {
 			ensured = true
 			if err := c.EnsureTopology(ctx); err != nil {
 				return err
@@ -186,10 +210,36 @@ func (a *app) enqueueMany(ctx context.Context, c *job.Client, out *bufio.Writer,
 	bar.finish()
 	elapsed := time.Since(start)
 	if f.quiet || a.stderrTTY {
-		fmt.Fprintf(a.stderr, "enqueued %d jobs of kind %s on queue %s in %s (%s)\n",
-			done, kind, f.queue, elapsed.Round(time.Millisecond), rateString(float64(done)/elapsed.Seconds()))
+		fmt.Fprintf(a.stderr, "enqueued %s of kind %s on queue %s in %s (%s)\n",
+			plural(done, "job"), kind, f.queue, elapsed.Round(time.Millisecond), rateString(float64(done)/elapsed.Seconds()))
 	}
 	return nil
+}
+
+// expectStream makes the server store each job only in the namespace's
+// own streams: with Nats-Expected-Stream it refuses a job whose subject
+// another stream stores, as when --stream names a new stream but --prefix
+// is left at the default of an existing namespace. (The header costs no
+// permission and no request; the copies the worker makes of a job, such as
+// its dead letter, drop every Nats- header.)
+func expectStream(cfg *job.ClientConfig) {
+	t := cfg.Topology.WithDefaults()
+	cfg.BeforePublish = func(_ context.Context, msg *nats.Msg) {
+		// Delayed jobs (--in) go to the schedule stream, which the server
+		// fires from; they are left as they are.
+		if strings.HasPrefix(msg.Subject, t.Prefix+".") {
+			msg.Header.Set(jetstream.ExpectedStreamHeader, t.Stream)
+		}
+	}
+}
+
+// needsTopology reports whether an enqueue failed because the namespace's
+// streams are missing, or because the subject belongs to another stream;
+// creating the streams then either makes the enqueue work or fails with
+// the reason, such as subjects that overlap with another stream's.
+func needsTopology(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, job.ErrNoStream) || errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeStreamNotMatch
 }
 
 // checkJSON reports a payload that is not JSON, saying where.

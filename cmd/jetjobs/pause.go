@@ -53,7 +53,7 @@ worker has served it.`,
 			if job.PausedIndefinitely(end) {
 				fmt.Fprintf(a.stdout, "%s: paused until resumed (jetjobs queues resume %s)\n", queue, queue)
 			} else {
-				fmt.Fprintf(a.stdout, "%s: paused until %s\n", queue, end.Local().Format(time.DateTime))
+				fmt.Fprintf(a.stdout, "%s: paused until %s\n", queue, clock(end))
 			}
 			return nil
 		},

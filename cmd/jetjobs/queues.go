@@ -27,7 +27,12 @@ func newQueuesCommand(a *app) *cobra.Command {
   WAITING      pull requests workers have open: > 0 means a worker is bound and idle
   OLDEST       age of the oldest pending job
 
-A queue is listed once a worker served it or a job was enqueued to it.`,
+A queue is listed once a worker served it or a job was enqueued to it.
+
+--json prints an array of objects with queue, pending, running, redelivered,
+dead_letters, waiting, bound and paused; and, only where they apply,
+paused_until (a pause with an end), oldest_pending_at and
+oldest_pending_seconds (a queue with pending jobs).`,
 		Example: `  jetjobs queues
   jetjobs queues --json | jq '.[] | select(.dead_letters > 0)'`,
 		Args: noArgs,
@@ -49,10 +54,10 @@ type queueJSON struct {
 	DeadLetters       uint64     `json:"dead_letters"`
 	Waiting           int        `json:"waiting"`
 	Bound             bool       `json:"bound"`
-	Paused            bool       `json:"paused,omitempty"`
-	PausedUntil       *time.Time `json:"paused_until,omitempty"`
-	OldestPendingAt   *time.Time `json:"oldest_pending_at,omitempty"`
-	OldestPendingSecs float64    `json:"oldest_pending_seconds"`
+	Paused            bool       `json:"paused"`
+	PausedUntil       *time.Time `json:"paused_until,omitempty"`      // a pause with an end
+	OldestPendingAt   *time.Time `json:"oldest_pending_at,omitempty"` // with jobs pending
+	OldestPendingSecs *float64   `json:"oldest_pending_seconds,omitempty"`
 }
 
 func (a *app) queues(ctx context.Context, asJSON bool) error {
@@ -71,13 +76,14 @@ func (a *app) queues(ctx context.Context, asJSON bool) error {
 			q := queueJSON{
 				Queue: s.Queue, Pending: s.Pending, Running: s.Running, Redelivered: s.Redelivered,
 				DeadLetters: s.DeadLetters, Waiting: s.Waiting, Bound: s.Bound, Paused: s.Paused,
-				OldestPendingSecs: s.OldestPendingAge.Seconds(),
 			}
 			if !s.PausedUntil.IsZero() {
 				q.PausedUntil = &s.PausedUntil
 			}
 			if !s.OldestPendingAt.IsZero() {
 				q.OldestPendingAt = &s.OldestPendingAt
+				secs := s.OldestPendingAge.Seconds()
+				q.OldestPendingSecs = &secs
 			}
 			out = append(out, q)
 		}
@@ -98,7 +104,7 @@ func (a *app) queues(ctx context.Context, asJSON bool) error {
 func queueNote(s job.QueueStats) string {
 	switch {
 	case s.Paused && !s.PausedUntil.IsZero():
-		return "paused until " + s.PausedUntil.Local().Format(time.DateTime)
+		return "paused until " + clock(s.PausedUntil)
 	case s.Paused:
 		return "paused"
 	case !s.Bound:
@@ -108,3 +114,10 @@ func queueNote(s job.QueueStats) string {
 }
 
 func u(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// clock formats a moment for people, in the local zone and naming it:
+// 2026-11-27 10:42:00 CET (with the UTC offset where the zone has no
+// abbreviation).
+func clock(t time.Time) string {
+	return t.Local().Format("2006-01-02 15:04:05 MST")
+}

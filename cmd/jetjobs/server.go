@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -69,7 +72,7 @@ streams with 3 replicas. Without --replicas, existing streams keep theirs.`,
 
 func (a *app) serve(cmd *cobra.Command, f serverFlags) error {
 	ctx := cmd.Context()
-	topo, err := a.topo.topology()
+	topo, err := a.topology()
 	if err != nil {
 		return err
 	}
@@ -104,7 +107,13 @@ func (a *app) serve(cmd *cobra.Command, f serverFlags) error {
 		opts.ServerName = "jetjobs"
 	}
 
-	srv, err := startServer(opts, a.log)
+	srv, err := startServer(ctx, opts, a.log)
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// A signal during startup: the server is shut down; that is what
+		// the signal asked for.
+		a.log.LogAttrs(context.Background(), slog.LevelInfo, "interrupted while starting; server stopped")
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -123,6 +132,10 @@ func (a *app) serve(cmd *cobra.Command, f serverFlags) error {
 		}
 		a.log.LogAttrs(ctx, slog.LevelInfo, msg)
 	} else if err := ensureTopologyInProcess(ctx, srv, topo); err != nil {
+		if ctx.Err() != nil {
+			a.log.LogAttrs(context.Background(), slog.LevelInfo, "interrupted while starting; shutting down")
+			return nil
+		}
 		return err
 	}
 	sync := "fsync every " + durationOr(opts.SyncInterval, 2*time.Minute).String() + "; --sync-always to fsync every write"
@@ -165,26 +178,107 @@ func parseListen(listen string) (string, int, error) {
 	return host, port, nil
 }
 
-// startServer starts a NATS server with opts, logging through log.
-func startServer(opts *server.Options, log *slog.Logger) (*server.Server, error) {
+// startTimeout bounds how long a started server may take to accept
+// clients once Start returned (JetStream recovers its store before that).
+const startTimeout = 10 * time.Second
+
+// startServer starts a NATS server with opts, logging through log, and
+// waits until it accepts clients. It fails at once when the client port is
+// taken or the server reports that it cannot start (another of its ports
+// taken, a store it cannot use), and returns ctx's error, having shut the
+// server down, when ctx ends first.
+func startServer(ctx context.Context, opts *server.Options, log *slog.Logger) (*server.Server, error) {
 	if err := os.MkdirAll(opts.StoreDir, 0o755); err != nil && opts.StoreDir != "" {
 		return nil, fmt.Errorf("store directory: %w", err)
+	}
+	if err := checkPortFree(opts); err != nil {
+		return nil, err
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("start the NATS server: %w", err)
 	}
-	srv.SetLoggerV2(serverLog{log.With(slog.String("component", "nats-server"))}, log.Enabled(context.Background(), slog.LevelDebug), false, false)
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-		if !opts.DontListen {
-			return nil, fmt.Errorf("the NATS server did not start listening on %s:%d within 10s (is the port in use? try --listen 127.0.0.1:0)", opts.Host, opts.Port)
+	fatal := &startupFatal{ch: make(chan string, 1)}
+	srv.SetLoggerV2(serverLog{log: log.With(slog.String("component", "nats-server")), fatal: fatal},
+		log.Enabled(context.Background(), slog.LevelDebug), false, false)
+	startDone := make(chan struct{})
+	go func() {
+		srv.Start()
+		close(startDone)
+	}()
+	stop := func() {
+		// Shut down once Start returned; but Start may take long
+		// (JetStream recovering a large store), and the process is about
+		// to exit: do not wait for it longer than a moment.
+		done := make(chan struct{})
+		go func() {
+			<-startDone
+			srv.Shutdown()
+			srv.WaitForShutdown()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
 		}
-		return nil, fmt.Errorf("the NATS server did not start within 10s")
 	}
-	return srv, nil
+	started := startDone // nil once Start returned
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var deadline <-chan time.Time
+	for {
+		select {
+		case msg := <-fatal.ch:
+			stop()
+			return nil, fmt.Errorf("the NATS server could not start: %s", msg)
+		case <-ctx.Done():
+			stop()
+			return nil, ctx.Err()
+		case <-started:
+			started, deadline = nil, time.After(startTimeout)
+		case <-deadline:
+			stop()
+			if !opts.DontListen {
+				return nil, fmt.Errorf("the NATS server did not start listening on %s:%d within %s", opts.Host, opts.Port, startTimeout)
+			}
+			return nil, fmt.Errorf("the NATS server did not start within %s", startTimeout)
+		case <-tick.C:
+		}
+		if ctx.Err() == nil && started == nil && srv.ReadyForConnections(30*time.Millisecond) {
+			fatal.started.Store(true)
+			select {
+			case msg := <-fatal.ch: // just before
+				stop()
+				return nil, fmt.Errorf("the NATS server could not start: %s", msg)
+			default:
+			}
+			return srv, nil
+		}
+	}
+}
+
+// checkPortFree fails if the server's client port is taken: the server
+// itself would only log that and never become ready.
+func checkPortFree(opts *server.Options) error {
+	if opts.DontListen || opts.Port == server.RANDOM_PORT {
+		return nil
+	}
+	host, port := opts.Host, opts.Port
+	if host == "" {
+		host = server.DEFAULT_HOST
+	}
+	if port == 0 {
+		port = server.DEFAULT_PORT
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("cannot listen on %s: the address is in use; is a server running there already? Stop it, or choose another address with --listen (127.0.0.1:0 picks a free port)", addr)
+		}
+		return fmt.Errorf("cannot listen on %s: %w", addr, err)
+	}
+	return ln.Close()
 }
 
 func waitShutdown(srv *server.Server) <-chan struct{} {
@@ -219,12 +313,34 @@ func ensureTopologyInProcess(ctx context.Context, srv *server.Server, topo job.T
 	return nil
 }
 
-// serverLog routes nats-server's logs to slog.
-type serverLog struct{ log *slog.Logger }
+// serverLog routes nats-server's logs to slog. The server reports that it
+// cannot start (a port taken, a store it cannot use) with Fatalf, and then
+// carries on without that part: the first such report goes to fatal, for
+// startServer to fail with, and later ones to the log.
+type serverLog struct {
+	log   *slog.Logger
+	fatal *startupFatal
+}
+
+// startupFatal takes the first Fatalf of a starting server.
+type startupFatal struct {
+	ch      chan string
+	started atomic.Bool // no one reads ch any more
+}
 
 func (l serverLog) Noticef(format string, v ...any) { l.log.Info(fmt.Sprintf(format, v...)) }
 func (l serverLog) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
-func (l serverLog) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
-func (l serverLog) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
-func (l serverLog) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
-func (l serverLog) Tracef(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l serverLog) Fatalf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	if l.fatal != nil && !l.fatal.started.Load() {
+		select {
+		case l.fatal.ch <- msg:
+			return
+		default:
+		}
+	}
+	l.log.Error(msg)
+}
+func (l serverLog) Errorf(format string, v ...any) { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l serverLog) Debugf(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l serverLog) Tracef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }

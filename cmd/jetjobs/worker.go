@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -150,24 +151,19 @@ func (a *app) work(ctx context.Context, f workerFlags) error {
 	if err != nil {
 		return err
 	}
-	if f.concurrency < 1 {
-		return usagef("--concurrency %d: use at least 1", f.concurrency)
+	if err := f.check(); err != nil {
+		return err
 	}
 	queues := map[string]worker.QueueConfig{}
 	for _, q := range f.queues {
-		if err := job.ValidateQueue(q); err != nil {
-			return usageError{err}
-		}
 		queues[q] = worker.QueueConfig{Concurrency: f.concurrency}
 	}
 	policy := retry.Exponential{Initial: f.retryInitial, Max: f.retryMax}
-	if err := policy.Validate(); err != nil {
-		return usageError{err}
-	}
-	topo, err := a.topo.topology()
+	topo, err := a.topology()
 	if err != nil {
 		return err
 	}
+	a.skipTopo = f.skipTopology
 	if f.skipTopology && topo.Replicas != 0 {
 		return usagef("--replicas %d has no effect with --skip-topology, which leaves the streams alone; give one or the other", topo.Replicas)
 	}
@@ -224,6 +220,22 @@ func (a *app) work(ctx context.Context, f workerFlags) error {
 			return usageError{err}
 		}
 	}
+	// Say why the worker stops, and, without a connection, why stopping
+	// may take longer than the jobs do.
+	defer context.AfterFunc(ctx, func() {
+		why := "stopping"
+		var sig signalReceived
+		if errors.As(context.Cause(ctx), &sig) {
+			why = sig.Error() + "; stopping"
+		}
+		a.log.LogAttrs(context.Background(), slog.LevelInfo,
+			fmt.Sprintf("%s: running jobs may finish for %s (--shutdown-timeout)", why, f.shutdownTimeout),
+			slog.Duration("shutdown_timeout", f.shutdownTimeout))
+		if !nc.IsConnected() {
+			a.log.LogAttrs(context.Background(), slog.LevelWarn,
+				"not connected to NATS: waiting for the connection to flush the acknowledgements of finished jobs before exiting")
+		}
+	})()
 	a.log.LogAttrs(ctx, slog.LevelInfo, "worker starting",
 		slog.String("url", redact(nc.ConnectedUrl())), slog.Any("queues", slices.Sorted(maps.Keys(queues))),
 		slog.Any("kinds", pool.Kinds()), slog.Int("concurrency", f.concurrency))
@@ -270,10 +282,55 @@ func (a *app) work(ctx context.Context, f workerFlags) error {
 	return nil
 }
 
+// check checks the flags whose values the worker package would refuse in
+// its own terms (Config.MaxAttempts), or take zero as its default for.
+func (f workerFlags) check() error {
+	switch {
+	case f.concurrency < 1:
+		return usagef("--concurrency %d: use at least 1", f.concurrency)
+	case f.maxAttempts < 1:
+		return usagef("--max-attempts %d: use at least 1", f.maxAttempts)
+	case f.timeout < 0:
+		return usagef("--timeout %s: use a positive duration, or 0 for none", f.timeout)
+	case f.shutdownTimeout <= 0:
+		return usagef("--shutdown-timeout %s: use a positive duration", f.shutdownTimeout)
+	case f.ackWait < time.Second:
+		return usagef("--ack-wait %s: use at least 1s", f.ackWait)
+	case f.retryInitial <= 0:
+		return usagef("--retry-initial %s: use a positive duration", f.retryInitial)
+	case f.retryMax <= 0:
+		return usagef("--retry-max %s: use a positive duration", f.retryMax)
+	case f.retryInitial > f.retryMax:
+		return usagef("--retry-initial %s exceeds --retry-max %s: the first delay must not be longer than the longest", f.retryInitial, f.retryMax)
+	case len(f.queues) == 0:
+		return usagef("--queue is empty: name at least one queue")
+	}
+	for _, q := range f.queues {
+		if err := job.ValidateQueue(q); err != nil {
+			return usagef("--queue %q: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// validPort reports whether port is a TCP port number, or a service name
+// such as http.
+func validPort(port string) bool {
+	if n, err := strconv.Atoi(port); err == nil {
+		return n >= 0 && n <= 65535
+	}
+	_, err := net.LookupPort("tcp", port)
+	return err == nil
+}
+
 // listenMetrics listens on the TCP address of --metrics-listen.
 func listenMetrics(addr string) (net.Listener, error) {
-	if _, _, err := net.SplitHostPort(addr); err != nil {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
 		return nil, usagef("--metrics-listen %q: use host:port or :port, such as :9090", addr)
+	}
+	if !validPort(port) {
+		return nil, usagef("--metrics-listen %q: the port must be a number from 0 to 65535", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
