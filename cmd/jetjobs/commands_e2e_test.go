@@ -63,11 +63,11 @@ func TestDLQReplayEveryIDAndEveryDeadLetterOfIt(t *testing.T) {
 	if r.Code != exitError || r.Stdout != "a\ntwice\nb\n" {
 		t.Errorf("dlq replay: exit %d, stdout %q; want exit 1 and the IDs replayed", r.Code, r.Stdout)
 	}
-	want := "jetjobs: dead letter not found: no dead letter has ID \"nope1\"\n" +
-		"note: 2 dead letters had ID twice; replayed all 2\n" +
-		"jetjobs: dead letter not found: no dead letter has ID \"nope2\"\n"
-	if r.Stderr != want {
-		t.Errorf("dlq replay stderr:\n%s\nwant:\n%s", r.Stderr, want)
+	lines := strings.Split(strings.TrimSuffix(r.Stderr, "\n"), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "jetjobs: dead letter not found") || !strings.Contains(lines[0], `"nope1"`) ||
+		lines[1] != "note: 2 dead letters had ID twice; replayed all 2" ||
+		!strings.HasPrefix(lines[2], "jetjobs: dead letter not found") || !strings.Contains(lines[2], `"nope2"`) {
+		t.Errorf("dlq replay stderr:\n%s\nwant a line for nope1, a note on twice and a line for nope2", r.Stderr)
 	}
 	if q := queueFigures(t, url)["mail"]; q.Pending != 4 || q.DeadLetters != 0 {
 		t.Errorf("queue mail = %+v, want the 4 dead letters back as pending jobs", q)
@@ -84,8 +84,10 @@ func TestCronRemoveEveryName(t *testing.T) {
 	ok(t, "cron", "add", "-s", url, "one", "@every 1h", "k")
 	ok(t, "cron", "add", "-s", url, "two", "@every 1h", "k")
 	r := jetjobs(t, "", "cron", "rm", "-s", url, "nope", "one", "two", "nope2")
-	if r.Code != exitError || r.Stdout != "one: removed\ntwo: removed\n" ||
-		r.Stderr != "jetjobs: schedule not found: \"nope\"\njetjobs: schedule not found: \"nope2\"\n" {
+	lines := strings.Split(strings.TrimSuffix(r.Stderr, "\n"), "\n")
+	if r.Code != exitError || r.Stdout != "one: removed\ntwo: removed\n" || len(lines) != 2 ||
+		!strings.HasPrefix(lines[0], "jetjobs: schedule not found") || !strings.Contains(lines[0], `"nope"`) ||
+		!strings.HasPrefix(lines[1], "jetjobs: schedule not found") || !strings.Contains(lines[1], `"nope2"`) {
 		t.Errorf("cron rm: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
 	if got := ok(t, "cron", "ls", "-s", url, "--json"); strings.TrimSpace(got) != "[]" {
@@ -146,7 +148,7 @@ func TestQueuesAndDLQOutput(t *testing.T) {
 	}
 
 	got := ok(t, "queues", "pause", "-s", url, "idle", "--for", "30m")
-	if !regexp.MustCompile(`^idle: paused until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d ([A-Z]+|[-+]\d{4})\n$`).MatchString(got) {
+	if !regexp.MustCompile(`^idle: paused until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+\n$`).MatchString(got) {
 		t.Errorf("queues pause --for printed %q, want the time with its zone", got)
 	}
 	table := ok(t, "queues", "-s", url)

@@ -59,7 +59,10 @@ func (h execHandler) handle(ctx context.Context, j *job.Job[json.RawMessage]) er
 	h.log.LogAttrs(ctx, slog.LevelDebug, "command finished",
 		slog.String("job_id", j.ID), slog.String("kind", j.Kind), slog.Int("attempt", j.Attempt),
 		slog.Duration("duration", time.Since(start)), slog.Int("exit_code", cmd.ProcessState.ExitCode()))
-	if ctx.Err() != nil && cmd.ProcessState != nil && !cmd.ProcessState.Success() {
+	if ctx.Err() != nil && cmd.ProcessState == nil {
+		return fmt.Errorf("command not started: %s", killReason(ctx))
+	}
+	if ctx.Err() != nil && !cmd.ProcessState.Success() {
 		return fmt.Errorf("command killed after %s: %s%s", time.Since(start).Round(time.Millisecond), killReason(ctx), tail.suffix())
 	}
 	var exitErr *exec.ExitError
