@@ -381,7 +381,11 @@ func (pl *puller) settled() { signal(pl.freed) }
 // is already on its way is received and, the pool stopping, handed back.
 // Then the slots of requests still waiting are freed.
 func (pl *puller) drain() {
-	if err := pl.sub.Drain(); err == nil {
+	if !pl.p.js.Conn().IsConnected() {
+		// Nothing more can arrive, and a drain would wait for a reconnect:
+		// what the server sent this pool comes back after AckWait.
+		_ = pl.sub.Unsubscribe()
+	} else if err := pl.sub.Drain(); err == nil {
 		t := time.NewTimer(5 * time.Second)
 		select {
 		case <-pl.closed:
