@@ -251,23 +251,7 @@ func TestServerRestartLosesNothing(t *testing.T) {
 
 func TestMaxDeliveriesAdvisoryDeadLetters(t *testing.T) {
 	e := newEnv(t)
-	block := make(chan struct{})
-	defer close(block)
-	var blockedStarted atomic.Bool
-	// The pool's only slot is busy, so the job below is taken only by the
-	// "crashing" raw consumer, which never acknowledges.
-	e.pool(worker.Config{AckWait: time.Second, MaxAttempts: 1, MaxDeliver: 2, Queues: map[string]worker.QueueConfig{"default": {Concurrency: 1}}}, func(p *worker.Pool) {
-		must(t, worker.Handle(p, "block", func(ctx context.Context, j *job.Job[struct{}]) error {
-			blockedStarted.Store(true)
-			select {
-			case <-block:
-			case <-ctx.Done():
-			}
-			return nil
-		}))
-	})
-	e.enqueue("block", nil)
-	eventually(t, func() bool { return blockedStarted.Load() }, "blocking job started")
+	busyPool(t, e)
 	r := e.enqueue("crashy", map[string]string{"k": "v"})
 	cons, err := e.js.Consumer(context.Background(), "JOBS", "default")
 	must(t, err)
@@ -442,6 +426,30 @@ func TestStartCanBeRetriedAfterAFailure(t *testing.T) {
 	}
 }
 
+// busyPool starts a pool (AckWait 1s, MaxDeliver 2) whose only slot of
+// queue default is busy with a job until the test ends, so jobs enqueued
+// afterwards are taken only by the test's raw consumer, a "crashing" worker
+// that never settles them, while the pool still handles their
+// max-deliveries advisories.
+func busyPool(t *testing.T, e *env) {
+	t.Helper()
+	block := make(chan struct{})
+	var blockedStarted atomic.Bool
+	e.pool(worker.Config{AckWait: time.Second, MaxAttempts: 1, MaxDeliver: 2, Queues: map[string]worker.QueueConfig{"default": {Concurrency: 1}}}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "block", func(ctx context.Context, j *job.Job[struct{}]) error {
+			blockedStarted.Store(true)
+			select {
+			case <-block:
+			case <-ctx.Done():
+			}
+			return nil
+		}))
+	})
+	t.Cleanup(func() { close(block) }) // before the pool's Stop (cleanups run last first)
+	e.enqueue("block", nil)
+	eventually(t, func() bool { return blockedStarted.Load() }, "blocking job started")
+}
+
 // crashRounds has a raw consumer take n jobs rounds times without settling
 // them, like workers that die on every attempt.
 func crashRounds(t *testing.T, cons jetstream.Consumer, n, rounds int) {
@@ -478,23 +486,7 @@ func nothingDelivered(t *testing.T, cons jetstream.Consumer) {
 // once each: every one of them is dead-lettered.
 func TestMaxDeliveriesBurstDeadLettersEveryJob(t *testing.T) {
 	e := newEnv(t)
-	block := make(chan struct{})
-	defer close(block)
-	var blockedStarted atomic.Bool
-	// The pool's only slot is busy, so the jobs below are taken only by the
-	// "crashing" raw consumer.
-	e.pool(worker.Config{AckWait: time.Second, MaxAttempts: 1, MaxDeliver: 2, Queues: map[string]worker.QueueConfig{"default": {Concurrency: 1}}}, func(p *worker.Pool) {
-		must(t, worker.Handle(p, "block", func(ctx context.Context, j *job.Job[struct{}]) error {
-			blockedStarted.Store(true)
-			select {
-			case <-block:
-			case <-ctx.Done():
-			}
-			return nil
-		}))
-	})
-	e.enqueue("block", nil)
-	eventually(t, func() bool { return blockedStarted.Load() }, "blocking job started")
+	busyPool(t, e)
 	const jobs = 300
 	reqs := make([]job.Request, jobs)
 	for i := range reqs {
