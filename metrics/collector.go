@@ -28,6 +28,7 @@ var DefaultBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
 
 const (
 	defaultMaxKinds          = 200
+	defaultMaxQueues         = 100
 	defaultQueueStatsTTL     = 10 * time.Second
 	defaultQueueStatsTimeout = 5 * time.Second
 )
@@ -39,11 +40,16 @@ type Config struct {
 	// Topology names the streams whose queues are reported; its zero value
 	// is the default namespace.
 	Topology job.Topology
-	// Queues lists the queues whose server-side gauges are reported. Empty
-	// means every queue job.Inspector.Queues reports: each queue that has a
-	// consumer on the work stream, and each that holds jobs or dead letters
-	// without one.
+	// Queues lists the queues whose server-side gauges are reported (a name
+	// listed twice counts once). Empty means the queues job.Inspector.Queues
+	// reports: each queue that has a consumer on the work stream, and each
+	// that holds jobs or dead letters without one, at most MaxQueues of them.
+	// Set it in production: queues a foreign publisher invents then cost
+	// neither series nor reads.
 	Queues []string
+	// MaxQueues bounds the queues reported when Queues is empty; default
+	// 100. Queues with a consumer come first, then the others, each by name.
+	MaxQueues int
 	// QueueStatsTTL is how long queue gauges read from the server are reused
 	// before a scrape reads them again; default 10s. Every scrape within it,
 	// from any number of scrapers, is served from the cache.
@@ -53,6 +59,8 @@ type Config struct {
 	// MaxKinds bounds the distinct queue and kind pairs that get label
 	// values of their own; default 200. Jobs of further pairs (a foreign
 	// publisher inventing kinds, say) are counted under the kind "_other".
+	// Kinds that reach a handler (registered in the pool) always get their
+	// own series: they are bounded by the registrations.
 	MaxKinds int
 	// DurationBuckets are the buckets of jetjobs_job_duration_seconds and
 	// LatencyBuckets those of jetjobs_job_enqueue_to_start_seconds; nil
@@ -71,6 +79,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxKinds == 0 {
 		c.MaxKinds = defaultMaxKinds
+	}
+	if c.MaxQueues == 0 {
+		c.MaxQueues = defaultMaxQueues
+	}
+	if len(c.Queues) > 0 {
+		c.Queues = slices.Compact(slices.Sorted(slices.Values(c.Queues)))
 	}
 	if c.DurationBuckets == nil {
 		c.DurationBuckets = DefaultBuckets
@@ -97,6 +111,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: metrics.Config.QueueStatsTimeout %s must not be negative", job.ErrInvalidOption, c.QueueStatsTimeout)
 	case c.MaxKinds < 0:
 		return fmt.Errorf("%w: metrics.Config.MaxKinds %d must not be negative", job.ErrInvalidOption, c.MaxKinds)
+	case c.MaxQueues < 0:
+		return fmt.Errorf("%w: metrics.Config.MaxQueues %d must not be negative", job.ErrInvalidOption, c.MaxQueues)
 	}
 	for _, b := range []struct {
 		name    string
@@ -228,9 +244,9 @@ type series struct {
 
 // seriesFor returns the series of queue and kind, creating it (and so its
 // zero-valued counters, which keeps rate() and increase() exact from the
-// first event on) unless MaxKinds pairs exist, in which case it returns the
-// queue's "_other" series.
-func (c *Collector) seriesFor(queue, kind string) *series {
+// first event on) unless MaxKinds pairs exist and the kind is not known to be
+// registered, in which case it returns the queue's "_other" series.
+func (c *Collector) seriesFor(queue, kind string, registered bool) *series {
 	k := seriesKey{labelValue(queue), labelValue(kind)}
 	c.mu.RLock()
 	s := c.series[k]
@@ -243,7 +259,7 @@ func (c *Collector) seriesFor(queue, kind string) *series {
 	if s := c.series[k]; s != nil {
 		return s
 	}
-	if len(c.series) >= c.cfg.MaxKinds {
+	if len(c.series) >= c.cfg.MaxKinds && !registered {
 		// Not remembered under its own key, so that invented kinds cost no
 		// memory either; their events take this slower path.
 		k.kind = OtherKind

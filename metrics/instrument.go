@@ -46,10 +46,12 @@ func (c *Collector) Instrument(cfg *worker.Config) {
 func (c *Collector) Middleware() job.Middleware {
 	return func(next job.Handler) job.Handler {
 		return job.HandlerFunc(func(ctx context.Context, info *job.Info) error {
-			s := c.seriesFor(info.Queue, info.Kind)
+			s := c.seriesFor(info.Queue, info.Kind, true) // a handler runs: the kind is registered
 			start := time.Now()
 			s.started.Inc()
-			if info.Attempt == 1 && !info.EnqueuedAt.IsZero() {
+			// A job's first start only: a snoozed or handed-back job runs
+			// again at attempt 1 with Jetjobs-Attempt-Base set.
+			if info.Attempt == 1 && !info.EnqueuedAt.IsZero() && info.Header.Get(job.HeaderAttemptBase) == "" {
 				// Clocks of publishers may run ahead of ours; never negative.
 				s.latency.Observe(max(start.Sub(info.EnqueuedAt), 0).Seconds())
 			}
@@ -72,7 +74,7 @@ func (c *Collector) Observe(ev worker.Event) {
 	if ev.Info == nil {
 		return
 	}
-	s := c.seriesFor(ev.Info.Queue, ev.Info.Kind)
+	s := c.seriesFor(ev.Info.Queue, ev.Info.Kind, false)
 	s.outcome(c, ev.Outcome).Inc()
 	switch ev.Outcome {
 	case worker.OutcomeDeadLettered:

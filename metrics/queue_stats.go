@@ -19,6 +19,7 @@ import (
 type queueStats struct {
 	inspector *job.Inspector
 	queues    []string
+	maxQueues int
 	ttl       time.Duration
 	timeout   time.Duration
 
@@ -41,6 +42,7 @@ func newQueueStats(js jetstream.JetStream, cfg Config) (*queueStats, error) {
 	return &queueStats{
 		inspector: inspector,
 		queues:    slices.Clone(cfg.Queues),
+		maxQueues: cfg.MaxQueues,
 		ttl:       cfg.QueueStatsTTL,
 		timeout:   cfg.QueueStatsTimeout,
 		pending: desc("jetjobs_queue_pending_jobs",
@@ -115,8 +117,24 @@ func (s *queueStats) current() []job.QueueStats {
 // queue the inspector finds.
 func (s *queueStats) read(ctx context.Context) ([]job.QueueStats, error) {
 	all, err := s.inspector.Queues(ctx)
-	if err != nil || len(s.queues) == 0 {
-		return all, err
+	if err != nil {
+		return nil, err
+	}
+	if len(s.queues) == 0 {
+		if len(all) > s.maxQueues {
+			// Bound queues first, then by name (the inspector's order).
+			slices.SortStableFunc(all, func(a, b job.QueueStats) int {
+				switch {
+				case a.Bound == b.Bound:
+					return 0
+				case a.Bound:
+					return -1
+				}
+				return 1
+			})
+			all = all[:s.maxQueues]
+		}
+		return all, nil
 	}
 	out := make([]job.QueueStats, 0, len(s.queues))
 	for _, name := range s.queues {

@@ -12,42 +12,57 @@ import (
 // Logging logs one line per attempt when it ends: debug for success, info
 // for a snooze or a job canceled by ID, warn for a failure that will be
 // retried or an attempt the pool interrupted (the job runs again), error
-// for the last attempt or a permanent failure. Payloads are never logged.
-// A nil logger logs to slog.Default().
+// for the last attempt or a permanent failure; a panic is logged as the
+// failure it is (and goes on to the pool's recovery). Payloads are never
+// logged. A nil logger logs to slog.Default().
 func Logging(logger *slog.Logger) job.Middleware {
 	if logger == nil {
 		logger = slog.Default()
 	}
 	return func(next job.Handler) job.Handler {
-		return job.HandlerFunc(func(ctx context.Context, info *job.Info) error {
+		return job.HandlerFunc(func(ctx context.Context, info *job.Info) (err error) {
 			start := time.Now()
-			err := next.Handle(ctx, info)
-			level, msg := Outcome(info, err)
-			if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
-				if errors.Is(context.Cause(ctx), job.ErrCanceled) {
-					// Canceled by ID (job.Client.Cancel): dead-lettered, not retried.
-					level, msg = slog.LevelInfo, "job canceled"
-				} else {
-					// The pool canceled the attempt (shutdown) and hands the
-					// job back; it is not a failure of the job.
-					level, msg = slog.LevelWarn, "job interrupted; it will run again"
+			defer func() {
+				if v := recover(); v != nil {
+					// The pool recovers the panic as a failed attempt; say so
+					// here too, then let it go on.
+					logOutcome(ctx, logger, info, &job.PanicError{Value: v}, start)
+					panic(v)
 				}
-			}
-			if !logger.Enabled(ctx, level) {
-				return err
-			}
-			attrs := []slog.Attr{
-				slog.String("job_id", info.ID), slog.String("queue", info.Queue),
-				slog.String("kind", info.Kind), slog.Int("attempt", info.Attempt),
-				slog.Int("max_attempts", info.MaxAttempts), slog.Duration("duration", time.Since(start)),
-			}
-			if err != nil {
-				attrs = append(attrs, slog.String("error", err.Error()))
-			}
-			logger.LogAttrs(ctx, level, msg, attrs...)
+			}()
+			err = next.Handle(ctx, info)
+			logOutcome(ctx, logger, info, err, start)
 			return err
 		})
 	}
+}
+
+// logOutcome logs the end of an attempt that returned err. The context
+// tells what the pool will do whatever the error: a job canceled by ID is
+// dead-lettered as canceled, and one whose context the pool canceled
+// (shutdown) is handed back.
+func logOutcome(ctx context.Context, logger *slog.Logger, info *job.Info, err error, start time.Time) {
+	level, msg := Outcome(info, err)
+	if err != nil && ctx.Err() != nil {
+		switch {
+		case errors.Is(context.Cause(ctx), job.ErrCanceled):
+			level, msg = slog.LevelInfo, "job canceled"
+		case errors.Is(ctx.Err(), context.Canceled):
+			level, msg = slog.LevelWarn, "job interrupted; it will run again"
+		}
+	}
+	if !logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("job_id", info.ID), slog.String("queue", info.Queue),
+		slog.String("kind", info.Kind), slog.Int("attempt", info.Attempt),
+		slog.Int("max_attempts", info.MaxAttempts), slog.Duration("duration", time.Since(start)),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	logger.LogAttrs(ctx, level, msg, attrs...)
 }
 
 // Outcome names what the worker will do with an attempt that returned err,

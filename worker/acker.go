@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -229,7 +230,8 @@ func (a *acker) settled(ev Event, err error) {
 		info := ev.Info
 		a.p.log.LogAttrs(context.Background(), slog.LevelWarn, "acknowledging a finished job failed; it may run again",
 			slog.String("job_id", info.ID), slog.String("queue", info.Queue), slog.String("kind", info.Kind), slog.String("error", err.Error()))
+		ev.Err = fmt.Errorf("the job succeeded, but its acknowledgement was not confirmed and it may run again: %w", err)
 	}
-	a.p.cfg.Hooks.fire(ev)
+	a.p.cfg.Hooks.fire(ev, a.p.log)
 	a.p.jobs.Done()
 }

@@ -216,5 +216,5 @@ func (p *Pool) deadLetterBySeq(seq uint64, deliveries int) {
 	p.cfg.Hooks.fire(Event{
 		Info:    &job.Info{ID: id, Queue: queue, Kind: kind, Subject: raw.Subject, Attempt: deliveries, Header: raw.Header, Payload: raw.Data, Seq: seq},
 		Outcome: OutcomeDeadLettered, Reason: job.ReasonMaxDeliveries, Err: errors.New(cause),
-	})
+	}, p.log)
 }

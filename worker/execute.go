@@ -78,7 +78,7 @@ func (p *Pool) execute(msg jetstream.Msg) bool {
 		ev = p.settle(msg, info, entry, err)
 		ev.Duration = elapsed
 	}
-	p.cfg.Hooks.fire(ev)
+	p.cfg.Hooks.fire(ev, p.log)
 	return true
 }
 

@@ -1,6 +1,10 @@
 package worker
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/jetjobs/jetjobs/job"
@@ -30,7 +34,9 @@ type Event struct {
 	Outcome Outcome
 	// Reason is set for OutcomeDeadLettered.
 	Reason job.Reason
-	// Err is the handler's error or the reason the job could not run.
+	// Err is the handler's error or the reason the job could not run. For
+	// OutcomeSucceeded it is nil, unless the server did not confirm the
+	// acknowledgement: then it says so, and the job may run again.
 	Err error
 	// Duration is how long the handler ran; zero if it did not run.
 	Duration time.Duration
@@ -44,7 +50,8 @@ type Event struct {
 // not block. Any may be nil.
 // They are the place for alerts and metrics that need no middleware, and
 // they also see jobs that never reached a handler (undecodable, expired, no
-// handler, max deliveries).
+// handler, max deliveries). A hook that panics is logged with its stack at
+// error level; the pool and the job's outcome are not affected.
 type Hooks struct {
 	// OnEvent is called for every outcome, before the specific hook.
 	OnEvent      func(Event)
@@ -54,7 +61,13 @@ type Hooks struct {
 	OnDeadLetter func(Event)
 }
 
-func (h *Hooks) fire(ev Event) {
+func (h *Hooks) fire(ev Event, log *slog.Logger) {
+	defer func() {
+		if v := recover(); v != nil {
+			log.LogAttrs(context.Background(), slog.LevelError, "a hook panicked",
+				slog.String("outcome", string(ev.Outcome)), slog.String("panic", fmt.Sprint(v)), slog.String("stack", string(debug.Stack())))
+		}
+	}()
 	if h.OnEvent != nil {
 		h.OnEvent(ev)
 	}

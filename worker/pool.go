@@ -39,6 +39,10 @@ type Pool struct {
 	relays    []jetstream.ConsumeContext
 	stopping  atomic.Bool
 	hardStop  atomic.Bool
+	// status mirrors state, and pullers are the started pool's, for Ready,
+	// which must not wait for a Start in progress.
+	status  atomic.Int32
+	pullers atomic.Pointer[[]*puller]
 
 	fetchCancel context.CancelFunc // stops pulling
 	jobCtx      context.Context    // parent of every job's context
@@ -216,7 +220,9 @@ func (p *Pool) Start(ctx context.Context) (err error) {
 		p.loops.Add(1)
 		go pl.loop(fetchCtx)
 	}
+	p.pullers.Store(&pullers)
 	p.state = stateStarted
+	p.status.Store(stateStarted)
 	p.log.LogAttrs(ctx, slog.LevelInfo, "worker pool started",
 		slog.Any("queues", slices.Sorted(maps.Keys(p.cfg.Queues))), slog.Int("kinds", len(p.kinds)),
 		slog.String("stream", p.cfg.Topology.Stream))
@@ -236,6 +242,7 @@ func (p *Pool) Stop(ctx context.Context) error {
 	switch p.state {
 	case stateNew:
 		p.state = stateStopped
+		p.status.Store(stateStopped)
 		close(p.stopped)
 		p.mu.Unlock()
 		return nil
@@ -245,6 +252,7 @@ func (p *Pool) Stop(ctx context.Context) error {
 		return p.stopErr
 	}
 	p.state = stateStopped
+	p.status.Store(stateStopped)
 	p.mu.Unlock()
 
 	p.stopping.Store(true)

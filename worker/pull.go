@@ -49,7 +49,12 @@ type puller struct {
 	brief     bool      // requests expire after briefFetchWait
 	arrived   bool      // a job arrived since the last expiry
 	lastHeard time.Time // last job or status received
-	failure   error     // what the loop must hear of: consumer gone, requests lost
+	// failedSince is when pulling first failed since the server was last
+	// heard from (zero: not failing), and failedWith the last failure: Ready
+	// reports a queue that cannot pull.
+	failedSince time.Time
+	failedWith  error
+	failure     error // what the loop must hear of: consumer gone, requests lost
 
 	starved chan struct{} // pending fell to zero
 	freed   chan struct{} // a job of the queue gave its slot back
@@ -129,6 +134,13 @@ func (pl *puller) loop(ctx context.Context) {
 		level := slog.LevelWarn
 		if errors.Is(err, errLostRequests) {
 			level = slog.LevelDebug // after a reconnect, as expected
+		} else {
+			pl.mu.Lock()
+			if pl.failedSince.IsZero() {
+				pl.failedSince = time.Now()
+			}
+			pl.failedWith = err
+			pl.mu.Unlock()
 		}
 		pl.p.log.LogAttrs(ctx, level, "pulling jobs failed; retrying",
 			slog.String("queue", pl.q.name), slog.String("error", err.Error()), slog.Duration("retry_in", delay))
@@ -270,6 +282,7 @@ func (pl *puller) receive(msg *nats.Msg) {
 	}
 	pl.mu.Lock()
 	pl.lastHeard = time.Now()
+	pl.failedSince = time.Time{}
 	pl.arrived = true
 	wasIdle := pl.idle
 	pl.idle = false
@@ -301,6 +314,7 @@ func (pl *puller) status(code string, msg *nats.Msg) {
 	case "100": // idle heartbeat
 		pl.mu.Lock()
 		pl.lastHeard = time.Now()
+		pl.failedSince = time.Time{}
 		pl.mu.Unlock()
 		return
 	case "408", "409":
@@ -372,6 +386,17 @@ func (pl *puller) releaseN(n int) {
 	for range n {
 		pl.q.slots.release()
 	}
+}
+
+// failing returns the failure of a queue that has not been able to pull
+// since the server was last heard from, or nil.
+func (pl *puller) failing() error {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if pl.failedSince.IsZero() {
+		return nil
+	}
+	return fmt.Errorf("queue %s: pulling jobs has failed since %s: %w", pl.q.name, pl.failedSince.Format(time.RFC3339), pl.failedWith)
 }
 
 // settled is called when a job of the queue gave its slot back.
