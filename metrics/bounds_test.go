@@ -44,7 +44,7 @@ func TestSnoozeObservesEnqueueLatencyOnce(t *testing.T) {
 		must(t, worker.Handle(p, "nap", func(ctx context.Context, j *job.Job[struct{}]) error {
 			if runs.Add(1) == 1 {
 				time.Sleep(200 * time.Millisecond) // the job's work
-				return job.Snooze(0) // back of the queue, same attempt
+				return job.Snooze(0)               // back of the queue, same attempt
 			}
 			return nil
 		}))
