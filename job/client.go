@@ -339,16 +339,24 @@ func headerSize(h nats.Header) int {
 }
 
 // checkSize refuses a message of size bytes (subject, headers and data)
-// that the stream or the server would refuse.
+// that the stream or the server would refuse, or that could not be
+// dead-lettered: a dead letter carries the job with up to
+// deadLetterHeadroom bytes of headers more, and the server's max_payload
+// limits it (the dead-letter stream sets no size limit of its own).
 func (c *Client) checkSize(size int) error {
 	if limit := int(c.topo.MaxMsgSize); limit > 0 && size > limit {
 		return fmt.Errorf("%w: %d bytes exceeds the stream's MaxMsgSize of %d bytes; shrink the arguments (store large data elsewhere and pass a reference) or raise Topology.MaxMsgSize", ErrPayloadTooLarge, size, limit)
 	}
-	if limit := c.js.Conn().MaxPayload(); limit > 0 && int64(size) > limit {
-		return fmt.Errorf("%w: %d bytes exceeds the server's max_payload of %d bytes; shrink the arguments or raise max_payload", ErrPayloadTooLarge, size, limit)
+	if limit := c.js.Conn().MaxPayload(); limit > 0 && int64(size+deadLetterHeadroom) > limit {
+		return fmt.Errorf("%w: %d bytes exceeds the server's max_payload of %d bytes less the %d a dead letter of the job adds; shrink the arguments or raise max_payload", ErrPayloadTooLarge, size, limit, deadLetterHeadroom)
 	}
 	return nil
 }
+
+// deadLetterHeadroom is the most a dead letter adds to its job: the reason,
+// the error (clipped to 2 KiB), the attempts, the original subject, the
+// time and a message ID.
+const deadLetterHeadroom = 4096
 
 // publishError turns a publish failure into the package's errors.
 func (c *Client) publishError(msg *nats.Msg, err error) error {
@@ -394,10 +402,11 @@ func UniqueID(queue, kind string, payload []byte) string {
 	return "u-" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// SubjectToken returns id if it is a valid subject token, else a hash of it,
-// so any job ID can name a subject.
+// SubjectToken returns id if it is a valid subject token of at most 256
+// characters (every ID the Go client accepts), else a hash of it, so any job
+// ID, a foreign publisher's too, can name a subject.
 func SubjectToken(id string) string {
-	if id != "" && invalidTokenChar(id) < 0 {
+	if id != "" && len(id) <= maxIDLen && invalidTokenChar(id) < 0 {
 		return id
 	}
 	sum := sha256.Sum256([]byte(id))

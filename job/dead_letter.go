@@ -181,7 +181,9 @@ func (c *Client) replay(ctx context.Context, dl DeadLetter) (Result, error) {
 	if dl.Subject == "" {
 		return Result{}, fmt.Errorf("%w: dead letter %d has no %s header; it cannot be replayed", ErrDecode, dl.Seq, HeaderSubject)
 	}
-	h := CopyHeader(dl.Header, 1, HeaderReason, HeaderError, HeaderAttempts, HeaderSubject, HeaderFailedAt, HeaderAttemptBase)
+	// The deadline goes too: a replay is a request to run the job now, and
+	// an expired job would only be dead-lettered again.
+	h := CopyHeader(dl.Header, 1, HeaderReason, HeaderError, HeaderAttempts, HeaderSubject, HeaderFailedAt, HeaderAttemptBase, HeaderDeadline)
 	// A fresh message ID: the original one may still be in the duplicate
 	// window, which would swallow the replay. Naming it after the dead
 	// letter keeps a repeated replay of the same dead letter idempotent.
@@ -197,20 +199,32 @@ func (c *Client) replay(ctx context.Context, dl DeadLetter) (Result, error) {
 	if err != nil {
 		return Result{ID: dl.ID}, c.publishError(msg, err)
 	}
+	if err := c.storedIn(msg, ack.Stream); err != nil {
+		return Result{ID: dl.ID, Seq: ack.Sequence}, fmt.Errorf("jetjobs: dead letter %d kept: %w", dl.Seq, err)
+	}
 	if err := c.deleteDeadLetter(ctx, dl.Seq); err != nil {
 		return Result{ID: dl.ID, Seq: ack.Sequence}, fmt.Errorf("jetjobs: job %q replayed but its dead letter %d was not deleted: %w", dl.ID, dl.Seq, err)
 	}
 	return Result{ID: dl.ID, Seq: ack.Sequence, Duplicate: ack.Duplicate}, nil
 }
 
-// ReplayAll replays every dead letter of queue (all queues when empty) and
-// returns how many it replayed. progress, if not nil, is called after each.
+// ReplayAll replays the dead letters of queue (all queues when empty) that
+// exist when it starts, and returns how many it replayed: a replayed job
+// that fails again and comes back as a new dead letter is not replayed
+// again by the same call. progress, if not nil, is called after each.
 func (c *Client) ReplayAll(ctx context.Context, queue string, progress func(done int)) (int, error) {
 	var (
 		n       int
 		lastErr error
 	)
-	err := c.eachDeadLetter(ctx, queue, func(dl DeadLetter) bool {
+	mark, err := c.DeadLetterSequence(ctx)
+	if err != nil || mark == 0 {
+		return 0, err
+	}
+	err = c.eachDeadLetter(ctx, queue, func(dl DeadLetter) bool {
+		if dl.Seq > mark {
+			return false
+		}
 		if _, err := c.replay(ctx, dl); err != nil {
 			lastErr = err
 			return false
@@ -233,7 +247,7 @@ func (c *Client) ReplayAll(ctx context.Context, queue string, progress func(done
 // PurgeDeadLetters deletes the dead letters of queue (all when empty) and
 // returns how many were deleted.
 func (c *Client) PurgeDeadLetters(ctx context.Context, queue string) (uint64, error) {
-	return c.PurgeDeadLettersThrough(ctx, queue, 0)
+	return c.purgeDeadLetters(ctx, queue, 0)
 }
 
 // DeadLetterSequence returns the dead-letter stream's last sequence: every
@@ -250,9 +264,22 @@ func (c *Client) DeadLetterSequence(ctx context.Context) (uint64, error) {
 }
 
 // PurgeDeadLettersThrough deletes the dead letters of queue (all when empty)
-// stored at or below sequence through of the dead-letter stream (all when
-// through is 0) and returns how many the server deleted.
+// stored at or below sequence through of the dead-letter stream and returns
+// how many the server deleted. A mark of 0 (the stream had never held a
+// dead letter) deletes nothing.
 func (c *Client) PurgeDeadLettersThrough(ctx context.Context, queue string, through uint64) (uint64, error) {
+	if through == 0 {
+		if _, err := c.deadLetterSubject(queue); err != nil {
+			return 0, err
+		}
+		return 0, nil
+	}
+	return c.purgeDeadLetters(ctx, queue, through+1)
+}
+
+// purgeDeadLetters purges the dead letters of queue below sequence below
+// (all when 0).
+func (c *Client) purgeDeadLetters(ctx context.Context, queue string, below uint64) (uint64, error) {
 	subject, err := c.deadLetterSubject(queue)
 	if err != nil {
 		return 0, err
@@ -260,10 +287,7 @@ func (c *Client) PurgeDeadLettersThrough(ctx context.Context, queue string, thro
 	req := struct {
 		Filter string `json:"filter,omitempty"`
 		Seq    uint64 `json:"seq,omitempty"` // purge below this sequence
-	}{Filter: subject}
-	if through > 0 {
-		req.Seq = through + 1
-	}
+	}{Filter: subject, Seq: below}
 	var resp struct {
 		Success bool                `json:"success"`
 		Purged  uint64              `json:"purged"`

@@ -14,7 +14,8 @@ var (
 	// ErrEncode is returned when a job's arguments cannot be encoded as JSON.
 	ErrEncode = errors.New("jetjobs: cannot encode job arguments")
 	// ErrPayloadTooLarge is returned when an encoded job exceeds the stream's
-	// maximum message size or the server's maximum payload.
+	// maximum message size, or the server's maximum payload less 4 KiB kept
+	// for the headers its dead letter would add.
 	ErrPayloadTooLarge = errors.New("jetjobs: job payload too large")
 	// ErrQueueFull is returned when the work stream has reached its limits
 	// (MaxMsgs or MaxBytes) and refuses new jobs. Nothing already accepted is

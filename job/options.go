@@ -94,8 +94,12 @@ func Deadline(t time.Time) Option {
 func Header(name, value string) Option {
 	return func(o *options) error {
 		lower := strings.ToLower(name)
-		if name == "" || strings.HasPrefix(lower, "nats-") || strings.HasPrefix(lower, "jetjobs-") || strings.ContainsAny(name+value, "\r\n") || strings.ContainsAny(name, ": ") {
-			return fmt.Errorf("%w: header %q: use a name without ':', spaces or line breaks, not starting with Nats- or Jetjobs-", ErrInvalidOption, name)
+		if name == "" || strings.HasPrefix(lower, "nats-") || strings.HasPrefix(lower, "jetjobs-") || strings.ContainsAny(name, ":") || !printableASCII(name) {
+			return fmt.Errorf("%w: header %q: use a name of printable ASCII without ':' or spaces, not starting with Nats- or Jetjobs-", ErrInvalidOption, name)
+		}
+		if strings.ContainsAny(value, "\r\n") || strings.TrimSpace(value) != value {
+			// The wire trims values, so a padded one would not arrive as given.
+			return fmt.Errorf("%w: header %s value %q: use a value without line breaks or surrounding spaces", ErrInvalidOption, name, value)
 		}
 		if o.header == nil {
 			o.header = nats.Header{}
@@ -127,4 +131,14 @@ func In(d time.Duration) Option {
 		o.runAt = time.Now().Add(d)
 		return nil
 	}
+}
+
+// printableASCII reports whether s has only the characters '!' to '~'.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }

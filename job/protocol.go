@@ -85,11 +85,22 @@ func ValidateQueue(name string) error {
 // served.
 const maxQueueLen = 250
 
+// maxKindLen bounds kinds, and maxScheduleNameLen schedule names: they are
+// parts of subjects, and nats-server refuses a protocol line longer than
+// 4 KiB by closing the connection.
+const (
+	maxKindLen         = 512
+	maxScheduleNameLen = 250
+)
+
 // ValidateKind reports whether kind is a valid job kind: one or more tokens
 // of [A-Za-z0-9_-] joined by dots, such as "email.send".
 func ValidateKind(kind string) error {
 	if kind == "" {
 		return fmt.Errorf("%w: kind is empty", ErrInvalidName)
+	}
+	if len(kind) > maxKindLen {
+		return fmt.Errorf("%w: kind of %d characters is too long; use at most %d (it is part of every subject of the job, and the server limits the protocol lines that carry them)", ErrInvalidName, len(kind), maxKindLen)
 	}
 	for tok := range strings.SplitSeq(kind, ".") {
 		if tok == "" {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // time zones are checked the same on machines without zoneinfo
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -99,6 +100,9 @@ func normalizeSpec(spec, tz string) (string, error) {
 		return "", fmt.Errorf("%w: schedule spec %q: for a one-shot job enqueue it with job.At", ErrInvalidOption, spec)
 	case strings.HasPrefix(spec, "@every"):
 		d, err := time.ParseDuration(strings.TrimSpace(strings.TrimPrefix(spec, "@every")))
+		if err == nil && !strings.HasPrefix(spec, "@every ") {
+			spec = "@every " + strings.TrimPrefix(spec, "@every") // the server needs the space
+		}
 		if err != nil || d < time.Second {
 			return "", fmt.Errorf("%w: schedule spec %q: use \"@every\" and a Go duration of at least 1s, such as \"@every 90s\"", ErrInvalidOption, spec)
 		}
@@ -122,10 +126,18 @@ func normalizeSpec(spec, tz string) (string, error) {
 	}
 }
 
+// validateScheduleName checks a schedule's name: one subject token.
+func validateScheduleName(name string) error {
+	if name == "" || invalidTokenChar(name) >= 0 || len(name) > maxScheduleNameLen {
+		return fmt.Errorf("%w: schedule name %q: use one token of A-Z a-z 0-9 _ -, at most %d characters", ErrInvalidName, clip(name), maxScheduleNameLen)
+	}
+	return nil
+}
+
 // scheduleMessage builds and checks the schedule message of s.
 func (c *Client) scheduleMessage(s Schedule) (*nats.Msg, error) {
-	if s.Name == "" || invalidTokenChar(s.Name) >= 0 {
-		return nil, fmt.Errorf("%w: schedule name %q: use one token of A-Z a-z 0-9 _ -", ErrInvalidName, s.Name)
+	if err := validateScheduleName(s.Name); err != nil {
+		return nil, err
 	}
 	spec, err := normalizeSpec(s.Spec, s.TimeZone)
 	if err != nil {
@@ -286,6 +298,9 @@ func (c *Client) Schedules(ctx context.Context) ([]ScheduleInfo, error) {
 // LookupSchedule returns the periodic schedule named name, or
 // ErrScheduleNotFound.
 func (c *Client) LookupSchedule(ctx context.Context, name string) (ScheduleInfo, error) {
+	if err := validateScheduleName(name); err != nil {
+		return ScheduleInfo{}, fmt.Errorf("%w: %w", ErrScheduleNotFound, err)
+	}
 	stream, err := c.scheduleStream(ctx)
 	if err != nil {
 		return ScheduleInfo{}, err
@@ -306,8 +321,8 @@ func (c *Client) LookupSchedule(ctx context.Context, name string) (ScheduleInfo,
 // Errors: ErrScheduleNotFound, ErrSchedulingUnsupported (no schedule
 // stream), or the connection's error.
 func (c *Client) RemoveSchedule(ctx context.Context, name string) error {
-	if name == "" || invalidTokenChar(name) >= 0 {
-		return fmt.Errorf("%w: %q is not a schedule name", ErrScheduleNotFound, name)
+	if err := validateScheduleName(name); err != nil {
+		return fmt.Errorf("%w: %w", ErrScheduleNotFound, err)
 	}
 	stream, err := c.scheduleStream(ctx)
 	if err != nil {

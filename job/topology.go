@@ -151,6 +151,8 @@ func (t Topology) Validate() error {
 		return fmt.Errorf("%w: Topology durations must not be negative", ErrInvalidOption)
 	case t.MaxAge > 0 && t.DuplicateWindow > t.MaxAge:
 		return fmt.Errorf("%w: Topology.DuplicateWindow %s exceeds MaxAge %s; shorten it", ErrInvalidOption, t.DuplicateWindow, t.MaxAge)
+	case t.DeadLetterMaxAge > 0 && t.DuplicateWindow > t.DeadLetterMaxAge:
+		return fmt.Errorf("%w: Topology.DeadLetterMaxAge %s is shorter than the DuplicateWindow %s (the dead-letter stream dedupes over the same window); keep dead letters longer or shorten the window", ErrInvalidOption, t.DeadLetterMaxAge, t.DuplicateWindow)
 	case t.MaxBytes < 0, t.MaxMsgs < 0:
 		return fmt.Errorf("%w: Topology.MaxBytes and MaxMsgs must not be negative (zero means unlimited)", ErrInvalidOption)
 	}
@@ -336,6 +338,12 @@ func compatible(have, want jetstream.StreamConfig) error {
 	if !slices.Equal(have.Subjects, want.Subjects) {
 		bad = append(bad, fmt.Sprintf("subjects are %v, want %v", have.Subjects, want.Subjects))
 	}
+	if want.AllowMsgSchedules && !have.AllowMsgSchedules {
+		bad = append(bad, "message schedules are not allowed (AllowMsgSchedules)")
+	}
+	if want.AllowRollup && !have.AllowRollup {
+		bad = append(bad, "rollups are not allowed (AllowRollup)")
+	}
 	if len(bad) == 0 {
 		return nil
 	}
@@ -356,7 +364,14 @@ func SupportsSchedules(js jetstream.JetStream, periodic bool) bool {
 	if periodic {
 		minor = 14
 	}
-	return serverAtLeast(js.Conn().ConnectedServerVersion(), 2, minor)
+	v := js.Conn().ConnectedServerVersion()
+	if v == "" {
+		// Not connected (reconnecting): unknown, not too old. What is sent
+		// waits for the connection, and a server without schedules refuses
+		// it with an error of its own.
+		return true
+	}
+	return serverAtLeast(v, 2, minor)
 }
 
 // serverAtLeast reports whether version ("2.12.1", "v2.14.0-beta") is at
@@ -403,31 +418,34 @@ func (t Topology) CancelBucketConfig() jetstream.KeyValueConfig {
 
 func (t Topology) ensureCancelBucket(ctx context.Context, js jetstream.JetStream, set Topology) error {
 	want := t.CancelBucketConfig()
-	kv, err := js.KeyValue(ctx, want.Bucket)
+	_, err := js.KeyValue(ctx, want.Bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		_, err = js.CreateKeyValue(ctx, want)
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			return nil // another process created it first
+		if err == nil {
+			return nil
 		}
-		if err != nil {
+		if !errors.Is(err, jetstream.ErrBucketExists) {
 			return fmt.Errorf("jetjobs: create cancel bucket %s: %w", want.Bucket, err)
 		}
-		return nil
-	}
-	if err != nil {
+		// Another process created it first: check it like an existing one.
+	} else if err != nil {
 		return fmt.Errorf("jetjobs: look up cancel bucket %s: %w", want.Bucket, err)
 	}
-	st, err := kv.Status(ctx)
+	s, err := js.Stream(ctx, "KV_"+want.Bucket)
 	if err != nil {
 		return fmt.Errorf("jetjobs: cancel bucket %s: %w", want.Bucket, err)
 	}
-	if st.TTL() == want.TTL || set.CancelMaxAge == 0 {
-		return nil // only an explicit CancelMaxAge changes an existing bucket
+	// Only settings given explicitly change an existing bucket, as with the
+	// streams.
+	have := s.CachedInfo().Config
+	if set.CancelMaxAge == 0 {
+		want.TTL = have.MaxAge
 	}
 	if set.Replicas == 0 {
-		if s, err := js.Stream(ctx, "KV_"+want.Bucket); err == nil {
-			want.Replicas = s.CachedInfo().Config.Replicas
-		}
+		want.Replicas = have.Replicas
+	}
+	if have.MaxAge == want.TTL && have.Replicas == want.Replicas {
+		return nil
 	}
 	if _, err := js.UpdateKeyValue(ctx, want); err != nil {
 		return fmt.Errorf("jetjobs: update cancel bucket %s settings: %w", want.Bucket, err)
