@@ -378,7 +378,9 @@ func TestEveryAcceptedJobCanBeDeadLettered(t *testing.T) {
 		}
 		step /= 2
 	}
-	payload := []byte(`"` + strings.Repeat("a", size) + `"`)
+	// Less a little: the enqueue time's length varies (RFC 3339 drops
+	// trailing zeros of the fraction).
+	payload := []byte(`"` + strings.Repeat("a", size-64) + `"`)
 	msg, id, err := c.Message("report.build", payload)
 	if err != nil {
 		t.Fatal(err)
