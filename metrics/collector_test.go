@@ -49,6 +49,10 @@ func TestObserveCountsOutcomes(t *testing.T) {
 			`jetjobs_dead_letters_total{queue=q,kind=k,reason=expired}`: 0,
 			`jetjobs_jobs_failed_total{queue=q,kind=k}`:                 1,
 		}},
+		{"canceled by ID while running", worker.Event{Info: info, Outcome: worker.OutcomeDeadLettered, Reason: job.ReasonCanceled, Duration: ran, Err: errors.New("canceled")}, map[string]float64{
+			`jetjobs_dead_letters_total{queue=q,kind=k,reason=canceled}`: 1,
+			`jetjobs_jobs_failed_total{queue=q,kind=k}`:                  0,
+		}},
 		{"max deliveries", worker.Event{Info: info, Outcome: worker.OutcomeDeadLettered, Reason: job.ReasonMaxDeliveries}, map[string]float64{
 			`jetjobs_dead_letters_total{queue=q,kind=k,reason=max-deliveries}`: 1,
 			`jetjobs_jobs_failed_total{queue=q,kind=k}`:                        0,

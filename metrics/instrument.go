@@ -79,7 +79,8 @@ func (c *Collector) Observe(ev worker.Event) {
 	switch ev.Outcome {
 	case worker.OutcomeDeadLettered:
 		s.reason(c, ev.Reason).Inc()
-		if ev.Duration > 0 {
+		// A job canceled by ID while it ran did not fail; it was stopped.
+		if ev.Duration > 0 && ev.Reason != job.ReasonCanceled {
 			s.failed.Inc()
 		}
 	case worker.OutcomeRetried:
