@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetjobs/jetjobs/internal/natstest"
+	"github.com/jetjobs/jetjobs/internal/pooltest"
 	"github.com/jetjobs/jetjobs/job"
 	"github.com/jetjobs/jetjobs/worker"
 )
@@ -30,20 +31,14 @@ func TestReplayAllStopsAtTheDeadLettersItFound(t *testing.T) {
 	ctx := context.Background()
 	c, js, _ := newClient(t, job.Topology{})
 	var runs atomic.Int32
-	pool, err := worker.New(js, worker.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := worker.Handle(pool, "always.fails", func(ctx context.Context, j *job.Job[struct{}]) error {
-		runs.Add(1)
-		return job.Permanent(errors.New("bad input"))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := pool.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pool.Stop(context.Background()) })
+	pooltest.Start(t, js, worker.Config{}, func(p *worker.Pool) {
+		if err := worker.Handle(p, "always.fails", func(ctx context.Context, j *job.Job[struct{}]) error {
+			runs.Add(1)
+			return job.Permanent(errors.New("bad input"))
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
 
 	if _, err := c.Enqueue(ctx, "always.fails", nil, job.ID("poison-1")); err != nil {
 		t.Fatal(err)
@@ -94,16 +89,15 @@ func TestReplayAllOfABacklogReplaysEachOnce(t *testing.T) {
 	ctx := context.Background()
 	c, js, _ := newClient(t, job.Topology{})
 	var runs atomic.Int32
-	pool, err := worker.New(js, worker.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := worker.Handle(pool, "always.fails", func(ctx context.Context, j *job.Job[struct{}]) error {
-		runs.Add(1)
-		return job.Permanent(errors.New("bad input"))
-	}); err != nil {
-		t.Fatal(err)
-	}
+	pooltest.Start(t, js, worker.Config{}, func(p *worker.Pool) {
+		if err := worker.Handle(p, "always.fails", func(ctx context.Context, j *job.Job[struct{}]) error {
+			runs.Add(1)
+			return job.Permanent(errors.New("bad input"))
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	const jobs = 200
 	topo := c.Topology()
 	for i := range jobs {
@@ -112,11 +106,6 @@ func TestReplayAllOfABacklogReplaysEachOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := pool.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pool.Stop(context.Background()) })
-
 	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	n, err := c.ReplayAll(rctx, "", func(done int) {
@@ -458,26 +447,22 @@ func TestReplayOfAnExpiredJobRunsIt(t *testing.T) {
 	ctx := context.Background()
 	c, js, _ := newClient(t, job.Topology{})
 	var runs atomic.Int32
-	pool, err := worker.New(js, worker.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := worker.Handle(pool, "otp.send", func(ctx context.Context, j *job.Job[struct{}]) error {
-		runs.Add(1)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := pool.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pool.Stop(context.Background()) })
+	pooltest.Start(t, js, worker.Config{}, func(p *worker.Pool) {
+		if err := worker.Handle(p, "otp.send", func(ctx context.Context, j *job.Job[struct{}]) error {
+			runs.Add(1)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
 	// Accepted although the deadline is already past.
 	if _, err := c.Enqueue(ctx, "otp.send", nil, job.ID("otp-1"), job.Deadline(time.Now().Add(-time.Second))); err != nil {
 		t.Fatal(err)
 	}
-	var first job.DeadLetter
-	natstest.Eventually(t, 10*time.Second, func() bool { first, err = c.DeadLetter(ctx, "otp-1"); return err == nil }, "expired dead letter")
+	natstest.Eventually(t, 10*time.Second, func() bool {
+		dl, err := c.DeadLetter(ctx, "otp-1")
+		return err == nil && dl.Reason == job.ReasonExpired
+	}, "expired dead letter")
 	if _, err := c.Replay(ctx, "otp-1"); err != nil {
 		t.Fatal(err)
 	}
@@ -485,7 +470,6 @@ func TestReplayOfAnExpiredJobRunsIt(t *testing.T) {
 	if _, err := c.DeadLetter(ctx, "otp-1"); !errors.Is(err, job.ErrDeadLetterNotFound) {
 		t.Errorf("after the replay ran: dead letter %v", err)
 	}
-	_ = first
 }
 
 // Topology.Replicas set explicitly is applied to the cancel bucket too, as
