@@ -124,6 +124,35 @@ func (a *app) report(err error) {
 	fmt.Fprintln(a.stderr, "jetjobs: "+a.describe(err))
 }
 
+// eachArg calls do once for each distinct argument, in order. A failure do
+// calls the argument's own (own true: that argument's trouble) is reported
+// on a line of its own and the others go on; any other failure (the
+// connection's or the server's, which every argument would meet) ends the
+// loop. It returns a reportedError if any argument failed.
+func (a *app) eachArg(args []string, do func(arg string) (own bool, err error)) error {
+	failed := 0
+	seen := map[string]bool{}
+	for _, arg := range args {
+		if seen[arg] {
+			continue
+		}
+		seen[arg] = true
+		own, err := do(arg)
+		switch {
+		case err == nil:
+		case own:
+			a.report(err)
+			failed++
+		default:
+			return err
+		}
+	}
+	if failed > 0 {
+		return reportedError{failed: failed, total: len(seen)}
+	}
+	return nil
+}
+
 // rootCommand builds the command tree from the registered commands.
 func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{

@@ -249,28 +249,13 @@ the others are still removed; the exit status is then 1.`,
 				return err
 			}
 			defer nc.Close()
-			failed := 0
-			seen := map[string]bool{}
-			for _, name := range args {
-				if seen[name] {
-					continue
-				}
-				seen[name] = true
+			return a.eachArg(args, func(name string) (bool, error) {
 				err := c.RemoveSchedule(ctx, name)
-				switch {
-				case err == nil:
+				if err == nil {
 					fmt.Fprintf(a.stdout, "%s: removed\n", name)
-				case errors.Is(err, job.ErrScheduleNotFound):
-					a.report(err) // this name's trouble: go on with the next
-					failed++
-				default:
-					return err // the connection's or the server's: every name would fail
 				}
-			}
-			if failed > 0 {
-				return reportedError{failed: failed, total: len(seen)}
-			}
-			return nil
+				return errors.Is(err, job.ErrScheduleNotFound), err
+			})
 		},
 	}
 	return cmd

@@ -333,18 +333,12 @@ question waits are kept: only those there when it counted are deleted.`,
 // replayIDs replays every dead letter of each ID, newest first, going on
 // past IDs without one; those are reported each on a line of its own.
 func (a *app) replayIDs(ctx context.Context, c *job.Client, ids []string) error {
-	failed := 0
-	seen := map[string]bool{}
-	for _, id := range ids {
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
+	return a.eachArg(ids, func(id string) (bool, error) {
 		// Several dead letters may share the ID: replay them all, so that
 		// none is left behind. Replay takes the newest; count them first.
 		n, err := deadLettersOfID(ctx, c, id)
 		if err != nil {
-			return err
+			return false, err
 		}
 		replayed := 0
 		for range max(n, 1) {
@@ -359,21 +353,13 @@ func (a *app) replayIDs(ctx context.Context, c *job.Client, ids []string) error 
 		if replayed > 1 {
 			fmt.Fprintf(a.stderr, "note: %d dead letters had ID %s; replayed all %d\n", replayed, id, replayed)
 		}
-		switch {
-		case err == nil:
-		case errors.Is(err, job.ErrDeadLetterNotFound) && replayed > 0:
-			// Replayed meanwhile by someone else.
-		case errors.Is(err, job.ErrDeadLetterNotFound), errors.Is(err, job.ErrDecode), errors.Is(err, job.ErrPayloadTooLarge):
-			a.report(err) // this ID's trouble: go on with the next
-			failed++
-		default:
-			return err // the connection's or the server's: every ID would fail
+		if errors.Is(err, job.ErrDeadLetterNotFound) && replayed > 0 {
+			return false, nil // the rest replayed meanwhile by someone else
 		}
-	}
-	if failed > 0 {
-		return reportedError{failed: failed, total: len(seen)}
-	}
-	return nil
+		own := errors.Is(err, job.ErrDeadLetterNotFound) || errors.Is(err, job.ErrDecode) ||
+			errors.Is(err, job.ErrPayloadTooLarge) || errors.Is(err, job.ErrTopologyMismatch)
+		return own, err
+	})
 }
 
 // deadLettersOfID counts the dead letters of the job with ID id, from the
