@@ -187,7 +187,7 @@ func (c *Client) replay(ctx context.Context, dl DeadLetter) (Result, error) {
 	// A fresh message ID: the original one may still be in the duplicate
 	// window, which would swallow the replay. Naming it after the dead
 	// letter keeps a repeated replay of the same dead letter idempotent.
-	h.Set(HeaderMsgID, fmt.Sprintf("replay:%s:%d", c.topo.DeadLetterStream, dl.Seq))
+	h.Set(HeaderMsgID, fmt.Sprintf("replay:%s:%d:%d", c.topo.DeadLetterStream, dl.Seq, dl.FailedAt.UnixNano()))
 	if dl.Reason == ReasonCanceled {
 		// Replaying a canceled job means it should run after all.
 		if err := c.forgetCancel(ctx, dl.ID); err != nil {

@@ -27,6 +27,9 @@ func (p *Pool) deadLetter(msg jetstream.Msg, info *job.Info, reason job.Reason, 
 		stream = meta.Stream
 	}
 	dl := p.cfg.Topology.DeadLetterMessage(msg.Subject(), msg.Headers(), msg.Data(), info.ID, info.Queue, stream, info.Seq, reason, cause.Error(), info.Attempt)
+	if meta != nil {
+		dl.Header.Set(job.HeaderMsgID, copyID("dlq", stream, info.Seq, meta.Timestamp))
+	}
 	if err := p.publishDeadLetter(dl); err != nil {
 		p.log.LogAttrs(context.Background(), slog.LevelError, "dead-lettering failed; the job will be delivered again",
 			slog.String("job_id", info.ID), slog.String("queue", info.Queue), slog.String("kind", info.Kind),
@@ -202,6 +205,7 @@ func (p *Pool) deadLetterBySeq(seq uint64, deliveries int) {
 	queue, kind, _ := job.ParseSubject(p.cfg.Topology.Prefix, raw.Subject)
 	cause := fmt.Sprintf("delivered %d times (the consumer's MaxDeliver) without an outcome; its workers died or lost their connection on every attempt", deliveries)
 	dl := p.cfg.Topology.DeadLetterMessage(raw.Subject, raw.Header, raw.Data, id, queue, p.cfg.Topology.Stream, seq, job.ReasonMaxDeliveries, cause, deliveries)
+	dl.Header.Set(job.HeaderMsgID, copyID("dlq", p.cfg.Topology.Stream, seq, raw.Time))
 	if err := p.publishDeadLetter(dl); err != nil {
 		p.log.LogAttrs(ctx, slog.LevelError, "dead-lettering a job that reached max deliveries failed; it stays in the work stream",
 			slog.String("job_id", id), slog.Uint64("seq", seq), slog.String("error", err.Error()))

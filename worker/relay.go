@@ -68,7 +68,7 @@ func (p *Pool) relay(msg jetstream.Msg) {
 	}
 	rest, _ := strings.CutPrefix(msg.Subject(), p.cfg.Topology.SchedulePrefix+".fire.")
 	out := &nats.Msg{Subject: p.cfg.Topology.Prefix + "." + rest, Header: job.CopyHeader(msg.Headers(), 1), Data: msg.Data()}
-	out.Header.Set(job.HeaderMsgID, fmt.Sprintf("fired:%s:%d", meta.Stream, meta.Sequence.Stream))
+	out.Header.Set(job.HeaderMsgID, copyID("fired", meta.Stream, meta.Sequence.Stream, meta.Timestamp))
 	if name := out.Header.Get(job.HeaderSchedule); name != "" && out.Header.Get(job.HeaderID) == "" {
 		// Each firing of a periodic schedule is a job of its own; its ID
 		// stays the same if the move is repeated.

@@ -552,3 +552,34 @@ func TestStopWithEndedContextAndNoJobsReturnsNil(t *testing.T) {
 		}
 	}
 }
+
+// A work stream deleted and created again starts its sequences over. A job
+// dead-lettered then, within the duplicate window, has the sequence of an
+// earlier one: its dead letter must still be stored (the dead-letter
+// message ID carries the stored time, not the sequence alone), or the job
+// would be terminated with no dead letter at all.
+func TestDeadLetterAfterTheWorkStreamWasRecreated(t *testing.T) {
+	e := newEnv(t)
+	cfg := worker.Config{Logger: testLogger(), MaxAttempts: 1}
+	register := func(p *worker.Pool) {
+		must(t, worker.Handle(p, "bad", func(ctx context.Context, j *job.Job[struct{}]) error {
+			return job.Permanent(errors.New("bad input"))
+		}))
+	}
+	first, err := worker.New(e.js, cfg)
+	must(t, err)
+	register(first)
+	must(t, first.Start(context.Background()))
+	a := e.enqueue("bad", nil, job.ID("job-a"))
+	eventually(t, func() bool { return len(e.deadLetters()) == 1 }, "first dead letter")
+	must(t, first.Stop(context.Background()))
+
+	must(t, e.js.DeleteStream(context.Background(), "JOBS"))
+	must(t, e.client.EnsureTopology(context.Background()))
+	e.pool(cfg, register)
+	b := e.enqueue("bad", nil, job.ID("job-b"))
+	if a.Seq != b.Seq {
+		t.Fatalf("sequences %d and %d: the recreated stream should start over", a.Seq, b.Seq)
+	}
+	eventually(t, func() bool { return len(e.deadLetters()) == 2 }, "the second job's dead letter, at the same work-stream sequence")
+}

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"time"
@@ -35,7 +34,7 @@ func (p *Pool) snooze(msg jetstream.Msg, info *job.Info, d time.Duration) {
 	h.Set(job.HeaderAttemptBase, strconv.Itoa(info.Attempt-1))
 	h.Set("Nats-Schedule", job.ScheduleAt(time.Now().Add(d)))
 	h.Set("Nats-Schedule-Target", p.cfg.Topology.FireSubject(info.Queue, info.Kind))
-	h.Set(job.HeaderMsgID, fmt.Sprintf("snooze:%s:%d:%d", meta.Stream, meta.Sequence.Stream, meta.NumDelivered))
+	h.Set(job.HeaderMsgID, copyID("snooze", meta.Stream, meta.Sequence.Stream, meta.Timestamp, meta.NumDelivered))
 	sm := &nats.Msg{
 		// A subject of this message's own: the server keeps one schedule
 		// per subject, and two messages may carry the same job ID.
