@@ -106,12 +106,8 @@ func newCronListCommand(a *app) *cobra.Command {
 }
 
 type cronAddFlags struct {
-	queue       string
-	timeZone    string
-	maxAttempts int
-	timeout     time.Duration
-	headers     []string
-	changed     func(name string) bool
+	jobFlags
+	timeZone string
 }
 
 func newCronAddCommand(a *app) *cobra.Command {
@@ -165,29 +161,11 @@ func (a *app) cronAdd(ctx context.Context, f cronAddFlags, args []string) error 
 		}
 		s.Args = json.RawMessage(payload)
 	}
-	switch {
-	case f.changed("max-attempts") && f.maxAttempts < 1:
-		return usagef("--max-attempts %d: use at least 1 (leave it out for the worker's)", f.maxAttempts)
-	case f.changed("timeout") && f.timeout <= 0:
-		return usagef("--timeout %s: use a positive duration (leave it out for the worker's)", f.timeout)
+	opts, headers, err := f.options()
+	if err != nil {
+		return err
 	}
-	if err := job.ValidateQueue(f.queue); err != nil {
-		return usagef("--queue: %w", err)
-	}
-	s.Options = []job.Option{job.Queue(f.queue)}
-	if f.maxAttempts != 0 {
-		s.Options = append(s.Options, job.MaxAttempts(f.maxAttempts))
-	}
-	if f.timeout != 0 {
-		s.Options = append(s.Options, job.Timeout(f.timeout))
-	}
-	for _, h := range f.headers {
-		name, value, ok := strings.Cut(h, "=")
-		if !ok {
-			return usagef("--header %q: use NAME=VALUE", h)
-		}
-		s.Options = append(s.Options, job.Header(name, value))
-	}
+	s.Options = append(opts, headers...)
 	nc, c, err := a.client(ctx, "cron add")
 	if err != nil {
 		return err

@@ -21,16 +21,53 @@ import (
 func init() { register("", newEnqueueCommand) }
 
 type enqueueFlags struct {
+	jobFlags
+	id    string
+	in    time.Duration
+	count int
+	batch int
+	quiet bool
+}
+
+// jobFlags are the flags of the options every job has, shared by enqueue
+// and cron add.
+type jobFlags struct {
 	queue       string
-	id          string
 	maxAttempts int
 	timeout     time.Duration
-	in          time.Duration
 	headers     []string
-	count       int
-	batch       int
-	quiet       bool
 	changed     func(name string) bool
+}
+
+// options checks the flags and returns the options they give, and those
+// of --header apart (enqueue checks each against the server's rules).
+// Zero is each number's default, "the worker's"; given, a value must make
+// sense.
+func (f jobFlags) options() (opts, headers []job.Option, err error) {
+	switch {
+	case f.changed("max-attempts") && f.maxAttempts < 1:
+		return nil, nil, usagef("--max-attempts %d: use at least 1 (leave it out for the worker's)", f.maxAttempts)
+	case f.changed("timeout") && f.timeout <= 0:
+		return nil, nil, usagef("--timeout %s: use a positive duration (leave it out for the worker's)", f.timeout)
+	}
+	if err := job.ValidateQueue(f.queue); err != nil {
+		return nil, nil, usagef("--queue: %w", err)
+	}
+	opts = []job.Option{job.Queue(f.queue)}
+	if f.maxAttempts != 0 {
+		opts = append(opts, job.MaxAttempts(f.maxAttempts))
+	}
+	if f.timeout != 0 {
+		opts = append(opts, job.Timeout(f.timeout))
+	}
+	for _, h := range f.headers {
+		name, value, ok := strings.Cut(h, "=")
+		if !ok {
+			return nil, nil, usagef("--header %q: use NAME=VALUE", h)
+		}
+		headers = append(headers, job.Header(name, value))
+	}
+	return opts, headers, nil
 }
 
 func newEnqueueCommand(a *app) *cobra.Command {
@@ -85,39 +122,21 @@ func (a *app) enqueue(ctx context.Context, f enqueueFlags, args []string) error 
 	if err := checkJSON(payload); err != nil {
 		return usageError{err}
 	}
-	opts := []job.Option{job.Queue(f.queue)}
+	opts, headers, err := f.options()
+	if err != nil {
+		return err
+	}
 	if f.id != "" {
 		if f.count != 1 {
 			return usagef("--id names one job; it cannot go with --count %d", f.count)
 		}
 		opts = append(opts, job.ID(f.id))
 	}
-	// Zero is each flag's default, "the worker's" or "now"; given, a
-	// value must make sense.
-	switch {
-	case f.changed("max-attempts") && f.maxAttempts < 1:
-		return usagef("--max-attempts %d: use at least 1 (leave it out for the worker's)", f.maxAttempts)
-	case f.changed("timeout") && f.timeout <= 0:
-		return usagef("--timeout %s: use a positive duration (leave it out for the worker's)", f.timeout)
-	case f.in < 0:
+	if f.in < 0 {
 		return usagef("--in %s: use a duration of 0 or more", f.in)
-	}
-	if f.maxAttempts != 0 {
-		opts = append(opts, job.MaxAttempts(f.maxAttempts))
-	}
-	if f.timeout != 0 {
-		opts = append(opts, job.Timeout(f.timeout))
 	}
 	if f.in != 0 {
 		opts = append(opts, job.In(f.in))
-	}
-	var headers []job.Option
-	for _, h := range f.headers {
-		name, value, ok := strings.Cut(h, "=")
-		if !ok {
-			return usagef("--header %q: use NAME=VALUE", h)
-		}
-		headers = append(headers, job.Header(name, value))
 	}
 	opts = append(opts, headers...)
 	if f.count < 1 {
@@ -125,9 +144,6 @@ func (a *app) enqueue(ctx context.Context, f enqueueFlags, args []string) error 
 	}
 	if f.batch < 1 {
 		return usagef("--batch %d: use at least 1", f.batch)
-	}
-	if err := job.ValidateQueue(f.queue); err != nil {
-		return usagef("--queue: %w", err)
 	}
 	nc, c, err := a.client(ctx, "enqueue", expectStream)
 	if err != nil {
