@@ -23,23 +23,31 @@ var deadLetterSeq atomic.Uint64
 
 // publishDeadLetters stores a dead letter for each ID, on queue mail, with
 // payload {"n":<its index>}: the dead letters of jobs that died, as a
-// worker stores them.
-func publishDeadLetters(t *testing.T, srv *natstest.Server, ids ...string) {
+// streamsClient connects a client to srv and creates the default
+// namespace's streams.
+func streamsClient(t *testing.T, srv *natstest.Server) *job.Client {
 	t.Helper()
 	_, js := srv.Connect(t)
 	c, err := job.NewClient(js, job.ClientConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := t.Context()
-	if err := c.EnsureTopology(ctx); err != nil {
+	if err := c.EnsureTopology(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// worker stores them.
+func publishDeadLetters(t *testing.T, srv *natstest.Server, ids ...string) {
+	t.Helper()
+	c := streamsClient(t, srv)
+	ctx := t.Context()
 	for i, id := range ids {
 		// Each its own job sequence, which names the dead letter's message ID.
 		seq := deadLetterSeq.Add(1)
 		dl := c.Topology().DeadLetterMessage("jobs.mail.thing.do", nil, []byte(`{"n":`+strconv.Itoa(i)+`}`), id, "mail", "JOBS", seq, job.ReasonFailed, "boom", 2)
-		if _, err := js.PublishMsg(ctx, dl); err != nil {
+		if _, err := c.JetStream().PublishMsg(ctx, dl); err != nil {
 			t.Fatal(err)
 		}
 	}

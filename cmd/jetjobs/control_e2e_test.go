@@ -67,15 +67,8 @@ func TestCronCommands(t *testing.T) {
 func TestCancelCommand(t *testing.T) {
 	srv := natstest.Start(t)
 	url := srv.URL()
-	_, js := srv.Connect(t)
-	c, err := job.NewClient(js, job.ClientConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := streamsClient(t, srv)
 	ctx := context.Background()
-	if err := c.EnsureTopology(ctx); err != nil {
-		t.Fatal(err)
-	}
 	ok(t, "enqueue", "-s", url, "--id", "later-1", "--in", "1h", "reminder")
 	ok(t, "enqueue", "-s", url, "--id", "now-1", "report")
 	got := ok(t, "cancel", "-s", url, "later-1", "now-1")

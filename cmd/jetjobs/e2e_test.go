@@ -306,20 +306,13 @@ func TestEnqueueOptionsCountAndStdin(t *testing.T) {
 func TestDeadLetterCommands(t *testing.T) {
 	srv := natstest.Start(t)
 	url := srv.URL()
-	_, js := srv.Connect(t)
-	c, err := job.NewClient(js, job.ClientConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := streamsClient(t, srv)
 	ctx := context.Background()
-	if err := c.EnsureTopology(ctx); err != nil {
-		t.Fatal(err)
-	}
 	topo := c.Topology()
 	for i, q := range []string{"mail", "mail", "reports"} {
 		id := q + "-" + strconv.Itoa(i)
 		dl := topo.DeadLetterMessage("jobs."+q+".thing.do", nil, []byte(`{"n":`+strconv.Itoa(i)+`}`), id, q, "JOBS", uint64(i+1), job.ReasonFailed, "boom "+id, 2)
-		if _, err := js.PublishMsg(ctx, dl); err != nil {
+		if _, err := c.JetStream().PublishMsg(ctx, dl); err != nil {
 			t.Fatal(err)
 		}
 	}
