@@ -39,12 +39,6 @@ func (p *Pool) execute(msg jetstream.Msg) bool {
 	// dead-letter publish that retries through a slow server must not let
 	// AckWait run out.
 	token := p.inflight.add(msg)
-	settled := false
-	defer func() {
-		if !settled {
-			p.inflight.remove(token)
-		}
-	}()
 	var ev Event
 	switch {
 	case err != nil:
@@ -70,7 +64,6 @@ func (p *Pool) execute(msg jetstream.Msg) bool {
 		err = p.run(entry, msg, info)
 		elapsed := time.Since(start)
 		if err == nil {
-			settled = true
 			p.inflight.remove(token) // the acknowledgement is on its way
 			p.acker.ack(msg, Event{Info: info, Outcome: OutcomeSucceeded, Duration: elapsed})
 			return false
@@ -78,6 +71,7 @@ func (p *Pool) execute(msg jetstream.Msg) bool {
 		ev = p.settle(msg, info, entry, err)
 		ev.Duration = elapsed
 	}
+	p.inflight.remove(token)
 	p.cfg.Hooks.fire(ev, p.log)
 	return true
 }
