@@ -221,8 +221,11 @@ func (a *app) work(ctx context.Context, f workerFlags) error {
 		}
 	}
 	// Say why the worker stops, and, without a connection, why stopping
-	// may take longer than the jobs do.
-	defer context.AfterFunc(ctx, func() {
+	// may take longer than the jobs do. The lines are written before the
+	// command returns, however fast the pool stops.
+	logged := make(chan struct{})
+	stopLog := context.AfterFunc(ctx, func() {
+		defer close(logged)
 		why := "stopping"
 		var sig signalReceived
 		if errors.As(context.Cause(ctx), &sig) {
@@ -235,7 +238,12 @@ func (a *app) work(ctx context.Context, f workerFlags) error {
 			a.log.LogAttrs(context.Background(), slog.LevelWarn,
 				"not connected to NATS: waiting for the connection to flush the acknowledgements of finished jobs before exiting")
 		}
-	})()
+	})
+	defer func() {
+		if !stopLog() {
+			<-logged
+		}
+	}()
 	a.log.LogAttrs(ctx, slog.LevelInfo, "worker starting",
 		slog.String("url", redact(nc.ConnectedUrl())), slog.Any("queues", slices.Sorted(maps.Keys(queues))),
 		slog.Any("kinds", pool.Kinds()), slog.Int("concurrency", f.concurrency))
