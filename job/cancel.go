@@ -44,8 +44,9 @@ type cancelRecord struct {
 //   - delayed or snoozed: its schedule is removed (Unscheduled).
 //
 // The cancel is remembered for Topology.CancelMaxAge (24 hours by default):
-// a job with this ID enqueued in that time is canceled too, and replaying
-// the job's dead letter forgets the cancel. Canceling an unknown or finished
+// a job with this ID enqueued in that time is canceled too; the job that
+// Replay publishes from the dead letter runs all the same (it carries its
+// replay time, and only a later cancel applies to it). Canceling an unknown or finished
 // job is not an error: nothing happens, except that a later job with the ID
 // is canceled. A cancel that races with a job's start may let the handler
 // begin; its context is then canceled as soon as the worker learns of it
@@ -117,22 +118,6 @@ func (c *Client) Canceled(ctx context.Context, id string) (bool, error) {
 		return false, fmt.Errorf("jetjobs: read cancel of job %q: %w", id, err)
 	}
 	return true, nil
-}
-
-// forgetCancel deletes the cancel record of id, if any: a replayed canceled
-// job must run.
-func (c *Client) forgetCancel(ctx context.Context, id string) error {
-	kv, err := c.cancelBucket(ctx)
-	if errors.Is(err, ErrNoStream) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if err := kv.Delete(ctx, SubjectToken(id)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("jetjobs: forget cancel of job %q: %w", id, err)
-	}
-	return nil
 }
 
 func (c *Client) cancelBucket(ctx context.Context) (jetstream.KeyValue, error) {

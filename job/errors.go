@@ -29,6 +29,9 @@ var (
 	ErrNoStream = errors.New("jetjobs: work stream not found; create it with Client.EnsureTopology, a worker pool, or `jetjobs` CLI")
 	// ErrDeadLetterNotFound is returned when no dead letter has the given ID.
 	ErrDeadLetterNotFound = errors.New("jetjobs: dead letter not found")
+	// ErrInvalidDeadLetter reports a dead letter that replay refuses: its
+	// headers do not name a job of the queue it is filed under.
+	ErrInvalidDeadLetter = errors.New("jetjobs: invalid dead letter")
 	// ErrDecode wraps a payload or header that cannot be decoded into a job.
 	// A worker dead-letters such a job with reason "decode".
 	ErrDecode = errors.New("jetjobs: cannot decode job")

@@ -27,6 +27,10 @@ const (
 	// HeaderDeadline is the time after which the job must not start (RFC
 	// 3339); an expired job is dead-lettered with reason "expired".
 	HeaderDeadline = "Jetjobs-Deadline"
+	// HeaderReplayedAt is when a job was replayed from its dead letter (RFC
+	// 3339). A cancel of the job's ID recorded before then does not apply
+	// to it: replaying a canceled job means it should run.
+	HeaderReplayedAt = "Jetjobs-Replayed-At"
 	// HeaderAttemptBase counts attempts used by earlier messages of the same
 	// job (a snoozed job is republished; its attempts so far travel here).
 	HeaderAttemptBase = "Jetjobs-Attempt-Base"

@@ -47,7 +47,7 @@ func (p *Pool) execute(msg jetstream.Msg) bool {
 		ev = p.deadLetter(msg, info, job.ReasonMaxDeliveries, fmt.Errorf(
 			"delivery %d exceeds max attempts %d: earlier attempts ended without an outcome (the worker died or lost its connection)",
 			info.Attempt, info.MaxAttempts), false)
-	case p.cancels.canceledBeforeStart(info.ID):
+	case p.cancels.canceledBeforeStart(info):
 		ev = p.deadLetter(msg, info, job.ReasonCanceled, errCanceledBeforeStart, false)
 	case !info.Deadline.IsZero() && time.Now().After(info.Deadline):
 		ev = p.deadLetter(msg, info, job.ReasonExpired, fmt.Errorf("deadline %s passed before the job started", info.Deadline.Format(time.RFC3339)), false)
@@ -80,7 +80,7 @@ func (p *Pool) execute(msg jetstream.Msg) bool {
 // context (canceled at the shutdown deadline), the job's Info, its timeout,
 // and canceled if the job is canceled by ID. A panic becomes a *job.PanicError.
 func (p *Pool) run(entry *kindEntry, msg jetstream.Msg, info *job.Info) (err error) {
-	ctx, tracked := p.cancels.track(job.WithInfo(p.jobCtx, info), info.ID)
+	ctx, tracked := p.cancels.track(job.WithInfo(p.jobCtx, info), info)
 	defer func(ctx context.Context) { err = p.cancels.untrack(ctx, tracked, err) }(ctx) // after recover: a canceled job's panic is a cancel too
 	if info.Timeout > 0 {
 		var cancel context.CancelFunc
