@@ -193,13 +193,14 @@ func TestLeastPrivilegeRoles(t *testing.T) {
 		release := make(chan struct{})
 		var blocking atomic.Bool
 		cfg := worker.Config{
-			Queues:       map[string]worker.QueueConfig{"mail": {Concurrency: 1}},
-			SkipTopology: true,
-			Logger:       testLogger(t),
-			AckWait:      time.Second,
-			MaxAttempts:  2,
-			MaxDeliver:   3,
-			RetryPolicy:  retry.Exponential{Initial: 100 * time.Millisecond, Max: 200 * time.Millisecond},
+			Queues:        map[string]worker.QueueConfig{"mail": {Concurrency: 1}},
+			SkipTopology:  true,
+			SnoozeInQueue: true,
+			Logger:        testLogger(t),
+			AckWait:       time.Second,
+			MaxAttempts:   2,
+			MaxDeliver:    3,
+			RetryPolicy:   retry.Exponential{Initial: 100 * time.Millisecond, Max: 200 * time.Millisecond},
 		}
 		p, err := worker.New(w.js, cfg)
 		must(t, err)
@@ -326,6 +327,23 @@ func TestLeastPrivilegeRoles(t *testing.T) {
 		})
 		refused(t, w, "enqueue into queue reports", "jobs.reports.report.build", func(ctx context.Context) error {
 			_, err := w.js.Publish(ctx, "jobs.reports.report.build", nil)
+			return err
+		})
+		// No stream the worker may publish to allows roll-ups: the schedule
+		// stream does (the server insists), so the worker may not publish
+		// there at all — neither a roll-up that erases every schedule nor a
+		// periodic schedule of its own into another queue.
+		refused(t, w, "erase the schedule stream with a roll-up", "jobs_sched.at.x", func(ctx context.Context) error {
+			m := nats.NewMsg("jobs_sched.at.x")
+			m.Header.Set(jetstream.MsgRollup, "all")
+			_, err := w.js.PublishMsg(ctx, m)
+			return err
+		})
+		refused(t, w, "declare a schedule into queue reports", "jobs_sched.at.y", func(ctx context.Context) error {
+			m := nats.NewMsg("jobs_sched.at.y")
+			m.Header.Set(jetstream.ScheduleHeader, "@every 1s")
+			m.Header.Set(jetstream.ScheduleTargetHeader, "jobs_sched.fire.reports.report.build")
+			_, err := w.js.PublishMsg(ctx, m)
 			return err
 		})
 		refused(t, w, "create a stream", "$JS.API.STREAM.CREATE.EVIL", func(ctx context.Context) error {

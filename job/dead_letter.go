@@ -192,7 +192,7 @@ func (c *Client) replay(ctx context.Context, dl DeadLetter) (Result, error) {
 	}
 	// The deadline goes too: a replay is a request to run the job now, and
 	// an expired job would only be dead-lettered again.
-	h := CopyHeader(dl.Header, 2, HeaderReason, HeaderError, HeaderAttempts, HeaderSubject, HeaderFailedAt, HeaderAttemptBase, HeaderDeadline)
+	h := CopyHeader(dl.Header, 2, HeaderReason, HeaderError, HeaderAttempts, HeaderSubject, HeaderFailedAt, HeaderAttemptBase, HeaderDeadline, HeaderNotBefore)
 	// A fresh message ID: the original one may still be in the duplicate
 	// window, which would swallow the replay. Naming it after the dead
 	// letter keeps a repeated replay of the same dead letter idempotent.

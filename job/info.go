@@ -82,6 +82,21 @@ func readInfo(prefix, subject string, h nats.Header, data []byte, meta *jetstrea
 			info.EnqueuedAt = t
 		}
 	}
+	if v := h.Get(HeaderNotBefore); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			fail(fmt.Errorf("%w: header %s=%q is not an RFC 3339 time", ErrDecode, HeaderNotBefore, clip(v)))
+		} else {
+			info.NotBefore = t
+			// The first delivery of a message stored before its time came
+			// early and was handed back: a wait, not an attempt. (Had a
+			// backlog held it past its time, that delivery ran, and this
+			// grants the job one attempt more than it was due.)
+			if meta.NumDelivered > 1 && meta.Timestamp.Before(t) {
+				info.Attempt--
+			}
+		}
+	}
 	if v := h.Get(HeaderDeadline); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {

@@ -31,6 +31,11 @@ const (
 	// 3339). A cancel of the job's ID recorded before then does not apply
 	// to it: replaying a canceled job means it should run.
 	HeaderReplayedAt = "Jetjobs-Replayed-At"
+	// HeaderNotBefore is the time before which the job must not start (RFC
+	// 3339): a worker that receives it earlier hands it back with a delayed
+	// Nak, and that delivery is not an attempt. Workers set it on jobs
+	// snoozed in their queue (worker.Config.SnoozeInQueue).
+	HeaderNotBefore = "Jetjobs-Not-Before"
 	// HeaderAttemptBase counts attempts used by earlier messages of the same
 	// job (a snoozed job is republished; its attempts so far travel here).
 	HeaderAttemptBase = "Jetjobs-Attempt-Base"

@@ -33,6 +33,16 @@ type Config struct {
 	// or updating them (for workers without stream-admin permissions). The
 	// queue consumers are still created or updated.
 	SkipTopology bool
+	// SnoozeInQueue makes snoozed jobs wait in their own queue instead of
+	// the schedule stream: the job is republished to its subject with
+	// job.HeaderNotBefore, and a worker that receives it earlier hands it
+	// back to the server with a delayed Nak without running it. Set it for
+	// workers that may not publish to the schedule stream (the worker role
+	// of docs/security.md): the server allows roll-ups on every stream
+	// that holds schedules, so whoever may publish there can erase all of
+	// them. A job waiting this way counts toward its queue's Limit; a
+	// snooze through the schedule stream does not.
+	SnoozeInQueue bool
 	// Logger receives the pool's logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Middleware wraps every handler, Middleware[0] outermost, around the

@@ -51,6 +51,11 @@ func (p *Pool) execute(msg jetstream.Msg) bool {
 		ev = p.deadLetter(msg, info, job.ReasonCanceled, errCanceledBeforeStart, false)
 	case !info.Deadline.IsZero() && time.Now().After(info.Deadline):
 		ev = p.deadLetter(msg, info, job.ReasonExpired, fmt.Errorf("deadline %s passed before the job started", info.Deadline.Format(time.RFC3339)), false)
+	case early(info):
+		// Not an attempt: back to the server until its time.
+		p.inflight.remove(token)
+		p.nak(msg, info, time.Until(info.NotBefore))
+		return true
 	case entry == nil:
 		ev = p.noHandler(msg, info)
 	default:
@@ -127,6 +132,16 @@ func (p *Pool) settle(msg jetstream.Msg, info *job.Info, entry *kindEntry, err e
 		p.nak(msg, info, delay)
 		return Event{Info: info, Outcome: OutcomeRetried, Err: err, Delay: delay}
 	}
+}
+
+// notBeforeSlack is how early a job with job.HeaderNotBefore may start: its
+// time was set by another worker's clock, and a delivery that comes back a
+// little early must not count as one more early delivery.
+const notBeforeSlack = 100 * time.Millisecond
+
+// early reports whether the job of info must wait for its NotBefore time.
+func early(info *job.Info) bool {
+	return !info.NotBefore.IsZero() && time.Until(info.NotBefore) > notBeforeSlack
 }
 
 func (p *Pool) nak(msg jetstream.Msg, info *job.Info, delay time.Duration) {

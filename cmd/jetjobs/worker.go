@@ -39,6 +39,7 @@ type workerFlags struct {
 	ackWait         time.Duration
 	metricsListen   string
 	skipTopology    bool
+	snoozeInQueue   bool
 }
 
 func newWorkerCommand(a *app) *cobra.Command {
@@ -68,7 +69,9 @@ SIGINT or SIGTERM stops taking jobs and lets running ones finish for up to
 At start the worker creates missing streams, with 1 replica or --replicas N,
 and leaves the settings of existing ones alone unless --replicas is given.
 --skip-topology assumes the streams exist and touches none, for users whose
-permissions do not allow it (docs/security.md).
+permissions do not allow it (docs/security.md). --snooze-in-queue keeps
+snoozed jobs waiting in their own queue instead of the schedule stream, for
+users who may not publish there (the worker role of docs/security.md).
 
 --metrics-listen ADDR serves Prometheus metrics on /metrics, liveness on
 /healthz and readiness on /readyz (503 while not connected or stopping) at
@@ -78,7 +81,7 @@ metrics" names.`,
   jetjobs worker --queue mail --concurrency 4 --timeout 1m --exec 'email.send=node send.js'
   jetjobs worker --http 'invoice.render=http://127.0.0.1:8080/jobs/invoice'
   jetjobs worker --metrics-listen :9090 --exec 'email.send=./send-email.sh'
-  jetjobs worker --skip-topology --inbox-prefix _INBOX_mail_worker --queue mail --exec 'email.send=./send-email.sh'`,
+  jetjobs worker --skip-topology --snooze-in-queue --inbox-prefix _INBOX_mail_worker --queue mail --exec 'email.send=./send-email.sh'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.work(cmd.Context(), f)
@@ -97,6 +100,7 @@ metrics" names.`,
 	fl.DurationVar(&f.ackWait, "ack-wait", 30*time.Second, "after how long without a heartbeat the job of a dead worker is redelivered")
 	fl.StringVar(&f.metricsListen, "metrics-listen", "", "serve /metrics, /healthz and /readyz on this address, such as :9090 (default: off)")
 	fl.BoolVar(&f.skipTopology, "skip-topology", false, "assume the streams exist: neither create nor change them (for least-privilege users)")
+	fl.BoolVar(&f.snoozeInQueue, "snooze-in-queue", false, "snoozed jobs wait in their queue, not in the schedule stream (for least-privilege users)")
 	a.addConnFlags(cmd)
 	a.topo.addReplicas(cmd, true)
 	return cmd
@@ -171,6 +175,7 @@ func (a *app) work(ctx context.Context, f workerFlags) error {
 		Queues:          queues,
 		Topology:        topo,
 		SkipTopology:    f.skipTopology,
+		SnoozeInQueue:   f.snoozeInQueue,
 		Logger:          a.log,
 		RetryPolicy:     policy,
 		MaxAttempts:     f.maxAttempts,
