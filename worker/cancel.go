@@ -23,10 +23,6 @@ import (
 // lookup, and it keeps the running jobs by ID, so a cancel reaches a running
 // job's context at once.
 
-// errCanceledBeforeStart is the dead-letter error of a job canceled before
-// it started.
-var errCanceledBeforeStart = fmt.Errorf("%w before it started", job.ErrCanceled)
-
 // cancels is a pool's view of the cancel bucket and of its running jobs.
 type cancels struct {
 	kv     jetstream.KeyValue
@@ -182,22 +178,33 @@ func (c *cancels) remove(key string) {
 	c.idsMu.Unlock()
 }
 
-// watchCancels loads the recorded cancels and then follows the cancel bucket
-// until bg ends. Without the bucket (Config.SkipTopology against a namespace
-// set up by an older version) the pool runs without cancellation and says so.
-func (p *Pool) watchCancels(ctx, bg context.Context) error {
-	topo := p.cfg.Topology
-	kv, err := p.js.KeyValue(ctx, topo.CancelBucket)
+// cancelWatch loads the recorded cancels and then follows the cancel bucket
+// until stop, as a service. Without the bucket (Config.SkipTopology against
+// a namespace set up by an older version) the pool runs without
+// cancellation and says so; cancels is then nil.
+type cancelWatch struct {
+	js      jetstream.JetStream
+	topo    job.Topology
+	log     *slog.Logger
+	cancels *cancels // set by start
+	loops   loops
+}
+
+func (cw *cancelWatch) start(ctx context.Context) error {
+	topo := cw.topo
+	kv, err := cw.js.KeyValue(ctx, topo.CancelBucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		p.log.LogAttrs(ctx, slog.LevelWarn, "cancel bucket not found; jobs cannot be canceled by ID until a pool starts without SkipTopology",
+		cw.log.LogAttrs(ctx, slog.LevelWarn, "cancel bucket not found; jobs cannot be canceled by ID until a pool starts without SkipTopology",
 			slog.String("bucket", topo.CancelBucket))
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("jetjobs: cancel bucket %s: %w", topo.CancelBucket, err)
 	}
-	w, err := kv.WatchAll(bg)
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	w, err := kv.WatchAll(watchCtx)
 	if err != nil {
+		stopWatch()
 		return fmt.Errorf("jetjobs: watch cancel bucket %s: %w", topo.CancelBucket, err)
 	}
 	c := newCancels(kv, topo.CancelMaxAge)
@@ -213,6 +220,7 @@ func (p *Pool) watchCancels(ctx, bg context.Context) error {
 		select {
 		case e, ok := <-w.Updates():
 			if !ok {
+				stopWatch()
 				return fmt.Errorf("jetjobs: watch cancel bucket %s: the watch ended", topo.CancelBucket)
 			}
 			if e == nil {
@@ -222,17 +230,17 @@ func (p *Pool) watchCancels(ctx, bg context.Context) error {
 			}
 		case <-ctx.Done():
 			_ = w.Stop()
+			stopWatch()
 			return fmt.Errorf("jetjobs: load canceled jobs from %s: %w", topo.CancelBucket, ctx.Err())
 		}
 	}
-	p.cancels = c
-	p.background.Add(1)
-	go func() {
-		defer p.background.Done()
+	cw.cancels = c
+	cw.loops.run(func(ctx context.Context) {
+		defer stopWatch()
 		defer func() { _ = w.Stop() }()
 		for {
 			select {
-			case <-bg.Done():
+			case <-ctx.Done():
 				return
 			case e, ok := <-w.Updates():
 				if !ok {
@@ -243,6 +251,8 @@ func (p *Pool) watchCancels(ctx, bg context.Context) error {
 				}
 			}
 		}
-	}()
+	})
 	return nil
 }
+
+func (cw *cancelWatch) stop() { cw.loops.stop() }

@@ -43,15 +43,13 @@ type Config struct {
 	// them. A job waiting this way counts toward its queue's Limit; a
 	// snooze through the schedule stream does not.
 	SnoozeInQueue bool
-	// Logger receives the pool's logs; nil means slog.Default().
+	// Logger receives the pool's logs, among them one line per settled
+	// delivery (see docs/observability.md); nil means slog.Default().
 	Logger *slog.Logger
 	// Middleware wraps every handler, Middleware[0] outermost, around the
-	// per-kind middleware. Unless NoDefaultMiddleware is set, the pool puts
-	// middleware.Logging first.
+	// per-kind middleware. The pool recovers panics, applies timeouts and
+	// logs each attempt itself, outside all middleware.
 	Middleware []job.Middleware
-	// NoDefaultMiddleware leaves out the default logging middleware. Panics
-	// are recovered and timeouts applied regardless.
-	NoDefaultMiddleware bool
 	// RetryPolicy decides the delay after a failed attempt; nil means
 	// retry.Default() (exponential from 1s to 1h with jitter).
 	RetryPolicy retry.Policy

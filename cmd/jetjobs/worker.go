@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/jetjobs/jetjobs/job"
 	"github.com/jetjobs/jetjobs/metrics"
@@ -259,33 +260,30 @@ func (a *app) work(ctx context.Context, f workerFlags) error {
 	defer stopRun()
 	srvCtx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServer()
-	served := make(chan error, 1)
+	var served errgroup.Group
 	if ln != nil {
 		h := metrics.NewHandler(metrics.HandlerConfig{Gatherer: reg, Ready: pool.Ready})
 		addr := ln.Addr().String()
-		go func() {
+		served.Go(func() error {
 			err := metrics.Serve(srvCtx, ln, h)
 			if srvCtx.Err() == nil {
 				// The endpoints died under a running worker: stop it, so that
 				// a supervisor restarts it rather than probing a closed port.
 				stopRun()
-				served <- fmt.Errorf("--metrics-listen %s: %w", addr, err)
-				return
+				return fmt.Errorf("--metrics-listen %s: %w", addr, err)
 			}
 			if err != nil {
 				a.log.LogAttrs(context.Background(), slog.LevelWarn, "metrics server shutdown", slog.String("error", err.Error()))
 			}
-			served <- nil
-		}()
+			return nil
+		})
 		a.log.LogAttrs(ctx, slog.LevelInfo, "serving metrics", slog.String("addr", addr))
 	}
 
 	err = pool.Run(runCtx)
-	if ln != nil {
-		stopServer()
-		if serr := <-served; serr != nil {
-			return errors.Join(serr, err)
-		}
+	stopServer()
+	if serr := served.Wait(); serr != nil {
+		return errors.Join(serr, err)
 	}
 	if err != nil && ctx.Err() == nil {
 		return err
