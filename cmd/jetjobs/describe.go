@@ -69,7 +69,7 @@ func (a *app) where() string {
 	if a.server != "" {
 		return a.server
 	}
-	return redact(a.conn.server)
+	return redactServers(a.conn.server)
 }
 
 // noJetStream explains a server without JetStream: nats.go reports it as
