@@ -57,13 +57,13 @@ func (a *app) addServerFlags(cmd *cobra.Command) {
 	// The secrets are read from the environment only once the flags are
 	// parsed (credentials), so that --help never shows them; a flag wins
 	// over its variable, as in the nats CLI.
-	f.StringVar(&a.conn.creds, "creds", "", "user credentials file (env NATS_CREDS)")
-	f.StringVar(&a.conn.user, "user", "", "user name, or a token (env NATS_USER)")
-	f.StringVar(&a.conn.password, "password", "", "password; other users see it in the process list: prefer NATS_PASSWORD or --password-file")
-	f.StringVar(&a.conn.passwordFile, "password-file", "", "read the password from this file (env NATS_PASSWORD: the password itself)")
-	f.StringVar(&a.conn.token, "token", "", "authentication token; other users see it in the process list: prefer NATS_TOKEN or --token-file")
-	f.StringVar(&a.conn.tokenFile, "token-file", "", "read the authentication token from this file (env NATS_TOKEN: the token itself)")
-	f.StringVar(&a.conn.nkey, "nkey", "", "user NKey seed file (env NATS_NKEY)")
+	f.StringVar(&a.conn.creds, "creds", "", "user credentials file (env NATS_CREDS, which the flag overrides)")
+	f.StringVar(&a.conn.user, "user", "", "user name, or a token (env NATS_USER, which the flag overrides)")
+	f.StringVar(&a.conn.password, "password", "", "password; other users see it in the process list: prefer env NATS_PASSWORD or --password-file (either flag overrides NATS_PASSWORD)")
+	f.StringVar(&a.conn.passwordFile, "password-file", "", "read the password from this file (it overrides env NATS_PASSWORD)")
+	f.StringVar(&a.conn.token, "token", "", "authentication token; other users see it in the process list: prefer env NATS_TOKEN or --token-file (either flag overrides NATS_TOKEN)")
+	f.StringVar(&a.conn.tokenFile, "token-file", "", "read the authentication token from this file (it overrides env NATS_TOKEN)")
+	f.StringVar(&a.conn.nkey, "nkey", "", "user NKey seed file (env NATS_NKEY, which the flag overrides)")
 	f.StringVar(&a.conn.tlsCert, "tlscert", "", "TLS client certificate file")
 	f.StringVar(&a.conn.tlsKey, "tlskey", "", "TLS client private key file")
 	f.StringVar(&a.conn.tlsCA, "tlsca", "", "TLS certificate authority file, to verify the server")

@@ -189,6 +189,17 @@ func TestServerRefusesToStartOpen(t *testing.T) {
 		}
 	}
 
+	// The help's examples do not show an open server either.
+	help := ok(t, "server", "--help")
+	for line := range strings.Lines(help) {
+		if strings.Contains(line, "jetjobs server") && strings.Contains(line, "--listen 0.0.0.0") && !strings.Contains(line, "--config") {
+			t.Errorf("server --help shows an open server: %s", line)
+		}
+	}
+	if !strings.Contains(help, "--allow-open") {
+		t.Errorf("server --help does not name --allow-open:\n%s", help)
+	}
+
 	_, p := startServerProc(t, "--listen", "0.0.0.0:0", "--allow-open", "--log-format", "json")
 	p.WaitOutput(p.Stderr, `"level":"WARN","msg":"open server: no authentication`)
 

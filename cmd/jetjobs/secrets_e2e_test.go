@@ -91,7 +91,9 @@ func TestHelpHidesTheSecretOfNATSURL(t *testing.T) {
 	if r.Code != 0 || strings.Contains(r.Stdout, secret) || strings.Contains(r.Stdout, "S3CRET") {
 		t.Fatalf("queues --help: exit %d, shows the password of NATS_URL:\n%s", r.Code, r.Stdout)
 	}
-	for _, want := range []string{`(default "nats://app:xxxxx@127.0.0.1:4222")`, "NATS_PASSWORD", "--password-file", "NATS_TOKEN", "--token-file", "NATS_USER", "NATS_CREDS", "NATS_NKEY"} {
+	for _, want := range []string{`(default "nats://app:xxxxx@127.0.0.1:4222")`, "--password-file", "--token-file",
+		"(either flag overrides NATS_PASSWORD)", "(either flag overrides NATS_TOKEN)",
+		"(env NATS_USER, which the flag overrides)", "(env NATS_CREDS, which the flag overrides)", "(env NATS_NKEY, which the flag overrides)"} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("queues --help lacks %q:\n%s", want, r.Stdout)
 		}
