@@ -115,7 +115,7 @@ func (a *app) serve(cmd *cobra.Command, f serverFlags) error {
 		if !changed("listen") {
 			where = fmt.Sprintf("--config %s: host %s", f.config, hostOr(opts.Host))
 		}
-		return usagef("%s other machines can reach this address and no authentication is configured, so anyone who reaches the port could read, change and delete every job: set up authentication with --config (docs/security.md), listen on 127.0.0.1, or pass --allow-open to run an open server anyway", where+":")
+		return usagef("%s: other machines can reach this address and no authentication is configured, so anyone who reaches the port could read, change and delete every job: set up authentication with --config (docs/security.md), listen on 127.0.0.1, or pass --allow-open to run an open server anyway", where)
 	}
 	opts.JetStream = true
 	opts.NoSigs = true // signals are handled here
