@@ -34,6 +34,7 @@ type workerFlags struct {
 	concurrency     int
 	maxAttempts     int
 	timeout         time.Duration
+	httpTimeout     time.Duration
 	shutdownTimeout time.Duration
 	retryInitial    time.Duration
 	retryMax        time.Duration
@@ -52,7 +53,9 @@ func newWorkerCommand(a *app) *cobra.Command {
 
 --exec KIND=COMMAND runs 'sh -c COMMAND' for each job of KIND, with the job's
 JSON payload on stdin and JETJOBS_ID, JETJOBS_KIND, JETJOBS_QUEUE,
-JETJOBS_ATTEMPT and JETJOBS_MAX_ATTEMPTS in its environment. Exit status 0 is
+JETJOBS_ATTEMPT and JETJOBS_MAX_ATTEMPTS in its environment, which is the
+worker's without its connection and credentials (NATS_URL, NATS_USER,
+NATS_PASSWORD, NATS_TOKEN, NATS_CREDS and NATS_NKEY). Exit status 0 is
 success; any other is a failed attempt whose error is the tail of the command's
 stderr. The command's stdout goes to the worker's stdout. A command that runs
 past --timeout (or the job's own timeout) is killed with its whole process
@@ -60,7 +63,9 @@ group.
 
 --http KIND=URL POSTs the payload (Content-Type: application/json, with
 Jetjobs-Id, Jetjobs-Kind, Jetjobs-Queue and Jetjobs-Attempt headers) to URL;
-a 2xx response is success, anything else a failed attempt.
+a 2xx response is success, anything else a failed attempt. A call may take
+the job's time limit (--timeout or the job's own), or --http-timeout for a job
+without one. Errors and logs show the URL without its password or token.
 
 Failed attempts are retried with exponential backoff from --retry-initial to
 --retry-max; the last allowed attempt goes to the dead letters (jetjobs dlq).
@@ -95,6 +100,7 @@ metrics" names.`,
 	fl.IntVarP(&f.concurrency, "concurrency", "c", 10, "jobs run at once per queue")
 	fl.IntVar(&f.maxAttempts, "max-attempts", job.DefaultMaxAttempts, "attempts of jobs that set no limit of their own")
 	fl.DurationVar(&f.timeout, "timeout", 0, "time limit of each attempt of jobs that set none (0: none)")
+	fl.DurationVar(&f.httpTimeout, "http-timeout", defaultHTTPTimeout, "time limit of each --http call of a job without a time limit (--timeout or its own)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long running jobs may finish")
 	fl.DurationVar(&f.retryInitial, "retry-initial", time.Second, "delay after the first failed attempt; it doubles for each further one")
 	fl.DurationVar(&f.retryMax, "retry-max", time.Hour, "longest delay between attempts")
@@ -119,6 +125,10 @@ func parseHandlerSpecs(execs, https []string) ([]handlerSpec, error) {
 	add := func(flag, v string, isHTTP bool) error {
 		kind, target, ok := strings.Cut(v, "=")
 		kind, target = strings.TrimSpace(kind), strings.TrimSpace(target)
+		if isHTTP && ok {
+			// A URL may hold a password: errors show it without.
+			v = kind + "=" + redactServers(target)
+		}
 		if !ok || target == "" {
 			return usagef("--%s %q: use KIND=%s", flag, v, map[bool]string{false: "COMMAND", true: "URL"}[isHTTP])
 		}
@@ -130,6 +140,11 @@ func parseHandlerSpecs(execs, https []string) ([]handlerSpec, error) {
 		}
 		if isHTTP && !strings.HasPrefix(target, "http://") && !strings.HasPrefix(target, "https://") {
 			return usagef("--http %q: the URL must start with http:// or https://", v)
+		}
+		if isHTTP {
+			if err := checkHTTPURL(target); err != nil {
+				return usagef("--http %q: %w", v, err)
+			}
 		}
 		seen[kind] = true
 		specs = append(specs, handlerSpec{kind: kind, target: target, http: isHTTP})
@@ -218,7 +233,7 @@ func (a *app) work(ctx context.Context, f workerFlags) error {
 	for _, s := range specs {
 		var h func(context.Context, *job.Job[json.RawMessage]) error
 		if s.http {
-			h = httpHandler{client: httpClient, url: s.target}.handle
+			h = newHTTPHandler(httpClient, s.target, f.httpTimeout).handle
 		} else {
 			h = execHandler{command: s.target, stdout: a.stdout, log: a.log}.handle
 		}
@@ -251,7 +266,7 @@ func (a *app) work(ctx context.Context, f workerFlags) error {
 		}
 	}()
 	a.log.LogAttrs(ctx, slog.LevelInfo, "worker starting",
-		slog.String("url", redact(nc.ConnectedUrl())), slog.Any("queues", slices.Sorted(maps.Keys(queues))),
+		slog.String("url", redactServers(nc.ConnectedUrl())), slog.Any("queues", slices.Sorted(maps.Keys(queues))),
 		slog.Any("kinds", pool.Kinds()), slog.Int("concurrency", f.concurrency))
 
 	// The endpoints outlive the pool's drain, so that /readyz says
@@ -303,6 +318,8 @@ func (f workerFlags) check() error {
 		return usagef("--max-attempts %d: use at least 1", f.maxAttempts)
 	case f.timeout < 0:
 		return usagef("--timeout %s: use a positive duration, or 0 for none", f.timeout)
+	case f.httpTimeout <= 0:
+		return usagef("--http-timeout %s: use a positive duration", f.httpTimeout)
 	case f.shutdownTimeout <= 0:
 		return usagef("--shutdown-timeout %s: use a positive duration", f.shutdownTimeout)
 	case f.ackWait < time.Second:
