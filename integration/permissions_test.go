@@ -251,11 +251,23 @@ func TestLeastPrivilegeRoles(t *testing.T) {
 		must(t, err)
 		_, err = adminClient.Enqueue(ctx, "snooze", nil, mail)
 		must(t, err)
+		// A job of queue mail whose kind is invalid: its dead letter goes
+		// to the dead letters of queue mail, which the worker may write,
+		// not to a queue of invalid jobs, which it may not.
+		invalid := nats.NewMsg("jobs.mail.é1")
+		invalid.Header.Set(job.HeaderID, "bad-kind-1")
+		_, err = admin.js.PublishMsg(ctx, invalid)
+		must(t, err)
 		waitFor(t, 20*time.Second, 10*time.Millisecond, func() bool {
 			dl, err := adminClient.DeadLetter(ctx, failed.ID)
+			bad, badErr := adminClient.DeadLetters(ctx, job.DeadLetterFilter{Queue: "mail"})
+			found := false
+			for _, d := range bad {
+				found = found || d.ID == "bad-kind-1" && d.Reason == job.ReasonDecode
+			}
 			// Two sends: the enqueuer's and the admin's.
-			return sent.Load() == 2 && snoozedDone.Load() == 1 && err == nil && dl.Reason == job.ReasonFailed
-		}, "success, dead letter and snooze (sent %d, snoozed %d; violations %v)", sent.Load(), snoozedDone.Load(), w.violationsSoFar())
+			return sent.Load() == 2 && snoozedDone.Load() == 1 && err == nil && dl.Reason == job.ReasonFailed && badErr == nil && found
+		}, "success, dead letter, snooze and the invalid kind's dead letter in queue mail (violations %v)", w.violationsSoFar())
 
 		// Max deliveries: with the pool's one slot busy, a "crashing" consumer
 		// (the admin) takes a job MaxDeliver times without settling it; the

@@ -59,6 +59,10 @@ type Config struct {
 	// Timeout bounds each attempt of jobs that set no timeout of their own;
 	// zero means no timeout.
 	Timeout time.Duration
+	// MaxTimeout caps every attempt, whatever the job's own Jetjobs-Timeout
+	// or its kind's setting asks (a job from another service may ask for
+	// years); zero means no cap.
+	MaxTimeout time.Duration
 	// AckWait is how long the server waits for an acknowledgement or a
 	// heartbeat before it redelivers a job; default 30s. Running jobs send a
 	// heartbeat every AckWait/3, so only a dead worker's job waits this long.
@@ -196,6 +200,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: Config.MaxDeliver %d must exceed MaxAttempts %d", job.ErrInvalidOption, c.MaxDeliver, c.MaxAttempts)
 	case c.Timeout < 0:
 		return fmt.Errorf("%w: Config.Timeout %s must not be negative", job.ErrInvalidOption, c.Timeout)
+	case c.MaxTimeout < 0:
+		return fmt.Errorf("%w: Config.MaxTimeout %s must not be negative (zero means no cap)", job.ErrInvalidOption, c.MaxTimeout)
 	case c.FetchBatch < 1:
 		return fmt.Errorf("%w: Config.FetchBatch %d must be >= 1", job.ErrInvalidOption, c.FetchBatch)
 	case c.FetchWait < 2*time.Second:

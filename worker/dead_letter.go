@@ -2,7 +2,10 @@ package worker
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -25,7 +28,13 @@ func (p *Pool) deadLetter(msg jetstream.Msg, info *job.Info, reason job.Reason, 
 	if meta != nil {
 		stream, stored = meta.Stream, meta.Timestamp
 	}
-	dl := p.cfg.Topology.DeadLetterMessage(msg.Subject(), msg.Headers(), msg.Data(), info.ID, info.Queue, stream, info.Seq, reason, cause.Error(), info.Attempt)
+	// The queue the job was delivered from, also when its kind does not
+	// parse: a worker may write the dead letters of its own queues only.
+	queue := info.Queue
+	if queue == "" {
+		queue = queueOf(p.cfg.Topology.Prefix, msg.Subject())
+	}
+	dl := p.cfg.Topology.DeadLetterMessage(msg.Subject(), msg.Headers(), msg.Data(), info.ID, queue, stream, info.Seq, reason, cause.Error(), info.Attempt)
 	if meta != nil {
 		dl.Header.Set(job.HeaderMsgID, copyID("dlq", stream, info.Seq, stored))
 	}
@@ -49,7 +58,9 @@ var deadLetterBackoff = retry.Exponential{Initial: 250 * time.Millisecond, Max: 
 // deadLetterTries bounds the tries of a dead-letter publish.
 const deadLetterTries = 4
 
-// publishDeadLetter publishes dl through js, retrying briefly.
+// publishDeadLetter publishes dl through js, retrying briefly, but not a
+// publish the server refused for lack of permission: that fails the same
+// way every time.
 func publishDeadLetter(js jetstream.JetStream, dl *nats.Msg) error {
 	var err error
 	for try := range deadLetterTries {
@@ -63,6 +74,20 @@ func publishDeadLetter(js jetstream.JetStream, dl *nats.Msg) error {
 		if err == nil {
 			return nil
 		}
+		if perr := js.Conn().LastError(); errors.Is(perr, nats.ErrPermissionViolation) && strings.Contains(perr.Error(), `"`+dl.Subject+`"`) {
+			return fmt.Errorf("%w (%w)", perr, err)
+		}
 	}
 	return err
+}
+
+// queueOf is the queue token of a job subject <prefix>.<queue>.<kind>,
+// whether or not the kind is valid; empty if there is none.
+func queueOf(prefix, subject string) string {
+	rest, ok := strings.CutPrefix(subject, prefix+".")
+	if !ok {
+		return ""
+	}
+	queue, _, _ := strings.Cut(rest, ".")
+	return queue
 }

@@ -54,6 +54,9 @@ func (p *Pool) execute(msg jetstream.Msg) {
 		if info.Timeout == 0 {
 			info.Timeout = p.cfg.Timeout
 		}
+		if p.cfg.MaxTimeout > 0 && (info.Timeout == 0 || info.Timeout > p.cfg.MaxTimeout) {
+			info.Timeout = p.cfg.MaxTimeout
+		}
 		start := time.Now()
 		a.err = p.run(entry, info)
 		elapsed = time.Since(start)

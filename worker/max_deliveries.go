@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -163,7 +162,7 @@ func (md *maxDeliveries) deadLetter(adv maxDeliveriesAdvisory) {
 	}
 	id := job.IDOf(raw.Header, md.topo.Stream, seq)
 	queue, kind, _ := job.ParseSubject(md.topo.Prefix, raw.Subject)
-	if owner, _, _ := strings.Cut(strings.TrimPrefix(raw.Subject, md.topo.Prefix+"."), "."); owner != adv.Consumer {
+	if queueOf(md.topo.Prefix, raw.Subject) != adv.Consumer {
 		// Whoever may publish on the advisory subject can name any
 		// sequence: only a job of the advisory's own queue is dead-lettered.
 		md.log.LogAttrs(ctx, slog.LevelWarn, "ignoring a max-deliveries advisory whose job belongs to another queue",
@@ -171,7 +170,7 @@ func (md *maxDeliveries) deadLetter(adv maxDeliveriesAdvisory) {
 		return
 	}
 	cause := fmt.Sprintf("delivered %d times (the consumer's MaxDeliver) without an outcome; its workers died or lost their connection on every attempt", deliveries)
-	dl := md.topo.DeadLetterMessage(raw.Subject, raw.Header, raw.Data, id, queue, md.topo.Stream, seq, job.ReasonMaxDeliveries, cause, deliveries)
+	dl := md.topo.DeadLetterMessage(raw.Subject, raw.Header, raw.Data, id, adv.Consumer, md.topo.Stream, seq, job.ReasonMaxDeliveries, cause, deliveries)
 	dl.Header.Set(job.HeaderMsgID, copyID("dlq", md.topo.Stream, seq, raw.Time))
 	if err := publishDeadLetter(md.js, dl); err != nil {
 		md.log.LogAttrs(ctx, slog.LevelError, "dead-lettering a job that reached max deliveries failed; it stays in the work stream",

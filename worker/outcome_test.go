@@ -278,3 +278,26 @@ func TestDelayedJobRunsNoEarlierThanAsked(t *testing.T) {
 		t.Fatal("delayed job did not run")
 	}
 }
+
+// Config.MaxTimeout caps an attempt whatever time limit the job asks for.
+func TestMaxTimeoutCapsTheJobsOwnTimeout(t *testing.T) {
+	e := newEnv(t)
+	ended := make(chan time.Duration, 1)
+	e.pool(worker.Config{MaxTimeout: 200 * time.Millisecond}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "slow", func(ctx context.Context, j *job.Job[struct{}]) error {
+			start := time.Now()
+			<-ctx.Done()
+			ended <- time.Since(start)
+			return job.Permanent(ctx.Err())
+		}))
+	})
+	e.enqueue("slow", nil, job.Timeout(time.Hour))
+	select {
+	case d := <-ended:
+		if d > 10*time.Second {
+			t.Fatalf("the attempt ran %s; MaxTimeout is 200ms", d)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the job's own 1h timeout was not capped by MaxTimeout")
+	}
+}

@@ -44,18 +44,32 @@ func (p *Pool) settle(msg jetstream.Msg, info *job.Info, token uint64, v verdict
 		p.handBack(msg)
 		ev.Outcome = OutcomeInterrupted
 	case actDeadLetter:
-		if err := p.deadLetter(msg, info, v.reason, v.err); err != nil {
-			_ = msg.NakWithDelay(deadLetterRetryDelay)
-			v = verdict{action: actRetry, delay: deadLetterRetryDelay, reason: v.reason, level: slog.LevelError,
-				msg: "dead-lettering failed; the job will be delivered again",
-				err: fmt.Errorf("%w (storing its dead letter failed: %w)", v.err, err)}
-			ev.Outcome, ev.Delay = OutcomeRetried, deadLetterRetryDelay
-		} else {
-			ev.Outcome, ev.Reason = OutcomeDeadLettered, v.reason
-		}
+		// Off the runner: the publish may retry through a reconnect, and
+		// the job's slot must not wait for it. Heartbeats go on until it is
+		// settled, and Stop waits for it like for a running job.
+		go p.settleDeadLetter(msg, info, token, v, ev)
+		return
 	}
 	p.inflight.remove(token)
 	p.logVerdict(info, v, elapsed)
+	p.finish(ev)
+}
+
+// settleDeadLetter stores the dead letter of a job and terminates it, or,
+// if the dead letter cannot be stored, hands the job back to the server to
+// be delivered (and dead-lettered) again.
+func (p *Pool) settleDeadLetter(msg jetstream.Msg, info *job.Info, token uint64, v verdict, ev Event) {
+	if err := p.deadLetter(msg, info, v.reason, v.err); err != nil {
+		_ = msg.NakWithDelay(deadLetterRetryDelay)
+		v = verdict{action: actRetry, delay: deadLetterRetryDelay, reason: v.reason, level: slog.LevelError,
+			msg: "dead-lettering failed; the job will be delivered again",
+			err: fmt.Errorf("%w (storing its dead letter failed: %w)", v.err, err)}
+		ev.Outcome, ev.Delay = OutcomeRetried, deadLetterRetryDelay
+	} else {
+		ev.Outcome, ev.Reason = OutcomeDeadLettered, v.reason
+	}
+	p.inflight.remove(token)
+	p.logVerdict(info, v, ev.Duration)
 	p.finish(ev)
 }
 
