@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -93,13 +92,12 @@ type DeadLetterFilter struct {
 }
 
 func (c *Client) deadLetterSubject(queue string) (string, error) {
-	if queue == "" {
-		return c.topo.DeadLetterPrefix + ".>", nil
+	if queue != "" {
+		if err := ValidateQueue(queue); err != nil {
+			return "", err
+		}
 	}
-	if err := ValidateQueue(queue); err != nil {
-		return "", err
-	}
-	return c.topo.DeadLetterPrefix + "." + queue + ".*", nil
+	return wire.DeadLetterFilter(c.topo.DeadLetterPrefix, queue), nil
 }
 
 // DeadLetters lists dead letters, oldest first.
@@ -146,7 +144,7 @@ func (c *Client) DeadLetter(ctx context.Context, id string) (DeadLetter, error) 
 	if err != nil {
 		return DeadLetter{}, fmt.Errorf("jetjobs: dead-letter stream %s: %w", c.topo.DeadLetterStream, err)
 	}
-	m, err := s.GetLastMsgForSubject(ctx, c.topo.DeadLetterPrefix+".*."+SubjectToken(id))
+	m, err := s.GetLastMsgForSubject(ctx, wire.DeadLetterIDFilter(c.topo.DeadLetterPrefix, id))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return DeadLetter{}, fmt.Errorf("%w: no dead letter has ID %q", ErrDeadLetterNotFound, id)
 	}
@@ -224,8 +222,8 @@ func (c *Client) replayable(dl DeadLetter) error {
 	if err != nil {
 		return refuse("its %s %q is not a job subject of this namespace (%s.<queue>.<kind>)", HeaderSubject, clip(dl.Subject), c.topo.Prefix)
 	}
-	filedQueue, token, ok := strings.Cut(strings.TrimPrefix(dl.stored, c.topo.DeadLetterPrefix+"."), ".")
-	if !ok || !strings.HasPrefix(dl.stored, c.topo.DeadLetterPrefix+".") {
+	filedQueue, token, ok := wire.ParseDeadLetterSubject(c.topo.DeadLetterPrefix, dl.stored)
+	if !ok {
 		return refuse("it is stored on %q, outside %s.<queue>.<id>", clip(dl.stored), c.topo.DeadLetterPrefix)
 	}
 	if filedQueue != queue {

@@ -349,8 +349,9 @@ func (c *Client) scheduleStream(ctx context.Context) (jetstream.Stream, error) {
 
 // scheduleInfo reads a stored schedule message.
 func (t Topology) scheduleInfo(m *jetstream.RawStreamMsg) ScheduleInfo {
+	name, _ := wire.CronName(t.SchedulePrefix, m.Subject)
 	s := ScheduleInfo{
-		Name:       strings.TrimPrefix(m.Subject, t.SchedulePrefix+".cron."),
+		Name:       name,
 		Spec:       m.Header.Get(wire.ScheduleSpec),
 		TimeZone:   m.Header.Get(wire.ScheduleTimeZone),
 		Payload:    m.Data,
@@ -358,8 +359,7 @@ func (t Topology) scheduleInfo(m *jetstream.RawStreamMsg) ScheduleInfo {
 		DeclaredAt: m.Time,
 		Seq:        m.Sequence,
 	}
-	target := strings.TrimPrefix(m.Header.Get(wire.ScheduleTarget), t.SchedulePrefix+".fire.")
-	s.Queue, s.Kind, _ = strings.Cut(target, ".")
+	s.Queue, s.Kind, _ = wire.ParseFireSubject(t.SchedulePrefix, m.Header.Get(wire.ScheduleTarget))
 	s.MaxAttempts, _ = strconv.Atoi(m.Header.Get(HeaderMaxAttempts))
 	s.Timeout, _ = time.ParseDuration(m.Header.Get(HeaderTimeout))
 	return s

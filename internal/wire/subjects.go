@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -144,30 +143,34 @@ func DeadLetterSubject(dlqPrefix, queue, id string) string {
 	return dlqPrefix + "." + queue + "." + SubjectToken(id)
 }
 
-// Tokens of the schedule subjects under the schedule prefix.
-const (
-	ScheduleAtToken   = "at"
-	ScheduleFireToken = "fire"
-	ScheduleCronToken = "cron"
-)
-
-// AtSubject is the subject of the one-shot schedule of job id:
-// <schedPrefix>.at.<SubjectToken(id)>.
-func AtSubject(schedPrefix, id string) string {
-	return schedPrefix + "." + ScheduleAtToken + "." + SubjectToken(id)
+// ParseDeadLetterSubject splits the subject a dead letter is stored on into
+// the queue and ID token it is filed under; ok is false when subject is not
+// <dlqPrefix>.<queue>.<token...>.
+func ParseDeadLetterSubject(dlqPrefix, subject string) (queue, token string, ok bool) {
+	rest, under := strings.CutPrefix(subject, dlqPrefix+".")
+	queue, token, ok = strings.Cut(rest, ".")
+	return queue, token, ok && under
 }
 
-// FireSubject is where the server fires scheduled jobs of queue and kind:
-// <schedPrefix>.fire.<queue>.<kind>. Worker pools move them to
-// JobSubject(prefix, queue, kind).
-func FireSubject(schedPrefix, queue, kind string) string {
-	return schedPrefix + "." + ScheduleFireToken + "." + queue + "." + kind
+// DeadLetterFilter is the subject filter of the dead letters of queue, or
+// of every queue when queue is empty.
+func DeadLetterFilter(dlqPrefix, queue string) string {
+	if queue == "" {
+		return dlqPrefix + ".>"
+	}
+	return dlqPrefix + "." + queue + ".*"
 }
 
-// CronSubject is the subject of the periodic schedule named name:
-// <schedPrefix>.cron.<name>.
-func CronSubject(schedPrefix, name string) string {
-	return schedPrefix + "." + ScheduleCronToken + "." + name
+// DeadLetterIDFilter is the subject filter of the dead letters of job id,
+// in any queue.
+func DeadLetterIDFilter(dlqPrefix, id string) string {
+	return dlqPrefix + ".*." + SubjectToken(id)
+}
+
+// AdvisoryGroup is the queue group in which the worker pools of stream
+// receive its MAX_DELIVERIES advisories, so one pool handles each.
+func AdvisoryGroup(stream string) string {
+	return "jetjobs-" + stream
 }
 
 // APIPrefix is the subject prefix of js's JetStream API requests, ending
@@ -194,19 +197,4 @@ func NextSubject(apiPrefix, stream, consumer string) string {
 // a message of stream reaches consumer's MaxDeliver.
 func MaxDeliveriesSubject(stream, consumer string) string {
 	return "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + stream + "." + consumer
-}
-
-// ScheduleAt returns the Nats-Schedule value that fires at t: "@at" and t
-// rounded up to a whole second in RFC 3339.
-func ScheduleAt(t time.Time) string {
-	return "@at " + CeilSecond(t).UTC().Format(time.RFC3339)
-}
-
-// CeilSecond rounds t up to a whole second: schedules fire on whole
-// seconds, and a job must never run before the time it was given.
-func CeilSecond(t time.Time) time.Time {
-	if r := t.Truncate(time.Second); !r.Equal(t) {
-		return r.Add(time.Second)
-	}
-	return t
 }
