@@ -30,7 +30,10 @@ var serverAllowed = []string{
 	"internal/natstest", "internal/pooltest", "internal/proctest", "internal/bench",
 }
 
-const natsServer = "github.com/nats-io/nats-server"
+const (
+	natsServer = "github.com/nats-io/nats-server"
+	natsGo     = "github.com/nats-io/nats.go"
+)
 
 func TestImportGraph(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
@@ -86,6 +89,14 @@ func TestImportGraph(t *testing.T) {
 			for _, imp := range p.imports {
 				if rel, ours := ownPkg(imp); ours && !slices.Contains(allowed, rel) {
 					t.Errorf("%s imports %s; of jetjobs it may import only %v", p.rel, imp, allowed)
+				}
+			}
+		}
+		if p.rel == "internal/wire" {
+			for _, imp := range p.imports {
+				std := !strings.Contains(strings.Split(imp, "/")[0], ".")
+				if !std && imp != natsGo && !strings.HasPrefix(imp, natsGo+"/") {
+					t.Errorf("internal/wire imports %s; it may import only the standard library and %s", imp, natsGo)
 				}
 			}
 		}
