@@ -350,10 +350,7 @@ func (c *Client) checkSize(size int) error {
 	return nil
 }
 
-// deadLetterHeadroom is the most a dead letter adds to its job: the reason,
-// the error (clipped to 2 KiB), the attempts, the original subject, the
-// time and a message ID.
-const deadLetterHeadroom = 4096
+const deadLetterHeadroom = wire.DeadLetterHeadroom
 
 // publishError turns a publish failure into the package's errors.
 func (c *Client) publishError(msg *nats.Msg, err error) error {
