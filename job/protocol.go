@@ -32,6 +32,9 @@ const (
 	// Nak, and that delivery is not an attempt. Workers set it on jobs
 	// snoozed in their queue (worker.Config.SnoozeInQueue).
 	HeaderNotBefore = wire.NotBefore
+	// HeaderUnservedSince is when a worker first found no handler for the
+	// job's kind (RFC 3339).
+	HeaderUnservedSince = wire.UnservedSince
 	// HeaderAttemptBase counts attempts used by earlier messages of the same
 	// job (a snoozed job is republished; its attempts so far travel here).
 	HeaderAttemptBase = wire.AttemptBase

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -43,6 +44,8 @@ func (p *Pool) execute(msg jetstream.Msg) {
 		a.policy = entry.policy
 	} else {
 		a.registered = p.kindNames
+		a.unservedLimit = p.cfg.UnservedTimeout
+		a.unservedSince, _ = time.Parse(time.RFC3339Nano, info.Header.Get(wire.UnservedSince))
 	}
 	a.canceled = err == nil && p.cancels.canceledBeforeStart(info)
 	v := decide(a)

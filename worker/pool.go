@@ -55,6 +55,7 @@ type Pool struct {
 	schedules bool      // snoozes may use the schedule stream
 	cancels   *cancels  // nil without a cancel bucket
 	acker     *acker
+	unserved  unservedWarnings
 	runners   runners
 	inflight  inflight           // running jobs, for heartbeats
 	jobs      sync.WaitGroup     // dispatched jobs not yet finished

@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -32,6 +34,17 @@ func (p *Pool) settle(msg jetstream.Msg, info *job.Info, token uint64, v verdict
 		p.inflight.remove(token)
 		p.nak(msg, info, v.delay)
 		p.logVerdict(info, v, 0)
+		p.jobs.Done() // not an attempt: no hooks
+		return
+	case actPass:
+		since := info.Header.Get(wire.UnservedSince)
+		if since == "" {
+			since = time.Now().UTC().Format(time.RFC3339Nano)
+		}
+		p.requeue(msg, info, time.Now().Add(v.delay), wire.CopyUnserved, func(h nats.Header) { h.Set(wire.UnservedSince, since) })
+		p.inflight.remove(token)
+		p.logVerdict(info, v, 0)
+		p.unserved.warn(p.log, info, p.kindNames)
 		p.jobs.Done() // not an attempt: no hooks
 		return
 	case actRetry:

@@ -43,6 +43,7 @@ type workerFlags struct {
 	skipTopology    bool
 	snoozeInQueue   bool
 	maxTimeout      time.Duration
+	unservedTimeout time.Duration
 }
 
 func newWorkerCommand(a *app) *cobra.Command {
@@ -102,6 +103,7 @@ metrics" names.`,
 	fl.IntVar(&f.maxAttempts, "max-attempts", job.DefaultMaxAttempts, "attempts of jobs that set no limit of their own")
 	fl.DurationVar(&f.timeout, "timeout", 0, "time limit of each attempt of jobs that set none (0: none)")
 	fl.DurationVar(&f.maxTimeout, "max-timeout", 0, "cap on every attempt, whatever time limit the job itself asks for (0: no cap)")
+	fl.DurationVar(&f.unservedTimeout, "unserved-timeout", 24*time.Hour, "how long a job of a kind this worker does not serve waits for a worker that does before it is dead-lettered (no-handler)")
 	fl.DurationVar(&f.httpTimeout, "http-timeout", defaultHTTPTimeout, "time limit of each --http call of a job without a time limit (--timeout or its own)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long running jobs may finish")
 	fl.DurationVar(&f.retryInitial, "retry-initial", time.Second, "delay after the first failed attempt; it doubles for each further one")
@@ -195,6 +197,7 @@ func (a *app) work(ctx context.Context, f workerFlags) error {
 		SkipTopology:    f.skipTopology,
 		SnoozeInQueue:   f.snoozeInQueue,
 		MaxTimeout:      f.maxTimeout,
+		UnservedTimeout: f.unservedTimeout,
 		Logger:          a.log,
 		RetryPolicy:     policy,
 		MaxAttempts:     f.maxAttempts,
@@ -321,6 +324,8 @@ func (f workerFlags) check() error {
 		return usagef("--max-attempts %d: use at least 1", f.maxAttempts)
 	case f.timeout < 0:
 		return usagef("--timeout %s: use a positive duration, or 0 for none", f.timeout)
+	case f.unservedTimeout <= 0:
+		return usagef("--unserved-timeout %s: use a positive duration", f.unservedTimeout)
 	case f.maxTimeout < 0:
 		return usagef("--max-timeout %s: use a positive duration, or 0 for no cap", f.maxTimeout)
 	case f.httpTimeout <= 0:

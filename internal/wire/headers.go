@@ -25,6 +25,10 @@ const (
 	ReplayedAt = "Jetjobs-Replayed-At"
 	// NotBefore is the time before which the job must not start (RFC 3339).
 	NotBefore = "Jetjobs-Not-Before"
+	// UnservedSince is when a worker first found no handler for the job's
+	// kind (RFC 3339); workers pass such a job on without charging an
+	// attempt until it has waited their unserved limit.
+	UnservedSince = "Jetjobs-Unserved-Since"
 	// AttemptBase counts attempts used by earlier messages of the same job.
 	AttemptBase = "Jetjobs-Attempt-Base"
 	// Schedule names the periodic schedule that fired the job.
