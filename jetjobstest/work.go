@@ -35,7 +35,9 @@ type WorkResult struct {
 	// Err is the handler's error (a *job.PanicError for a panic) or why the
 	// job did not run; nil on success.
 	Err error
-	// Duration is how long the handler ran; zero if it did not run.
+	// Duration is how long the kind's chain (middleware, decoding, the
+	// handler) ran; zero if the job did not start (a malformed header, a
+	// deadline passed).
 	Duration time.Duration
 	// Info is the attempt as the handler saw it: ID, queue, kind, attempt,
 	// limits and timeout after the pool's defaults.

@@ -34,7 +34,8 @@ type Outcome struct {
 	Delay time.Duration
 	// Err is why the job failed or did not run; nil on success.
 	Err error
-	// Duration is how long the handler ran; zero if it did not run.
+	// Duration is how long the kind's chain ran; zero if the job did not
+	// start.
 	Duration time.Duration
 	// Info is the attempt as the handler saw it (or would have).
 	Info *job.Info
