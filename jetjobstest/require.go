@@ -40,7 +40,9 @@ type Want struct {
 
 // RequireEnqueued requires exactly one job of kind meeting every Expect to
 // wait in c's namespace (in its queue, or scheduled), and returns it with
-// its arguments decoded into T. It reads the streams without consuming
+// its arguments decoded into T. A job matches only if a worker can read
+// its subject and headers (job.ReadInfo), and RequireEnqueued fails if its
+// payload does not decode into T. It reads the streams without consuming
 // anything: a job a worker has already finished is gone from them. On
 // failure it lists the jobs there are, each with why it does not match.
 func RequireEnqueued[T any](tb testing.TB, c *job.Client, kind string, opts ...Expect) *Enqueued[T] {
@@ -203,6 +205,9 @@ func readMany(tb testing.TB, fn string, c *job.Client, src where, wants []Want) 
 func mismatch(f *found, kind string, opts []Expect) string {
 	if kind != "" && f.kind != kind {
 		return fmt.Sprintf("kind is %q", f.kind)
+	}
+	if f.decodeErr != nil { // a worker would dead-letter it unrun
+		return "a worker cannot read it"
 	}
 	for _, e := range opts {
 		if why := e.check(f); why != "" {
