@@ -12,7 +12,7 @@ import (
 )
 
 // Expect narrows the jobs or dead letters a Require function looks for.
-// Create it with Queue, ID, Args, Match, MaxAttempts, Header, Scheduled,
+// Create it with Queue, ID, Args, Match, MaxAttempts, Timeout, Header, Scheduled,
 // ScheduledAt, Delayed, Due (jobs), Reason and ErrorContains (dead
 // letters). A found job or dead letter matches when it meets every Expect.
 type Expect struct {
@@ -90,7 +90,7 @@ func Match[T any](match func(args T) bool) Expect {
 }
 
 // MaxAttempts expects the job to carry its own attempt limit n
-// (job.MaxAttempts at enqueue).
+// (job.MaxAttempts at enqueue); MaxAttempts(0) expects it to set none.
 func MaxAttempts(n int) Expect {
 	return Expect{what: fmt.Sprintf("max attempts %d", n), on: onBoth, check: func(f *found) string {
 		if f.maxAttempts != n {
@@ -98,6 +98,21 @@ func MaxAttempts(n int) Expect {
 				return "it sets no max attempts (the pool's limit applies)"
 			}
 			return fmt.Sprintf("max attempts is %d", f.maxAttempts)
+		}
+		return ""
+	}}
+}
+
+// Timeout expects the job to carry its own timeout d (job.Timeout at
+// enqueue).
+func Timeout(d time.Duration) Expect {
+	return Expect{what: fmt.Sprintf("timeout %s", d), on: onBoth, check: func(f *found) string {
+		got, _ := time.ParseDuration(f.header.Get(job.HeaderTimeout))
+		if got != d {
+			if got == 0 {
+				return "it sets no timeout"
+			}
+			return fmt.Sprintf("timeout is %s", got)
 		}
 		return ""
 	}}
