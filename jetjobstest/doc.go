@@ -14,6 +14,9 @@
 //     RequireNotDeadLettered and RequireManyDeadLettered its dead letters.
 //     They read the streams without consuming anything, and on failure
 //     list what is there instead.
+//   - StartPool runs a real pool on the test server, and Pool.Drain waits
+//     until its queues are idle and returns how each delivery ended: for
+//     tests of a whole flow.
 //
 // Every function takes the test's testing.TB and reports failures through
 // it. See docs/testing.md.

@@ -1,6 +1,7 @@
 package jetjobstest_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -260,3 +261,42 @@ func ExampleRequireManyDeadLettered() {
 }
 
 var quietExampleLogger = slog.New(slog.DiscardHandler)
+
+// StartPool runs a real pool on the test server; Drain waits until the
+// work is done, retries and follow-on jobs included, and says how each
+// delivery ended. A retry due after the wait (InvoiceWorker waits a minute
+// between attempts) is left waiting.
+func ExamplePool_Drain() {
+	t := &exampleT{}
+	defer t.done()
+	s := jetjobstest.StartServer(t)
+	c := s.Client()
+
+	p := jetjobstest.StartPool(t, s, worker.Config{RetryPolicy: retry.Constant(10 * time.Millisecond)}, func(p *worker.Pool) error {
+		return errors.Join(
+			worker.Register(p, InvoiceWorker{}),
+			worker.Handle(p, "order.place", func(ctx context.Context, j *job.Job[InvoiceArgs]) error {
+				if j.Attempt == 1 {
+					return errors.New("inventory busy")
+				}
+				_, err := c.EnqueueArgs(ctx, j.Args, job.ID("invoice-1"))
+				return err
+			}),
+		)
+	})
+	c.Enqueue(t.Context(), "order.place", InvoiceArgs{Customer: "acme", Cents: 4200}, job.ID("order-1"))
+
+	events := p.Drain(t, 5*time.Second)
+	// Events come as deliveries settle (a success once its acknowledgement
+	// is confirmed): sort them for a stable listing.
+	slices.SortFunc(events, func(a, b worker.Event) int {
+		return cmp.Or(cmp.Compare(a.Info.ID, b.Info.ID), cmp.Compare(a.Info.Attempt, b.Info.Attempt))
+	})
+	for _, ev := range events {
+		fmt.Println(ev.Info.ID, ev.Info.Attempt, ev.Outcome, ev.Delay)
+	}
+	// Output:
+	// invoice-1 1 retried 1m0s
+	// order-1 1 retried 10ms
+	// order-1 2 succeeded 0s
+}

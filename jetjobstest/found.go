@@ -48,10 +48,7 @@ func readJobs(ctx context.Context, c *job.Client) ([]*found, error) {
 	err = eachMsg(ctx, js, topo.ScheduleStream, topo.SchedulePrefix+"."+wire.ScheduleAtToken+".>", func(m *jetstream.RawStreamMsg) {
 		target := m.Header.Get(wire.ScheduleTarget)
 		f := readJob(topo, wire.FiredJobSubject(topo.Prefix, topo.SchedulePrefix, target), m)
-		f.runAt, _ = time.Parse(time.RFC3339, strings.TrimPrefix(m.Header.Get(wire.ScheduleSpec), "@at "))
-		if f.runAt.IsZero() { // not a one-shot schedule: say when it was stored
-			f.runAt = m.Time
-		}
+		f.runAt = scheduledAt(m)
 		out = append(out, f)
 	})
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -59,6 +56,16 @@ func readJobs(ctx context.Context, c *job.Client) ([]*found, error) {
 	}
 	slices.SortStableFunc(out, func(a, b *found) int { return a.enqueuedAt.Compare(b.enqueuedAt) })
 	return out, err
+}
+
+// scheduledAt is when the one-shot schedule m fires (the time it was
+// stored if it is not one).
+func scheduledAt(m *jetstream.RawStreamMsg) time.Time {
+	t, err := time.Parse(time.RFC3339, strings.TrimPrefix(m.Header.Get(wire.ScheduleSpec), "@at "))
+	if err != nil {
+		return m.Time
+	}
+	return t
 }
 
 // readJob reads the job stored as m, to be delivered on subject, as a

@@ -19,7 +19,8 @@ type Server struct {
 	srv    *server.Server
 	js     jetstream.JetStream
 	client *job.Client
-	topo   job.Topology
+	topo   job.Topology // with defaults
+	asked  job.Topology // as given
 	auth   []nats.Option
 }
 
@@ -90,7 +91,7 @@ func StartServer(tb testing.TB, opts ...ServerOption) *Server {
 		tb.Fatalf("jetjobstest: the server was not ready for connections within 10s")
 		return nil
 	}
-	s := &Server{srv: srv, topo: cfg.topo.WithDefaults()}
+	s := &Server{srv: srv, topo: cfg.topo.WithDefaults(), asked: cfg.topo}
 	if cfg.user != "" || cfg.password != "" {
 		s.auth = []nats.Option{nats.UserInfo(cfg.user, cfg.password)}
 	}
