@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/jetjobs/jetjobs/internal/pooltest"
 	"github.com/jetjobs/jetjobs/jetjobstest"
 	"github.com/jetjobs/jetjobs/job"
@@ -254,4 +256,18 @@ func TestRequireDeadLettered(t *testing.T) {
 			requireContains(t, r.failure(t), tc.wants...)
 		})
 	}
+}
+
+func TestStartServerWithAuth(t *testing.T) {
+	s := jetjobstest.StartServer(t, jetjobstest.WithAuth("app", "s3cret"))
+	if _, err := nats.Connect(s.URL()); err == nil {
+		t.Fatal("a connection without credentials was accepted")
+	}
+	enqueue(t, s.Client(), "email.send", emailArgs{To: "ada@example.com"})
+	js := s.Connect(t)
+	c, err := job.NewClient(js, job.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jetjobstest.RequireEnqueued[emailArgs](t, c, "email.send")
 }
