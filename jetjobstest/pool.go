@@ -24,6 +24,7 @@ import (
 type Pool struct {
 	*worker.Pool
 	s      *Server
+	topo   job.Topology // the pool's, with defaults
 	queues []string
 	base   map[string]uint64 // each queue consumer's deliveries before the pool started
 
@@ -53,7 +54,7 @@ func StartPool(tb testing.TB, s *Server, cfg worker.Config, register func(p *wor
 	if cfg.Logger == nil {
 		cfg.Logger = quietLogger
 	}
-	p := &Pool{s: s, base: map[string]uint64{}, settled: map[string]uint64{}, retrying: map[string]pendingRetry{}, notify: make(chan struct{}, 1)}
+	p := &Pool{s: s, topo: cfg.Topology.WithDefaults(), base: map[string]uint64{}, settled: map[string]uint64{}, retrying: map[string]pendingRetry{}, notify: make(chan struct{}, 1)}
 	user := cfg.Hooks.OnEvent
 	cfg.Hooks.OnEvent = func(ev worker.Event) {
 		p.record(ev)
@@ -78,7 +79,7 @@ func StartPool(tb testing.TB, s *Server, cfg worker.Config, register func(p *wor
 	ctx, cancel := context.WithTimeout(tb.Context(), readTimeout)
 	defer cancel()
 	for _, q := range p.queues {
-		ci, err := p.consumerInfo(ctx, s.topo.Stream, q)
+		ci, err := p.consumerInfo(ctx, p.topo.Stream, q)
 		if err != nil {
 			tb.Fatalf("jetjobstest: StartPool: %v", err)
 			return nil
@@ -143,9 +144,9 @@ func (p *Pool) Drain(tb testing.TB, within time.Duration) []worker.Event {
 		}
 		if busy == "" {
 			p.mu.Lock()
-			defer p.mu.Unlock()
 			evs := p.events
 			p.events = nil
+			p.mu.Unlock()
 			return evs
 		}
 		select {
@@ -165,7 +166,7 @@ func (p *Pool) Drain(tb testing.TB, within time.Duration) []worker.Event {
 func (p *Pool) busy(ctx context.Context, horizon time.Time) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
-	topo := p.s.topo
+	topo := p.topo
 	var due []string
 	err := eachMsg(ctx, p.s.js, topo.ScheduleStream, topo.SchedulePrefix+"."+wire.ScheduleAtToken+".>", func(m *jetstream.RawStreamMsg) {
 		f := readJob(topo, wire.FiredJobSubject(topo.Prefix, topo.SchedulePrefix, m.Header.Get(wire.ScheduleTarget)), m)

@@ -136,6 +136,9 @@ func WithTimeout(d time.Duration) WorkOption {
 // WithDeadline gives the job a deadline, as job.Deadline does at enqueue.
 func WithDeadline(t time.Time) WorkOption {
 	return func(c *workConfig) error {
+		if t.IsZero() {
+			return fmt.Errorf("%w: WithDeadline: use a non-zero time", job.ErrInvalidOption)
+		}
 		c.setHeader(job.HeaderDeadline, t.UTC().Format(time.RFC3339Nano))
 		return nil
 	}
