@@ -129,6 +129,19 @@ func (p *Pool) register(kind string, h job.Handler, opts []KindOption) error {
 	return nil
 }
 
+// prepareKinds fixes the registered kinds for running jobs: their sorted
+// names, and each kind's chain (its handler inside the kind's and the
+// pool's middleware) and retry policy.
+func (p *Pool) prepareKinds() {
+	p.kindNames = slices.Sorted(maps.Keys(p.kinds))
+	for _, e := range p.kinds {
+		e.chain = job.Chain(job.Chain(e.handler, e.middleware...), p.cfg.Middleware...)
+		if e.policy == nil {
+			e.policy = p.cfg.RetryPolicy
+		}
+	}
+}
+
 // Kinds returns the registered kinds, sorted.
 func (p *Pool) Kinds() []string {
 	p.mu.Lock()
@@ -162,13 +175,7 @@ func (p *Pool) Start(ctx context.Context) (err error) {
 	if err := p.openQueues(ctx); err != nil {
 		return err
 	}
-	p.kindNames = slices.Sorted(maps.Keys(p.kinds))
-	for _, e := range p.kinds {
-		e.chain = job.Chain(job.Chain(e.handler, e.middleware...), p.cfg.Middleware...)
-		if e.policy == nil {
-			e.policy = p.cfg.RetryPolicy
-		}
-	}
+	p.prepareKinds()
 
 	topo, names := p.cfg.Topology, p.queueNames()
 	rel := &relays{js: p.js, topo: topo, queues: names, log: p.log}

@@ -20,6 +20,8 @@ var allowedImports = map[string][]string{
 	"retry":         {"job", "internal/wire"},
 	"middleware":    {"job", "internal/wire"},
 	"tracing":       {"job", "internal/wire"},
+	// The hooks between worker and jetjobstest sit below worker.
+	"internal/inline": {"job"},
 }
 
 // serverAllowed are the packages (and the trees under them) that may use
