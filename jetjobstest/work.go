@@ -22,10 +22,16 @@ import (
 // without running it, and the delivery is no attempt.
 const OutcomeWaiting worker.Outcome = "waiting"
 
+// OutcomeUnserved is the outcome of a job of a kind the pool has no
+// handler for: it is passed on to the queue's other workers, to be offered
+// again after Delay, without using up an attempt (and dead-lettered with
+// reason no-handler once it has waited worker.Config.UnservedTimeout).
+const OutcomeUnserved worker.Outcome = "unserved"
+
 // WorkResult is what a pool would have done with one delivery of a job.
 type WorkResult struct {
 	// Outcome is worker.OutcomeSucceeded, OutcomeRetried, OutcomeSnoozed,
-	// OutcomeDeadLettered, or OutcomeWaiting.
+	// OutcomeDeadLettered, OutcomeWaiting or OutcomeUnserved.
 	Outcome worker.Outcome
 	// Reason is why the job was dead-lettered.
 	Reason job.Reason
@@ -52,7 +58,7 @@ func (r *WorkResult) String() string {
 	switch {
 	case r.Reason != "":
 		fmt.Fprintf(&b, " (reason %s)", r.Reason)
-	case r.Outcome == worker.OutcomeRetried || r.Outcome == worker.OutcomeSnoozed || r.Outcome == OutcomeWaiting:
+	case r.Outcome == worker.OutcomeRetried || r.Outcome == worker.OutcomeSnoozed || r.Outcome == OutcomeWaiting || r.Outcome == OutcomeUnserved:
 		fmt.Fprintf(&b, " for %s", r.Delay)
 	}
 	if r.Err != nil {

@@ -49,7 +49,8 @@ func (p *Pool) workInline(ctx context.Context, msg jetstream.Msg) inline.Outcome
 }
 
 // inlineOutcome is the Outcome settle reports for a verdict's action, and
-// "waiting" for a job that is not due yet (no attempt, no event).
+// "waiting" for a job that is not due yet and "unserved" for one of a kind
+// the pool has no handler for (no attempt, no event).
 func inlineOutcome(a action) string {
 	switch a {
 	case actAck:
@@ -64,6 +65,8 @@ func inlineOutcome(a action) string {
 		return string(OutcomeDeadLettered)
 	case actWait:
 		return "waiting"
+	case actPass:
+		return "unserved"
 	}
 	return ""
 }
