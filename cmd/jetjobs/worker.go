@@ -53,17 +53,22 @@ func newWorkerCommand(a *app) *cobra.Command {
 
 --exec KIND=COMMAND runs 'sh -c COMMAND' for each job of KIND, with the job's
 JSON payload on stdin and JETJOBS_ID, JETJOBS_KIND, JETJOBS_QUEUE,
-JETJOBS_ATTEMPT and JETJOBS_MAX_ATTEMPTS in its environment, which is the
-worker's without its connection and credentials (NATS_URL, NATS_USER,
-NATS_PASSWORD, NATS_TOKEN, NATS_CREDS and NATS_NKEY). Exit status 0 is
-success; any other is a failed attempt whose error is the tail of the command's
-stderr. The command's stdout goes to the worker's stdout. A command that runs
+JETJOBS_ATTEMPT, JETJOBS_MAX_ATTEMPTS, JETJOBS_TIMEOUT and JETJOBS_SNOOZE_FILE
+in its environment, which is the worker's without its connection and
+credentials (NATS_URL, NATS_USER, NATS_PASSWORD, NATS_TOKEN, NATS_CREDS and
+NATS_NKEY). Exit status 0 is success; 65 (EX_DATAERR) a permanent failure,
+dead-lettered at once; 75 (EX_TEMPFAIL) a snooze for the delay the command
+wrote to $JETJOBS_SNOOZE_FILE (such as 90s, or 90 for seconds; 1m if none),
+which uses up no attempt; any other a failed attempt whose error is the tail
+of the command's stderr. The command's stdout goes to the worker's stdout. A command that runs
 past --timeout (or the job's own timeout) is killed with its whole process
 group.
 
 --http KIND=URL POSTs the payload (Content-Type: application/json, with
-Jetjobs-Id, Jetjobs-Kind, Jetjobs-Queue and Jetjobs-Attempt headers) to URL;
-a 2xx response is success, anything else a failed attempt. A call may take
+Jetjobs-Id, Jetjobs-Kind, Jetjobs-Queue, Jetjobs-Attempt, Jetjobs-Max-Attempts
+and Jetjobs-Timeout headers) to URL; a 2xx response is success, a 4xx other
+than 408 and 429 a permanent failure, 429 or 503 with Retry-After a snooze
+for that long, anything else a failed attempt. A call may take
 the job's time limit (--timeout or the job's own), or --http-timeout for a job
 without one. Errors and logs show the URL without its password or token.
 
