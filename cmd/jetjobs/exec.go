@@ -25,6 +25,9 @@ type execHandler struct {
 	command string
 	stdout  io.Writer
 	log     *slog.Logger
+	// reaper kills the command's process group if the worker dies; nil:
+	// none.
+	reaper *groupReaper
 }
 
 // stderrTail is how much of a failed command's stderr becomes its error.
@@ -74,13 +77,18 @@ func (h execHandler) handle(ctx context.Context, j *job.Job[json.RawMessage]) er
 	// Its own process group: a terminal's Ctrl-C reaches the worker alone
 	// (which then lets the command finish), and a timeout kills everything
 	// the command started, not only the shell.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Should the worker die, Pdeathsig and the reaper end them too.
+	cmd.SysProcAttr = commandAttr()
 	cmd.Cancel = func() error {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
 	cmd.WaitDelay = pipeGrace
 	start := time.Now()
-	err = cmd.Run()
+	if err = cmd.Start(); err == nil {
+		h.reaper.add(cmd.Process.Pid)
+		err = cmd.Wait()
+		h.reaper.remove(cmd.Process.Pid)
+	}
 	h.log.LogAttrs(ctx, slog.LevelDebug, "command finished",
 		slog.String("job_id", j.ID), slog.String("kind", j.Kind), slog.Int("attempt", j.Attempt),
 		slog.Duration("duration", time.Since(start)), slog.Int("exit_code", cmd.ProcessState.ExitCode()))

@@ -235,12 +235,23 @@ func (a *app) work(ctx context.Context, f workerFlags) error {
 	}
 	httpClient := &http.Client{}
 	defer httpClient.CloseIdleConnections()
+	var reaper *groupReaper
+	if slices.ContainsFunc(specs, func(s handlerSpec) bool { return !s.http }) {
+		if reaper, err = startReaper(); err != nil {
+			a.log.LogAttrs(ctx, slog.LevelWarn, "commands will outlive this worker if it is killed: "+err.Error())
+		}
+		defer func() {
+			if err := reaper.close(); err != nil {
+				a.log.LogAttrs(context.Background(), slog.LevelWarn, "process-group reaper", slog.String("error", err.Error()))
+			}
+		}()
+	}
 	for _, s := range specs {
 		var h func(context.Context, *job.Job[json.RawMessage]) error
 		if s.http {
 			h = newHTTPHandler(httpClient, s.target, f.httpTimeout).handle
 		} else {
-			h = execHandler{command: s.target, stdout: a.stdout, log: a.log}.handle
+			h = execHandler{command: s.target, stdout: a.stdout, log: a.log, reaper: reaper}.handle
 		}
 		if err := worker.Handle(pool, s.kind, h); err != nil {
 			return usageError{err}
