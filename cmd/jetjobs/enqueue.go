@@ -166,7 +166,9 @@ func (a *app) enqueue(ctx context.Context, f enqueueFlags, args []string) error 
 
 	if f.count == 1 {
 		r, err := c.Enqueue(ctx, kind, json.RawMessage(payload), opts...)
-		if needsTopology(err) {
+		if needsTopology(err) || errors.Is(err, job.ErrSchedulingUnsupported) && job.SupportsSchedules(c.JetStream(), false) {
+			// A new namespace: create the streams (the schedule stream too,
+			// for --in) and try again.
 			if err = c.EnsureTopology(ctx); err == nil {
 				r, err = c.Enqueue(ctx, kind, json.RawMessage(payload), opts...)
 			}
@@ -261,7 +263,8 @@ func (a *app) enqueueMany(ctx context.Context, c *job.Client, out *bufio.Writer,
 			reqs[i] = job.Request{Kind: kind, Args: json.RawMessage(payload), Options: opts}
 		}
 		results, err := c.EnqueueMany(ctx, reqs)
-		if !ensured && len(results) > 0 && needsTopology(results[0].Err) {
+		if !ensured && len(results) > 0 && (needsTopology(results[0].Err) ||
+			errors.Is(results[0].Err, job.ErrSchedulingUnsupported) && job.SupportsSchedules(c.JetStream(), false)) {
 			ensured = true
 			if err := c.EnsureTopology(ctx); err != nil {
 				return err
