@@ -42,6 +42,7 @@ type workerFlags struct {
 	metricsListen   string
 	skipTopology    bool
 	snoozeInQueue   bool
+	logSuccess      bool
 }
 
 func newWorkerCommand(a *app) *cobra.Command {
@@ -113,8 +114,10 @@ metrics" names.`,
 	fl.StringVar(&f.metricsListen, "metrics-listen", "", "serve /metrics, /healthz and /readyz on this address, such as :9090 (default: off)")
 	fl.BoolVar(&f.skipTopology, "skip-topology", false, "assume the streams exist: neither create nor change them (for least-privilege users)")
 	fl.BoolVar(&f.snoozeInQueue, "snooze-in-queue", false, "snoozed jobs wait in their queue, not in the schedule stream (for least-privilege users)")
+	fl.BoolVar(&f.logSuccess, "log-success", true, "log each job that succeeded at info; --log-success=false logs them at debug only (failures are logged either way)")
 	a.addConnFlags(cmd)
 	a.topo.addReplicas(cmd, true)
+	a.topo.addDeadLetterMaxAge(cmd)
 	return cmd
 }
 
@@ -192,6 +195,9 @@ func (a *app) work(ctx context.Context, f workerFlags) error {
 	if f.skipTopology && topo.Replicas != 0 {
 		return usagef("--replicas %d has no effect with --skip-topology, which leaves the streams alone; give one or the other", topo.Replicas)
 	}
+	if f.skipTopology && topo.DeadLetterMaxAge != 0 {
+		return usagef("--dead-letter-max-age has no effect with --skip-topology, which leaves the streams alone; give one or the other")
+	}
 	cfg := worker.Config{
 		Queues:          queues,
 		Topology:        topo,
@@ -203,6 +209,18 @@ func (a *app) work(ctx context.Context, f workerFlags) error {
 		Timeout:         f.timeout,
 		AckWait:         f.ackWait,
 		ShutdownTimeout: f.shutdownTimeout,
+	}
+	if f.logSuccess {
+		// The pool logs a success at debug; a newcomer at the default level
+		// would see nothing of the jobs that ran.
+		cfg.Hooks.OnSuccess = func(ev worker.Event) {
+			attrs := []slog.Attr{slog.String("job_id", ev.Info.ID), slog.String("queue", ev.Info.Queue), slog.String("kind", ev.Info.Kind),
+				slog.Int("attempt", ev.Info.Attempt), slog.Duration("duration", ev.Duration)}
+			if ev.Err != nil {
+				attrs = append(attrs, slog.String("error", ev.Err.Error()))
+			}
+			a.log.LogAttrs(context.Background(), slog.LevelInfo, "job done", attrs...)
+		}
 	}
 
 	// Listen before connecting, so that a taken port fails at once.
