@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -62,6 +63,9 @@ type app struct {
 	serverJS  bool
 	namespace *job.Topology
 	skipTopo  bool // worker --skip-topology
+
+	// probing ends the running probe, if any (see probe).
+	probing atomic.Pointer[context.CancelFunc]
 }
 
 // exit codes.

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -68,9 +70,17 @@ job with the ID is waiting or running, and that the cancel is remembered.`,
 					look = append(look, r.ID)
 				}
 			}
-			found, complete, err := jobFinder{c: c}.findAll(ctx, look)
+			// A look the cancel does without: a user may not be allowed
+			// to read the streams, and a long stream is read for 10s at most.
+			var (
+				found    map[string][]foundJob
+				complete bool
+			)
+			a.probe(ctx, 10*time.Second, func(ctx context.Context) {
+				found, complete, err = jobFinder{c: c}.findAll(ctx, look)
+			})
 			if err != nil {
-				a.log.LogAttrs(ctx, slog.LevelWarn, "could not look for the canceled jobs", slog.String("error", redact(err.Error())))
+				a.log.LogAttrs(ctx, slog.LevelDebug, "could not look for the canceled jobs", slog.String("error", redact(err.Error())))
 			}
 			remembered := c.Topology().WithDefaults().CancelMaxAge
 			for _, r := range results {

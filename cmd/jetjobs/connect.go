@@ -96,7 +96,14 @@ func (a *app) connect(ctx context.Context, name string, reconnect bool) (*nats.C
 			if sub != nil {
 				attrs = append(attrs, slog.String("subject", sub.Subject))
 			}
-			a.log.LogAttrs(context.Background(), slog.LevelWarn, "NATS reported an error", attrs...)
+			level := slog.LevelWarn
+			if stop := a.probing.Load(); stop != nil && errors.Is(err, nats.ErrPermissionViolation) {
+				// An optional look (probe) the user may not be allowed:
+				// end it now rather than at its timeout, and say nothing.
+				(*stop)()
+				level = slog.LevelDebug
+			}
+			a.log.LogAttrs(context.Background(), level, "NATS reported an error", attrs...)
 		}),
 	}
 	if reconnect {
@@ -180,6 +187,19 @@ func (a *app) connect(ctx context.Context, name string, reconnect bool) (*nats.C
 	a.server = redactServers(nc.ConnectedUrl())
 	a.serverJS, _ = nc.ConnectedServerJetStream()
 	return nc, js, nil
+}
+
+// probe runs look, a read the command can do without (a hint, a
+// warning), with a context that ends after timeout or as soon as the server
+// reports a permission violation: a least-privilege user neither waits for
+// the request's timeout nor sees a warning about it.
+func (a *app) probe(ctx context.Context, timeout time.Duration, look func(ctx context.Context)) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	stop := context.CancelFunc(cancel)
+	a.probing.Store(&stop)
+	defer a.probing.Store(nil)
+	look(ctx)
 }
 
 // dialUntilAnswered connects with opts, trying again while no server

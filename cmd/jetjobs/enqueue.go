@@ -201,8 +201,16 @@ func (a *app) enqueue(ctx context.Context, f enqueueFlags, args []string) error 
 // it) while other queues have one: most likely --queue was forgotten or
 // mistyped. Queues that hold jobs of kind come first in the advice. It
 // says nothing when no queue has a consumer yet (workers not started), or
-// when the user may not read consumers.
+// when the user may not read consumers (an enqueuer of least privilege),
+// and gives up after probeTimeout.
 func (a *app) warnUnserved(ctx context.Context, c *job.Client, queue, kind string) {
+	a.probe(ctx, probeTimeout, func(ctx context.Context) { a.checkServed(ctx, c, queue, kind) })
+}
+
+// probeTimeout bounds the look of warnUnserved.
+const probeTimeout = 2 * time.Second
+
+func (a *app) checkServed(ctx context.Context, c *job.Client, queue, kind string) {
 	t := c.Topology().WithDefaults()
 	s, err := c.JetStream().Stream(ctx, t.Stream)
 	if err != nil {

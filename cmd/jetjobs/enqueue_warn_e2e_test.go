@@ -3,8 +3,12 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/jetjobs/jetjobs/internal/natstest"
+	"github.com/jetjobs/jetjobs/internal/proctest"
 )
 
 // Forgetting --queue: enqueue warns when the job's queue has no consumer
@@ -32,5 +36,32 @@ func TestEnqueueWarnsOfAQueueNoWorkerServes(t *testing.T) {
 	}
 	if r := jetjobs(t, "", "enqueue", "-s", url, "--log-format", "json", "--queue", "mail", "email.send"); r.Code != 0 || r.Stderr != "" {
 		t.Errorf("enqueue to a served queue: exit %d, stderr %q; want no warning", r.Code, r.Stderr)
+	}
+}
+
+// An enqueuer that may publish its queue's jobs and nothing else (the
+// enqueuer role of docs/security.md) gets no warning and no wait from the
+// look at the consumers it may not read.
+func TestEnqueueCheckUnderLeastPrivilege(t *testing.T) {
+	srv := natstest.Start(t, func(o *server.Options) {
+		o.Users = []*server.User{
+			{Username: "admin", Password: "admin-pw"},
+			{Username: "mail-enqueuer", Password: "enqueuer-pw", Permissions: &server.Permissions{
+				Publish:   &server.SubjectPermission{Allow: []string{"jobs.mail.>"}},
+				Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX_mail_enqueuer.>"}},
+			}},
+		}
+	})
+	url := srv.URL()
+	// Another queue has a consumer: the check goes as far as it can.
+	startWorker(t, url, []string{"NATS_USER=admin", "NATS_PASSWORD=admin-pw"}, "--exec", "k=true")
+	start := time.Now()
+	r := proctest.Run(t, binary, []string{"NATS_USER=mail-enqueuer", "NATS_PASSWORD=enqueuer-pw"}, "",
+		"enqueue", "-s", url, "--log-format", "json", "--inbox-prefix", "_INBOX_mail_enqueuer", "--queue", "mail", "email.send", "{}")
+	if r.Code != 0 || r.Stderr != "" {
+		t.Errorf("enqueue as the enqueuer: exit %d, stderr %q; want no warning", r.Code, r.Stderr)
+	}
+	if took := time.Since(start); took >= probeTimeout {
+		t.Errorf("enqueue as the enqueuer took %s: it waited for a request it may not make", took)
 	}
 }
