@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
 	"sync"
 	"syscall"
@@ -37,6 +38,10 @@ func newReaperCommand(a *app) *cobra.Command {
 		Hidden: true,
 		Args:   noArgs,
 		RunE: func(*cobra.Command, []string) error {
+			// It lives exactly as long as its worker: signals that stop
+			// the worker gracefully (its commands may finish) do not stop
+			// it; the end of its input does.
+			signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 			reap(a.stdin, func(pgid int) { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
 			return nil
 		},
