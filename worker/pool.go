@@ -280,10 +280,12 @@ func (p *Pool) finish(ev Event) {
 // fire calls the hooks with ev.
 func (p *Pool) fire(ev Event) { p.cfg.Hooks.fire(ev, p.log) }
 
-// Stop shuts the pool down gracefully: it stops pulling jobs, Naks jobs
-// that arrived but never started, and lets running jobs finish until ctx
-// ends. Then it cancels the contexts of the jobs still running and Naks each
-// of them for immediate redelivery as its handler returns. Stop returns when
+// Stop shuts the pool down gracefully: it stops pulling jobs, hands back
+// jobs that arrived but never started, and lets running jobs finish until
+// ctx ends. Then it cancels the contexts of the jobs still running and hands
+// each of them back for immediate redelivery as its handler returns (it is
+// republished with its attempts so far and acked; a Nak only if that
+// publish fails). Stop returns when
 // no goroutine of the pool is left, after flushing acknowledgements: a
 // handler that ignores its context delays it. It returns ctx's error if jobs
 // had to be canceled, nil otherwise. Calling Stop again returns the first

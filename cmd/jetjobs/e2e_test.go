@@ -227,8 +227,10 @@ func TestBadInputIsOneLineAndNonZeroExit(t *testing.T) {
 		{"invalid kind", []string{"enqueue", "-s", unreachable, "email..send", "{}"}, exitUsage, "invalid name"},
 		{"invalid queue", []string{"enqueue", "-s", unreachable, "--queue", "_sys", "email.send"}, exitUsage, "reserved"},
 		{"missing kind", []string{"enqueue"}, exitUsage, "needs 1 argument"},
-		{"unreachable server", []string{"enqueue", "-s", unreachable, "email.send", "{}"}, exitError, "cannot connect to NATS at " + unreachable},
-		{"unreachable server, queues", []string{"queues", "-s", unreachable}, exitError, "cannot connect"},
+		// Waits for the server are logged; --log-level error leaves the
+		// error line alone.
+		{"unreachable server", []string{"enqueue", "-s", unreachable, "--connect-timeout", "200ms", "--log-level", "error", "email.send", "{}"}, exitError, "cannot connect to NATS at " + unreachable},
+		{"unreachable server, queues", []string{"queues", "-s", unreachable, "--connect-timeout", "200ms", "--log-level", "error"}, exitError, "cannot connect"},
 		{"worker without handlers", []string{"worker", "-s", unreachable}, exitUsage, "--exec KIND=COMMAND"},
 		{"worker bad exec", []string{"worker", "-s", unreachable, "--exec", "nocommand"}, exitUsage, "KIND=COMMAND"},
 		{"worker bad http", []string{"worker", "-s", unreachable, "--http", "hook=ftp://x"}, exitUsage, "http://"},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -168,7 +169,9 @@ func (a *app) enqueue(ctx context.Context, f enqueueFlags, args []string) error 
 
 	if f.count == 1 {
 		r, err := c.Enqueue(ctx, kind, json.RawMessage(payload), opts...)
-		if needsTopology(err) {
+		if needsTopology(err) || errors.Is(err, job.ErrSchedulingUnsupported) && job.SupportsSchedules(c.JetStream(), false) {
+			// A new namespace: create the streams (the schedule stream too,
+			// for --in) and try again.
 			if err = c.EnsureTopology(ctx); err == nil {
 				r, err = c.Enqueue(ctx, kind, json.RawMessage(payload), opts...)
 			}
@@ -189,9 +192,80 @@ func (a *app) enqueue(ctx context.Context, f enqueueFlags, args []string) error 
 			a.log.LogAttrs(ctx, slog.LevelInfo, "a job with this ID was already enqueued within the duplicate window; nothing new was stored",
 				slog.String("job_id", r.ID))
 		}
+		if f.in == 0 {
+			a.warnUnserved(ctx, c, f.queue, kind)
+		}
 		return nil
 	}
-	return a.enqueueMany(ctx, c, out, f, kind, payload, opts)
+	if err := a.enqueueMany(ctx, c, out, f, kind, payload, opts); err != nil {
+		return err
+	}
+	if f.in == 0 {
+		a.warnUnserved(ctx, c, f.queue, kind)
+	}
+	return nil
+}
+
+// warnUnserved warns when queue has no consumer (no worker ever served
+// it) while other queues have one: most likely --queue was forgotten or
+// mistyped. Queues that hold jobs of kind come first in the advice. It
+// says nothing when no queue has a consumer yet (workers not started), or
+// when the user may not read consumers (an enqueuer of least privilege),
+// and gives up after probeTimeout.
+func (a *app) warnUnserved(ctx context.Context, c *job.Client, queue, kind string) {
+	a.probe(ctx, probeTimeout, func(ctx context.Context) { a.checkServed(ctx, c, queue, kind) })
+}
+
+// probeTimeout bounds the look of warnUnserved.
+const probeTimeout = 2 * time.Second
+
+func (a *app) checkServed(ctx context.Context, c *job.Client, queue, kind string) {
+	t := c.Topology().WithDefaults()
+	s, err := c.JetStream().Stream(ctx, t.Stream)
+	if err != nil {
+		return
+	}
+	if _, err := s.Consumer(ctx, queue); !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return
+	}
+	var served []string
+	names := s.ConsumerNames(ctx)
+	for name := range names.Name() {
+		if name != queue && job.ValidateQueue(name) == nil {
+			served = append(served, name)
+		}
+	}
+	if names.Err() != nil || len(served) == 0 {
+		return
+	}
+	// Queues served that hold jobs of this kind now.
+	var withKind []string
+	if info, err := s.Info(ctx, jetstream.WithSubjectFilter(t.Prefix+".*."+kind)); err == nil {
+		for subj := range info.State.Subjects {
+			if q, k, err := job.ParseSubject(t.Prefix, subj); err == nil && k == kind && slices.Contains(served, q) && !slices.Contains(withKind, q) {
+				withKind = append(withKind, q)
+			}
+		}
+	}
+	slices.Sort(served)
+	slices.Sort(withKind)
+	suggest := served
+	why := ""
+	if len(withKind) > 0 {
+		suggest = withKind
+		why = fmt.Sprintf(" and holds jobs of kind %s", kind)
+		if len(withKind) > 1 {
+			why = fmt.Sprintf(" and hold jobs of kind %s", kind)
+		}
+	}
+	has := "queue " + suggest[0] + " has one"
+	if len(suggest) > 1 {
+		has = "queues " + strings.Join(suggest, ", ") + " have one"
+	}
+	a.log.LogAttrs(ctx, slog.LevelWarn,
+		fmt.Sprintf("no worker has served queue %s (it has no consumer), while %s%s: the job waits in %s until a worker serves that queue; to enqueue to %s, give --queue %s",
+			queue, has, why, queue, suggest[0], suggest[0]),
+		slog.String("queue", queue), slog.String("kind", kind), slog.Any("served_queues", served))
 }
 
 // enqueueMany enqueues f.count copies in pipelined batches.
@@ -206,7 +280,8 @@ func (a *app) enqueueMany(ctx context.Context, c *job.Client, out *bufio.Writer,
 			reqs[i] = job.Request{Kind: kind, Args: json.RawMessage(payload), Options: opts}
 		}
 		results, err := c.EnqueueMany(ctx, reqs)
-		if !ensured && len(results) > 0 && needsTopology(results[0].Err) {
+		if !ensured && len(results) > 0 && (needsTopology(results[0].Err) ||
+			errors.Is(results[0].Err, job.ErrSchedulingUnsupported) && job.SupportsSchedules(c.JetStream(), false)) {
 			ensured = true
 			if err := c.EnsureTopology(ctx); err != nil {
 				return err

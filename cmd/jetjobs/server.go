@@ -75,6 +75,7 @@ every job.`,
 	fl.BoolVar(&f.allowOpen, "allow-open", false, "start without authentication on an address other machines can reach")
 	a.topo.add(cmd)
 	a.topo.addReplicas(cmd, true)
+	a.topo.addDeadLetterMaxAge(cmd)
 	return cmd
 }
 
