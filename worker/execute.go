@@ -45,6 +45,16 @@ func (p *Pool) execute(msg jetstream.Msg) {
 		a.registered = p.kindNames
 	}
 	a.canceled = err == nil && p.cancels.canceledBeforeStart(info)
+	// A job that keeps its result gets a state writer; the others a nil
+	// one, which does nothing.
+	keep := info.KeepResult
+	if keep == 0 && entry != nil {
+		keep = entry.keepResult
+	}
+	var sw *stateWriter
+	if keep > 0 {
+		sw = p.states.writer(msg, info, keep)
+	}
 	v := decide(a)
 	var elapsed time.Duration
 	if v.action == actRun {
@@ -54,23 +64,29 @@ func (p *Pool) execute(msg jetstream.Msg) {
 		if info.Timeout == 0 {
 			info.Timeout = p.cfg.Timeout
 		}
+		sw.running()
 		start := time.Now()
-		a.err = p.run(entry, info)
+		a.err = p.run(entry, info, sw)
 		elapsed = time.Since(start)
 		a.ran = true
 		a.interrupted = a.err != nil && p.hardStop.Load()
 		v = decide(a)
 	}
-	p.settle(msg, info, token, v, elapsed)
+	p.settle(msg, info, token, v, elapsed, sw)
 }
 
 // run calls the kind's handler chain with the job's context: the pool's job
 // context (canceled at the shutdown deadline), the job's Info, its timeout,
-// and canceled if the job is canceled by ID. A panic becomes a
+// and canceled if the job is canceled by ID; sw, if not nil, receives the
+// attempt's progress and result (job.Progress, job.RecordResult). A panic becomes a
 // *job.PanicError carrying its stack; this is the one place the pool
 // recovers panics.
-func (p *Pool) run(entry *kindEntry, info *job.Info) (err error) {
-	ctx, tracked := p.cancels.track(job.WithInfo(p.jobCtx, info), info)
+func (p *Pool) run(entry *kindEntry, info *job.Info, sw *stateWriter) (err error) {
+	ctx := job.WithInfo(p.jobCtx, info)
+	if sw != nil {
+		ctx = job.WithRecorder(ctx, sw)
+	}
+	ctx, tracked := p.cancels.track(ctx, info)
 	defer func(ctx context.Context) { err = p.cancels.untrack(ctx, tracked, err) }(ctx) // after recover: a canceled job's panic is a cancel too
 	if info.Timeout > 0 {
 		var cancel context.CancelFunc

@@ -19,7 +19,13 @@ const deadLetterRetryDelay = 5 * time.Second
 // for elapsed (zero if it did not run), logs the one line that says what
 // became of it, takes it off the heartbeat list (token) and finishes it: at
 // once, or for a success once the acker has the server's confirmation.
-func (p *Pool) settle(msg jetstream.Msg, info *job.Info, token uint64, v verdict, elapsed time.Duration) {
+// For a job that keeps its result, sw records the outcome first (a dead
+// letter once it is stored), so a waiter never learns of it after the
+// server acted on it.
+func (p *Pool) settle(msg jetstream.Msg, info *job.Info, token uint64, v verdict, elapsed time.Duration, sw *stateWriter) {
+	if v.action != actDeadLetter {
+		sw.settled(v)
+	}
 	ev := Event{Info: info, Err: v.err, Duration: elapsed, Delay: v.delay}
 	switch v.action {
 	case actAck:
@@ -53,6 +59,7 @@ func (p *Pool) settle(msg jetstream.Msg, info *job.Info, token uint64, v verdict
 		} else {
 			ev.Outcome, ev.Reason = OutcomeDeadLettered, v.reason
 		}
+		sw.settled(v)
 	}
 	p.inflight.remove(token)
 	p.logVerdict(info, v, elapsed)
