@@ -47,17 +47,11 @@ func (c *Client) claimState(ctx context.Context, msg *nats.Msg, id, kind string,
 	if !SupportsState(c.js) {
 		return nil, fmt.Errorf("%w (connected to %s); upgrade the server or enqueue without KeepResult", ErrStateUnsupported, c.js.Conn().ConnectedServerVersion())
 	}
-	now := time.Now().UTC()
-	st := &State{ID: id, Status: StatusWaiting, Queue: o.queue, Kind: kind, MaxAttempts: o.maxAttempts, EnqueuedAt: now, UpdatedAt: now}
-	if !o.runAt.IsZero() {
-		st.Status, st.RunAt = StatusScheduled, ceilSecond(o.runAt).UTC()
-	}
-	sm, err := c.topo.StateMessage(st, o.keepResult)
+	sm, err := c.firstState(id, kind, o)
 	if err != nil {
 		return nil, err
 	}
 	if !o.untilDone {
-		sm.Header[headerExpectedLastSeq] = []string{"0"}
 		ack, err := c.js.PublishMsg(ctx, sm)
 		switch {
 		case wrongLastSequence(err):
@@ -88,6 +82,23 @@ func (c *Client) claimState(ctx context.Context, msg *nats.Msg, id, kind string,
 		return &stateClaim{subject: sm.Subject, rev: ack.Sequence}, nil
 	}
 	return nil, fmt.Errorf("%w: job %q: its state changed on every one of %d tries; try again", ErrJobActive, id, claimTries)
+}
+
+// firstState is the message that records the first state of job id
+// (waiting, or scheduled for a delayed job), only where no record of the
+// ID exists.
+func (c *Client) firstState(id, kind string, o *options) (*nats.Msg, error) {
+	now := time.Now().UTC()
+	st := &State{ID: id, Status: StatusWaiting, Queue: o.queue, Kind: kind, MaxAttempts: o.maxAttempts, EnqueuedAt: now, UpdatedAt: now}
+	if !o.runAt.IsZero() {
+		st.Status, st.RunAt = StatusScheduled, ceilSecond(o.runAt).UTC()
+	}
+	sm, err := c.topo.StateMessage(st, o.keepResult)
+	if err != nil {
+		return nil, err
+	}
+	sm.Header[headerExpectedLastSeq] = []string{"0"}
+	return sm, nil
 }
 
 // claimTries bounds the compare-and-set rounds of UniqueUntilDone.

@@ -226,11 +226,29 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]Result, err
 		if c.before != nil {
 			c.before(ctx, msg)
 		}
-		if o.keepResult > 0 {
-			// A job keeping its state has it written first: publish it
-			// synchronously, after its state.
+		if o.untilDone {
+			// The compare-and-set on the job's state decides whether it
+			// is published: one at a time.
 			results[i], results[i].Err = c.publish(ctx, msg, id, r.Kind, o)
 			continue
+		}
+		if o.keepResult > 0 {
+			// The first state goes out just before its job, on the same
+			// connection, so the server stores it first. If it fails (no
+			// state bucket, a record of the ID exists) the job still runs;
+			// its worker records the later states.
+			if !SupportsState(c.js) {
+				results[i].Err = fmt.Errorf("%w (connected to %s); upgrade the server or enqueue without KeepResult", ErrStateUnsupported, c.js.Conn().ConnectedServerVersion())
+				continue
+			}
+			sm, err := c.firstState(id, r.Kind, o)
+			if err == nil {
+				_, err = c.js.PublishMsgAsync(sm, enqueueStallWait)
+			}
+			if err != nil {
+				results[i].Err = c.stateError("record the state of job "+strconv.Quote(id), err)
+				continue
+			}
 		}
 		if msg.Header.Get(scheduleHeader) != "" {
 			// Schedules are rare; publish them synchronously for a clear error.
