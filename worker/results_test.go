@@ -353,6 +353,16 @@ func TestForeignEnqueuerKeepsResultWithHeader(t *testing.T) {
 	if err != nil || res["a"] != "b" {
 		t.Fatalf("foreign job's result = %v, %v", res, err)
 	}
+	// A value that does not parse is a decode error, like any bad header.
+	msg = nats.NewMsg("jobs.default.echo")
+	msg.Header.Set(job.HeaderID, "foreign-2")
+	msg.Header.Set(job.HeaderKeepResult, "forever")
+	_, err = e.js.PublishMsg(context.Background(), msg)
+	must(t, err)
+	eventually(t, func() bool { return len(e.deadLetters()) == 1 }, "dead letter")
+	if dl := e.deadLetters()[0]; dl.ID != "foreign-2" || dl.Reason != job.ReasonDecode || !strings.Contains(dl.Error, job.HeaderKeepResult) {
+		t.Fatalf("dead letter = %+v", dl)
+	}
 }
 
 func TestUniqueUntilDone(t *testing.T) {
