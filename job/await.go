@@ -297,20 +297,27 @@ func (c *Client) Await(ctx context.Context, id string, opts ...AwaitOption) (*St
 // one, pushed by the server through an ordered consumer, which the client
 // recreates where it left off after a reconnect or a server restart.
 type stateWatch struct {
+	stream  jetstream.Stream
+	cons    jetstream.Consumer
 	updates chan jetstream.Msg
 	done    chan struct{}
 	cc      jetstream.ConsumeContext
 }
 
+// watchInactive is how long the server keeps a waiter's consumer after
+// the waiter went away without deleting it (a lost connection).
+const watchInactive = time.Minute
+
 func watchState(ctx context.Context, stream jetstream.Stream, subject string) (*stateWatch, error) {
 	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{subject},
-		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
+		InactiveThreshold: watchInactive,
 	})
 	if err != nil {
 		return nil, err
 	}
-	w := &stateWatch{updates: make(chan jetstream.Msg), done: make(chan struct{})}
+	w := &stateWatch{stream: stream, cons: cons, updates: make(chan jetstream.Msg), done: make(chan struct{})}
 	w.cc, err = cons.Consume(func(m jetstream.Msg) {
 		select {
 		case w.updates <- m:
@@ -323,11 +330,18 @@ func watchState(ctx context.Context, stream jetstream.Stream, subject string) (*
 	return w, nil
 }
 
-// stop ends the watch and waits until its callback can no longer run.
+// stop ends the watch, waits until its callback can no longer run, and
+// deletes its consumer: a server keeps a limited number of consumers per
+// stream, and many waiters must not leave theirs behind.
 func (w *stateWatch) stop() {
 	close(w.done)
 	w.cc.Stop()
 	<-w.cc.Closed()
+	if info := w.cons.CachedInfo(); info != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = w.stream.DeleteConsumer(ctx, info.Name)
+		cancel()
+	}
 }
 
 // EnqueueAndAwait enqueues r keeping its result (for DefaultKeepResult

@@ -69,6 +69,12 @@ func TestAwaitResultAfterAndBeforeCompletion(t *testing.T) {
 	if err != nil || st.Status != job.StatusSucceeded || string(st.Result) != `{"resized":8,"by":"test"}` || st.FinishedAt.IsZero() || st.EnqueuedAt.IsZero() {
 		t.Fatalf("Await after completion = %+v, %v", st, err)
 	}
+	// Waiters leave no consumer behind on the server.
+	s, err := e.js.Stream(ctx, "KV_JOBS_STATE")
+	must(t, err)
+	if info, err := s.Info(ctx); err != nil || info.State.Consumers != 0 {
+		t.Fatalf("state bucket has %d consumers after the waiters returned (%v), want 0", info.State.Consumers, err)
+	}
 }
 
 func TestJobsWithoutKeepResultHaveNoState(t *testing.T) {
