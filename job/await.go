@@ -310,7 +310,7 @@ const watchInactive = time.Minute
 
 func watchState(ctx context.Context, stream jetstream.Stream, subject string) (*stateWatch, error) {
 	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subject},
+		FilterSubjects:    []string{subject},
 		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
 		InactiveThreshold: watchInactive,
 	})
