@@ -440,3 +440,55 @@ func TestCancelScheduledJobRecordsCanceled(t *testing.T) {
 		t.Fatalf("Await of a canceled delayed job = %+v, %v", st, err)
 	}
 }
+
+func TestAwaitSeesCanceledExpiredAndSnoozed(t *testing.T) {
+	e := newEnv(t)
+	started := make(chan struct{}, 1)
+	var snoozed atomic.Bool
+	e.pool(worker.Config{}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "long", func(ctx context.Context, j *job.Job[struct{}]) error {
+			started <- struct{}{}
+			<-ctx.Done()
+			return ctx.Err()
+		}))
+		must(t, worker.Handle(p, "late", func(ctx context.Context, j *job.Job[struct{}]) error {
+			t.Error("an expired job ran")
+			return nil
+		}))
+		must(t, worker.Handle(p, "nap", func(ctx context.Context, j *job.Job[struct{}]) error {
+			if !snoozed.Swap(true) {
+				return job.Snooze(time.Second)
+			}
+			return nil
+		}))
+	})
+	ctx := awaitCtx(t)
+
+	// Canceled while it runs.
+	r := e.enqueue("long", nil, job.KeepResult(time.Minute))
+	<-started
+	_, err := e.client.Cancel(ctx, r.ID)
+	must(t, err)
+	st, err := e.client.Await(ctx, r.ID)
+	if err != nil || st.Status != job.StatusCanceled || st.Reason != job.ReasonCanceled || !errors.Is(st.Err(), job.ErrCanceled) {
+		t.Fatalf("canceled while running: %+v, %v", st, err)
+	}
+
+	// Expired before it started.
+	st, err = e.client.EnqueueAndAwait(ctx, job.Request{Kind: "late", Options: []job.Option{job.Deadline(time.Now().Add(-time.Minute))}})
+	if err != nil || st.Status != job.StatusExpired || st.Reason != job.ReasonExpired {
+		t.Fatalf("expired: %+v, %v", st, err)
+	}
+
+	// Snoozed: scheduled until its time, then run.
+	var seen []job.Status
+	st, err = e.client.EnqueueAndAwait(ctx, job.Request{Kind: "nap"}, job.OnProgress(func(st *job.State) {
+		seen = append(seen, st.Status)
+		if st.Status == job.StatusScheduled && st.RunAt.IsZero() {
+			t.Errorf("scheduled without run_at: %+v", st)
+		}
+	}))
+	if err != nil || st.Status != job.StatusSucceeded || !containsStatus(seen, job.StatusScheduled) {
+		t.Fatalf("snoozed: %+v, %v (saw %v)", st, err, seen)
+	}
+}
