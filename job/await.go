@@ -267,7 +267,7 @@ func (c *Client) Await(ctx context.Context, id string, opts ...AwaitOption) (*St
 		select {
 		case <-ctx.Done():
 			if !seen {
-				return nil, fmt.Errorf("jetjobs: await job %q: no state recorded yet: %w", id, ctx.Err())
+				return nil, fmt.Errorf("jetjobs: await job %q: no state recorded for it (was it enqueued with KeepResult, or its kind registered with worker.WithKeepResult?): %w", id, ctx.Err())
 			}
 			return nil, fmt.Errorf("jetjobs: await job %q: %w", id, ctx.Err())
 		case m := <-w.updates:
