@@ -2,6 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -62,5 +67,49 @@ func TestEnqueueWaitStatusAndExecResults(t *testing.T) {
 	r = jetjobs(t, "", "enqueue", "-s", url, "--wait", "--count", "2", "text")
 	if r.Code != 2 {
 		t.Fatalf("--wait with --count: exit %d, stderr %q", r.Code, r.Stderr)
+	}
+}
+
+// The HTTP worker stores a kept job's response body as its result.
+func TestHTTPWorkerResult(t *testing.T) {
+	srv := natstest.Start(t)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/json":
+			_, _ = io.WriteString(w, `{"echo": true}`)
+		case "/text":
+			_, _ = io.WriteString(w, "plain words")
+		}
+	}))
+	t.Cleanup(hook.Close)
+	startWorker(t, srv.URL(), nil, "--http", "hook.json="+hook.URL+"/json", "--http", "hook.text="+hook.URL+"/text")
+	if out := ok(t, "enqueue", "-s", srv.URL(), "--wait", "hook.json", `{}`); out != "{\"echo\":true}\n" {
+		t.Fatalf("enqueue --wait of an HTTP job printed %q", out)
+	}
+	if out := ok(t, "enqueue", "-s", srv.URL(), "--wait", "hook.text"); out != "\"plain words\"\n" {
+		t.Fatalf("enqueue --wait of an HTTP job with a text body printed %q", out)
+	}
+}
+
+// An exec command reports progress on $JETJOBS_PROGRESS_FD; status shows it.
+func TestExecProgress(t *testing.T) {
+	srv := natstest.Start(t)
+	out := t.TempDir()
+	startWorker(t, srv.URL(), []string{"OUT=" + out},
+		"--exec", `slow=echo "0.5 half way" >&$JETJOBS_PROGRESS_FD; while [ ! -e "$OUT/go" ]; do sleep 0.05; done; echo done`)
+	id := strings.TrimSpace(ok(t, "enqueue", "-s", srv.URL(), "--keep-result", "1m", "slow"))
+	eventually(t, func() bool {
+		var states []job.State
+		if json.Unmarshal([]byte(ok(t, "status", "-s", srv.URL(), "--json", id)), &states) != nil || len(states) != 1 {
+			return false
+		}
+		p := states[0].Progress
+		return states[0].Status == job.StatusRunning && p != nil && p.Fraction == 0.5 && p.Message == "half way"
+	}, "status shows the command's progress")
+	if err := os.WriteFile(filepath.Join(out, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := ok(t, "wait", "-s", srv.URL(), id); got != "\"done\"\n" {
+		t.Fatalf("wait printed %q", got)
 	}
 }
