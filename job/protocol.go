@@ -41,6 +41,10 @@ const (
 	// HeaderSchedule names the periodic schedule that fired the job (see
 	// Client.DeclareSchedule).
 	HeaderSchedule = wire.Schedule
+	// HeaderKeepResult asks workers to keep the job's state and result in
+	// the state bucket (Topology.StateBucket), each record for this long
+	// after it was written (a Go duration of at least 1s, such as "1h").
+	HeaderKeepResult = wire.KeepResult
 	// HeaderTraceParent and HeaderTraceState carry W3C trace context.
 	HeaderTraceParent = wire.TraceParent
 	HeaderTraceState  = wire.TraceState

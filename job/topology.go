@@ -53,6 +53,10 @@ type Topology struct {
 	// CancelBucket is the key-value bucket that records canceled job IDs
 	// (see Client.Cancel); default Stream + "_CANCELED".
 	CancelBucket string
+	// StateBucket is the key-value bucket that keeps the state and result
+	// of jobs that ask for it (KeepResult); default Stream + "_STATE". Each
+	// record expires on its own TTL; see docs/results.md.
+	StateBucket string
 	// CancelMaxAge is how long a cancel is remembered; default 24 hours. A
 	// canceled job that reaches a worker later than this runs after all,
 	// and a new job with the same ID enqueued within it is canceled too.
@@ -105,6 +109,9 @@ func (t Topology) WithDefaults() Topology {
 	if t.CancelBucket == "" {
 		t.CancelBucket = t.Stream + "_CANCELED"
 	}
+	if t.StateBucket == "" {
+		t.StateBucket = t.Stream + "_STATE"
+	}
 	if t.CancelMaxAge == 0 {
 		t.CancelMaxAge = DefaultCancelMaxAge
 	}
@@ -155,6 +162,10 @@ func (t Topology) Validate() error {
 		return fmt.Errorf("%w: Topology.MaxMsgSize is %d; use a positive size in bytes", ErrInvalidOption, t.MaxMsgSize)
 	case wire.InvalidTokenChar(t.CancelBucket) >= 0:
 		return fmt.Errorf("%w: Topology.CancelBucket %q: use only A-Z a-z 0-9 _ -", ErrInvalidOption, t.CancelBucket)
+	case wire.InvalidTokenChar(t.StateBucket) >= 0:
+		return fmt.Errorf("%w: Topology.StateBucket %q: use only A-Z a-z 0-9 _ -", ErrInvalidOption, t.StateBucket)
+	case t.StateBucket == t.CancelBucket:
+		return fmt.Errorf("%w: Topology.StateBucket and CancelBucket are both %q; they must differ", ErrInvalidOption, t.StateBucket)
 	case t.MaxAge < 0, t.DuplicateWindow < 0, t.DeadLetterMaxAge < 0, t.CancelMaxAge < 0:
 		return fmt.Errorf("%w: Topology durations must not be negative", ErrInvalidOption)
 	case t.MaxAge > 0 && t.DuplicateWindow > t.MaxAge:
@@ -245,7 +256,8 @@ func orUnlimited(n int64) int64 {
 }
 
 // Ensure creates the work, dead-letter and schedule streams and the cancel
-// bucket, or brings existing ones in line with the settings t sets
+// and state buckets (the state bucket on nats-server 2.11 or newer, which
+// has per-message TTLs), or brings existing ones in line with the settings t sets
 // explicitly (zero fields leave an existing stream's values alone). It never
 // changes what would lose jobs or alter their meaning: an existing stream
 // with another retention policy, storage type, discard policy or subjects is
@@ -279,6 +291,9 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 		return err
 	}
 	if err := t.ensureCancelBucket(ctx, js, set); err != nil {
+		return err
+	}
+	if err := t.ensureStateBucket(ctx, js, set); err != nil {
 		return err
 	}
 	if !SupportsSchedules(js, false) {
@@ -471,6 +486,68 @@ func (t Topology) ensureCancelBucket(ctx context.Context, js jetstream.JetStream
 	}
 	if _, err := js.UpdateKeyValue(ctx, want); err != nil {
 		return fmt.Errorf("jetjobs: update cancel bucket %s settings: %w", want.Bucket, err)
+	}
+	return nil
+}
+
+// stateMarkerTTL is how long the state bucket keeps the marker the server
+// leaves where a record expired: long enough for a waiter to learn that
+// the state it watched is gone.
+const stateMarkerTTL = time.Minute
+
+// StateBucketConfig returns the configuration of the key-value bucket that
+// keeps job states: one key per job ID (SubjectToken of it), history 1,
+// every record with its own TTL (Nats-TTL) and no age limit of the bucket's.
+func (t Topology) StateBucketConfig() jetstream.KeyValueConfig {
+	t = t.WithDefaults()
+	return jetstream.KeyValueConfig{
+		Bucket:         t.StateBucket,
+		Description:    "jetjobs job states and results (protocol v1)",
+		History:        1,
+		LimitMarkerTTL: stateMarkerTTL,
+		Storage:        t.storage(),
+		Replicas:       t.Replicas,
+	}
+}
+
+// SupportsState reports whether the connected server keeps per-message
+// TTLs, which job states need (nats-server 2.11 or newer).
+func SupportsState(js jetstream.JetStream) bool {
+	v := js.Conn().ConnectedServerVersion()
+	return v == "" || serverAtLeast(v, 2, 11)
+}
+
+func (t Topology) ensureStateBucket(ctx context.Context, js jetstream.JetStream, set Topology) error {
+	if !SupportsState(js) {
+		return nil // KeepResult then fails with ErrStateUnsupported
+	}
+	want := t.StateBucketConfig()
+	_, err := js.KeyValue(ctx, want.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		_, err = js.CreateKeyValue(ctx, want)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrBucketExists) {
+			return fmt.Errorf("jetjobs: create state bucket %s: %w", want.Bucket, err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("jetjobs: look up state bucket %s: %w", want.Bucket, err)
+	}
+	s, err := js.Stream(ctx, "KV_"+want.Bucket)
+	if err != nil {
+		return fmt.Errorf("jetjobs: state bucket %s: %w", want.Bucket, err)
+	}
+	have := s.CachedInfo().Config
+	if !have.AllowMsgTTL {
+		return fmt.Errorf("%w: state bucket %s does not allow per-message TTLs; delete it (its records are disposable) and let jetjobs create it again", ErrTopologyMismatch, want.Bucket)
+	}
+	if set.Replicas == 0 || have.Replicas == want.Replicas {
+		return nil
+	}
+	have.Replicas = want.Replicas
+	if _, err := js.UpdateStream(ctx, have); err != nil {
+		return fmt.Errorf("jetjobs: update state bucket %s settings: %w", want.Bucket, err)
 	}
 	return nil
 }

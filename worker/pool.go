@@ -54,6 +54,7 @@ type Pool struct {
 	services  []service // started by Start in order, stopped in reverse
 	schedules bool      // snoozes may use the schedule stream
 	cancels   *cancels  // nil without a cancel bucket
+	states    *states   // writes the state of jobs that keep their result
 	acker     *acker
 	unserved  unservedWarnings
 	runners   runners
@@ -104,6 +105,7 @@ func New(js jetstream.JetStream, cfg Config) (*Pool, error) {
 	}
 	p := &Pool{js: js, cfg: cfg, askedTopology: asked, log: cfg.Logger, kinds: map[string]*kindEntry{}, stopped: make(chan struct{})}
 	p.runners.work = p.execute
+	p.states = &states{js: js, topo: cfg.Topology, worker: workerName(), log: cfg.Logger}
 	return p, nil
 }
 
@@ -183,7 +185,7 @@ func (p *Pool) Start(ctx context.Context) (err error) {
 	p.acker = newAcker(p.js.Conn(), !p.cfg.AckAsync, p.log, p.finish)
 	services := []service{
 		rel,
-		&maxDeliveries{js: p.js, topo: topo, queues: names, log: p.log, fire: p.fire},
+		&maxDeliveries{js: p.js, topo: topo, queues: names, log: p.log, fire: p.fire, states: p.states},
 		watch,
 		p.acker,
 		&heartbeats{every: p.cfg.AckWait / 3, inflight: &p.inflight, reap: p.runners.reap},

@@ -30,6 +30,10 @@ type enqueueFlags struct {
 	quiet bool
 	// allowDuplicate: a job already stored under the ID is not an error.
 	allowDuplicate bool
+	// Results (docs/results.md).
+	keepResult  time.Duration
+	wait        bool
+	waitTimeout time.Duration
 }
 
 // jobFlags are the flags of the options every job has, shared by enqueue
@@ -103,6 +107,9 @@ every ID (a progress bar shows on a terminal; --quiet prints only a summary).`,
 	fl.IntVar(&f.batch, "batch", 1000, "with --count: jobs published before awaiting their acknowledgements")
 	fl.BoolVar(&f.quiet, "quiet", false, "print no job IDs, only errors (and a summary with --count)")
 	fl.BoolVar(&f.allowDuplicate, "allow-duplicate", false, "exit 0 when a job with the same --id was already enqueued (idempotent retries); without it that is an error, since the ID may be another queue's")
+	fl.DurationVar(&f.keepResult, "keep-result", 0, "keep the job's state and result this long after each change, for status and wait (default with --wait: 24h)")
+	fl.BoolVar(&f.wait, "wait", false, "wait for the job to finish and print its result as JSON instead of its ID; exit 1 if it ends dead, canceled or expired")
+	fl.DurationVar(&f.waitTimeout, "wait-timeout", 0, "with --wait: give up after this long (exit 1); 0 waits as long as it takes")
 	a.addConnFlags(cmd)
 	a.topo.addReplicas(cmd, false)
 	return cmd
@@ -146,6 +153,9 @@ func (a *app) enqueue(ctx context.Context, f enqueueFlags, args []string) error 
 	if f.count < 1 {
 		return usagef("--count %d: use at least 1", f.count)
 	}
+	if err := f.resultOptions(&opts); err != nil {
+		return err
+	}
 	if f.batch < 1 {
 		return usagef("--batch %d: use at least 1", f.batch)
 	}
@@ -184,6 +194,9 @@ func (a *app) enqueue(ctx context.Context, f enqueueFlags, args []string) error 
 			// under this ID may be another queue's, and this one would never
 			// run. Say so with a failing exit, unless asked not to.
 			return fmt.Errorf("job ID %s was already enqueued within the stream's duplicate window, nothing new was stored: job IDs are shared by every queue of the namespace, so the job stored under it may belong to another queue; use another --id, or give --allow-duplicate when enqueueing the same job again on purpose", r.ID)
+		}
+		if f.wait {
+			return a.waitEnqueued(ctx, c, f, r.ID)
 		}
 		if !f.quiet {
 			fmt.Fprintln(out, r.ID)
@@ -266,6 +279,41 @@ func (a *app) checkServed(ctx context.Context, c *job.Client, queue, kind string
 		fmt.Sprintf("no worker has served queue %s (it has no consumer), while %s%s: the job waits in %s until a worker serves that queue; to enqueue to %s, give --queue %s",
 			queue, has, why, queue, suggest[0], suggest[0]),
 		slog.String("queue", queue), slog.String("kind", kind), slog.Any("served_queues", served))
+}
+
+// resultOptions checks --keep-result, --wait and --wait-timeout and adds
+// the option they give.
+func (f enqueueFlags) resultOptions(opts *[]job.Option) error {
+	switch {
+	case f.changed("keep-result") && f.keepResult < time.Second:
+		return usagef("--keep-result %s: use at least 1s", f.keepResult)
+	case f.waitTimeout < 0:
+		return usagef("--wait-timeout %s: use a positive duration, or 0 to wait as long as it takes", f.waitTimeout)
+	case f.changed("wait-timeout") && !f.wait:
+		return usagef("--wait-timeout goes with --wait")
+	case f.wait && f.count != 1:
+		return usagef("--wait awaits one job; it cannot go with --count %d", f.count)
+	}
+	keep := f.keepResult
+	if keep == 0 && f.wait {
+		keep = job.DefaultKeepResult
+	}
+	if keep > 0 {
+		*opts = append(*opts, job.KeepResult(keep))
+	}
+	return nil
+}
+
+// waitEnqueued awaits the job just enqueued with --wait: its result on
+// stdout, or how it failed on stderr and exit 1.
+func (a *app) waitEnqueued(ctx context.Context, c *job.Client, f enqueueFlags, id string) error {
+	if f.waitTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.waitTimeout)
+		defer cancel()
+	}
+	_, err := a.awaitAndPrint(ctx, c, id)
+	return err
 }
 
 // enqueueMany enqueues f.count copies in pipelined batches.

@@ -83,12 +83,17 @@ func (h execHandler) handle(ctx context.Context, j *job.Job[json.RawMessage]) er
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
 	cmd.WaitDelay = pipeGrace
+	capture, ended, err := keepOutput(ctx, cmd)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	if err = cmd.Start(); err == nil {
 		h.reaper.add(cmd.Process.Pid)
 		err = cmd.Wait()
 		h.reaper.remove(cmd.Process.Pid)
 	}
+	ended()
 	h.log.LogAttrs(ctx, slog.LevelDebug, "command finished",
 		slog.String("job_id", j.ID), slog.String("kind", j.Kind), slog.Int("attempt", j.Attempt),
 		slog.Duration("duration", time.Since(start)), slog.Int("exit_code", cmd.ProcessState.ExitCode()))
@@ -101,6 +106,9 @@ func (h execHandler) handle(ctx context.Context, j *job.Job[json.RawMessage]) er
 	var exitErr *exec.ExitError
 	switch {
 	case err == nil, errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState.Success():
+		if capture != nil {
+			return capture.record(ctx)
+		}
 		return nil
 	case errors.As(err, &exitErr):
 		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {

@@ -83,7 +83,21 @@ func (h httpHandler) handle(ctx context.Context, j *job.Job[json.RawMessage]) er
 		return h.errorf(err, "")
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, stderrTail))
+	keep := job.KeepsResult(ctx) && resp.StatusCode/100 == 2
+	bodyLimit := int64(stderrTail)
+	if keep {
+		bodyLimit = job.MaxResultSize + 1 // the response body is the result
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, bodyLimit))
+	if keep {
+		switch {
+		case err != nil:
+			return h.errorf(err, "%s: read the response body", resp.Status)
+		case len(body) > job.MaxResultSize:
+			return job.Permanent(fmt.Errorf("%w: POST %s: the response body exceeds %d bytes; return a reference to large output instead", job.ErrResultTooLarge, h.shown, job.MaxResultSize))
+		}
+		return recordOutput(ctx, body)
+	}
 	if resp.StatusCode/100 == 2 {
 		return nil
 	}

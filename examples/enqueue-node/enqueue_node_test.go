@@ -2,7 +2,9 @@ package enqueuenode_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,8 +15,11 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/jetjobs/jetjobs/internal/natstest"
 	"github.com/jetjobs/jetjobs/internal/proctest"
 	"github.com/jetjobs/jetjobs/jetjobstest"
+	"github.com/jetjobs/jetjobs/job"
+	"github.com/jetjobs/jetjobs/worker"
 )
 
 func TestMain(m *testing.M) {
@@ -112,5 +117,47 @@ func TestNodeEnqueuesJobsAGoWorkerReads(t *testing.T) {
 		if j.EnqueuedAt.IsZero() {
 			t.Errorf("job %s has no enqueue time", j.ID)
 		}
+	}
+}
+
+type thumbArgs struct {
+	Sizes []int `json:"sizes"`
+}
+
+// await.mjs enqueues with Jetjobs-Keep-Result and waits for the result a
+// Go handler returns, following docs/protocol.md alone.
+func TestNodeAwaitsAJobsResult(t *testing.T) {
+	nodeBin := node(t)
+	srv := natstest.Start(t)
+	_, js := srv.Connect(t)
+	pool, err := worker.New(js, worker.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := worker.HandleResult(pool, "thumb.make", func(ctx context.Context, j *job.Job[thumbArgs]) (map[string]int, error) {
+		if len(j.Args.Sizes) == 0 {
+			return nil, job.Permanent(errors.New("no sizes"))
+		}
+		_ = job.Progress(ctx, 0.5, "half")
+		return map[string]int{"made": len(j.Args.Sizes)}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = pool.Stop(sctx)
+	})
+	env := []string{"NATS_URL=" + srv.URL()}
+	r := proctest.Run(t, nodeBin, env, "", "await.mjs", "--id", "a b/c", "thumb.make", `{"sizes":[64,128]}`)
+	if r.Code != 0 || strings.TrimSpace(r.Stdout) != `{"made":2}` {
+		t.Fatalf("node await.mjs: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+	r = proctest.Run(t, nodeBin, env, "", "await.mjs", "thumb.make", `{}`)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "dead (reason failed): no sizes") {
+		t.Fatalf("node await.mjs of a failing job: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 }
