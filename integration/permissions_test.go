@@ -251,11 +251,23 @@ func TestLeastPrivilegeRoles(t *testing.T) {
 		must(t, err)
 		_, err = adminClient.Enqueue(ctx, "snooze", nil, mail)
 		must(t, err)
+		// A job of queue mail whose kind is invalid: its dead letter goes
+		// to the dead letters of queue mail, which the worker may write,
+		// not to a queue of invalid jobs, which it may not.
+		invalid := nats.NewMsg("jobs.mail.é1")
+		invalid.Header.Set(job.HeaderID, "bad-kind-1")
+		_, err = admin.js.PublishMsg(ctx, invalid)
+		must(t, err)
 		waitFor(t, 20*time.Second, 10*time.Millisecond, func() bool {
 			dl, err := adminClient.DeadLetter(ctx, failed.ID)
+			bad, badErr := adminClient.DeadLetters(ctx, job.DeadLetterFilter{Queue: "mail"})
+			found := false
+			for _, d := range bad {
+				found = found || d.ID == "bad-kind-1" && d.Reason == job.ReasonDecode
+			}
 			// Two sends: the enqueuer's and the admin's.
-			return sent.Load() == 2 && snoozedDone.Load() == 1 && err == nil && dl.Reason == job.ReasonFailed
-		}, "success, dead letter and snooze (sent %d, snoozed %d; violations %v)", sent.Load(), snoozedDone.Load(), w.violationsSoFar())
+			return sent.Load() == 2 && snoozedDone.Load() == 1 && err == nil && dl.Reason == job.ReasonFailed && badErr == nil && found
+		}, "success, dead letter, snooze and the invalid kind's dead letter in queue mail (violations %v)", w.violationsSoFar())
 
 		// Max deliveries: with the pool's one slot busy, a "crashing" consumer
 		// (the admin) takes a job MaxDeliver times without settling it; the
@@ -487,19 +499,7 @@ func subscribeAndWait(ctx context.Context, nc *nats.Conn, subject string) error 
 // leaving the streams alone (--skip-topology). Neither meets a single
 // permission violation, which the CLI would log.
 func TestLeastPrivilegeRolesCLI(t *testing.T) {
-	confPath := filepath.Join(t.TempDir(), "roles.conf")
-	if err := os.WriteFile(confPath, []byte(rolesConfig(t)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	fileOpts, err := server.ProcessConfigFile(confPath)
-	if err != nil {
-		t.Fatalf("the permissions of docs/security.md do not parse: %v", err)
-	}
-	srv := natstest.Start(t, func(o *server.Options) { o.Users = fileOpts.Users })
-	admin := connectAs(t, srv, "admin", "admin-pw", "")
-	adminClient, err := job.NewClient(admin.js, job.ClientConfig{})
-	must(t, err)
-	must(t, adminClient.EnsureTopology(t.Context()))
+	srv, _, _ := rolesServer(t)
 
 	url := srv.URL()
 	out, errOut, code := runCLI(t, "enqueue", "-s", url, "--log-format", "json", "--user", "mail-enqueuer", "--password", "enqueuer-pw",
@@ -511,7 +511,7 @@ func TestLeastPrivilegeRolesCLI(t *testing.T) {
 
 	recDir := t.TempDir()
 	w := startCLIWorker(t, recDir, "mail", "-s", url, "--user", "mail-worker", "--password", "worker-pw",
-		"--inbox-prefix", "_INBOX_mail_worker", "--skip-topology", "--queue", "mail")
+		"--inbox-prefix", "_INBOX_mail_worker", "--skip-topology", "--snooze-in-queue", "--queue", "mail")
 	waitFor(t, 20*time.Second, 20*time.Millisecond, func() bool { return doneCounts(readRecords(t, recDir))[id] == 1 },
 		"the worker ran job %s", id)
 	w.signal(syscall.SIGTERM)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/internal/wire"
 )
 
 // Cancellation works through a key-value bucket (Topology.CancelBucket):
@@ -134,21 +136,13 @@ func (c *Client) cancelBucket(ctx context.Context) (jetstream.KeyValue, error) {
 func validateID(id string) error {
 	// Header values lose surrounding whitespace on the wire, so such an ID
 	// would reach the worker as another ID than the enqueuer was given.
-	if id == "" || strings.ContainsAny(id, "\r\n") || len(id) > maxIDLen || strings.TrimSpace(id) != id {
-		return fmt.Errorf("%w: job ID %q must be 1 to %d characters without line breaks or surrounding spaces", ErrInvalidOption, clip(id), maxIDLen)
+	if id == "" || strings.ContainsAny(id, "\r\n") || len(id) > wire.MaxIDLen || strings.TrimSpace(id) != id {
+		return fmt.Errorf("%w: job ID %q must be 1 to %d characters without line breaks or surrounding spaces", ErrInvalidOption, clip(id), wire.MaxIDLen)
 	}
-	for _, p := range reservedIDPrefixes {
-		if strings.HasPrefix(id, p) {
-			return fmt.Errorf("%w: job ID %q: IDs starting with %q are reserved for the message IDs jetjobs gives its own copies of jobs", ErrInvalidOption, id, p)
-		}
+	// A job ID equal to the message ID of one of jetjobs' own copies of a
+	// job would make the work stream drop that copy as a duplicate.
+	if p := wire.ReservedIDPrefix(id); p != "" {
+		return fmt.Errorf("%w: job ID %q: IDs starting with %q are reserved for the message IDs jetjobs gives its own copies of jobs", ErrInvalidOption, id, p)
 	}
 	return nil
 }
-
-// maxIDLen bounds job IDs.
-const maxIDLen = 256
-
-// reservedIDPrefixes start the message IDs of jetjobs' own copies of jobs
-// (replays, relayed schedules, hand-backs, snoozes, dead letters): a job ID
-// equal to one would make the work stream drop such a copy as a duplicate.
-var reservedIDPrefixes = []string{"replay:", "fired:", "handback:", "snooze:", "dlq:"}

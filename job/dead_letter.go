@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/internal/wire"
 )
 
 // DeadLetter is a job that could not succeed, as stored in the dead-letter
@@ -42,40 +43,23 @@ type DeadLetter struct {
 
 // invalidQueue is the queue token of the dead letters of jobs whose queue
 // could not be read.
-const invalidQueue = "_invalid"
+const invalidQueue = wire.InvalidQueue
 
 // DeadLetterMessage builds the dead letter of a job message: the original
 // payload and headers plus the protocol-v1 dead-letter headers. jobStream and
 // jobSeq identify the original message; they name the dead letter's
-// Nats-Msg-Id so two workers dead-lettering the same message store it once.
+// Nats-Msg-Id, dlq:<stream>:<seq>:<stored-ns>, so two workers dead-lettering
+// the same message store it once. This method does not know when the server
+// stored the job message and writes 0 for it; workers, which know, build
+// dead letters with the stored time.
 func (t Topology) DeadLetterMessage(subject string, h nats.Header, data []byte, id, queue string, jobStream string, jobSeq uint64, reason Reason, cause string, attempts int) *nats.Msg {
-	t = t.WithDefaults()
-	if queue == "" || ValidateQueue(queue) != nil {
-		queue = invalidQueue
-	}
-	out := CopyHeader(h, 6)
-	if out.Get(HeaderID) == "" {
-		out.Set(HeaderID, id)
-	}
-	if len(cause) > 2048 {
-		cause = cause[:2048] + "…"
-	}
-	out.Set(HeaderReason, string(reason))
-	out.Set(HeaderError, strings.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' {
-			return ' '
-		}
-		return r
-	}, cause))
-	out.Set(HeaderAttempts, strconv.Itoa(attempts))
-	out.Set(HeaderSubject, subject)
-	out.Set(HeaderFailedAt, time.Now().UTC().Format(time.RFC3339Nano))
-	out.Set(HeaderMsgID, fmt.Sprintf("dlq:%s:%d", jobStream, jobSeq))
-	return &nats.Msg{
-		Subject: t.DeadLetterPrefix + "." + queue + "." + SubjectToken(id),
-		Header:  out,
-		Data:    data,
-	}
+	return wire.DeadLetterMessage(wire.DeadLetter{
+		Prefix:  t.WithDefaults().DeadLetterPrefix,
+		Subject: subject, Header: h, Data: data,
+		ID: id, Queue: queue,
+		Stream: jobStream, Seq: jobSeq, Stored: time.Unix(0, 0),
+		Reason: string(reason), Cause: cause, Attempts: attempts,
+	})
 }
 
 func (t Topology) deadLetterFromRaw(m *jetstream.RawStreamMsg) DeadLetter {
@@ -108,13 +92,12 @@ type DeadLetterFilter struct {
 }
 
 func (c *Client) deadLetterSubject(queue string) (string, error) {
-	if queue == "" {
-		return c.topo.DeadLetterPrefix + ".>", nil
+	if queue != "" {
+		if err := ValidateQueue(queue); err != nil {
+			return "", err
+		}
 	}
-	if err := ValidateQueue(queue); err != nil {
-		return "", err
-	}
-	return c.topo.DeadLetterPrefix + "." + queue + ".*", nil
+	return wire.DeadLetterFilter(c.topo.DeadLetterPrefix, queue), nil
 }
 
 // DeadLetters lists dead letters, oldest first.
@@ -161,7 +144,7 @@ func (c *Client) DeadLetter(ctx context.Context, id string) (DeadLetter, error) 
 	if err != nil {
 		return DeadLetter{}, fmt.Errorf("jetjobs: dead-letter stream %s: %w", c.topo.DeadLetterStream, err)
 	}
-	m, err := s.GetLastMsgForSubject(ctx, c.topo.DeadLetterPrefix+".*."+SubjectToken(id))
+	m, err := s.GetLastMsgForSubject(ctx, wire.DeadLetterIDFilter(c.topo.DeadLetterPrefix, id))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return DeadLetter{}, fmt.Errorf("%w: no dead letter has ID %q", ErrDeadLetterNotFound, id)
 	}
@@ -196,7 +179,7 @@ func (c *Client) replay(ctx context.Context, dl DeadLetter) (Result, error) {
 	// A fresh message ID: the original one may still be in the duplicate
 	// window, which would swallow the replay. Naming it after the dead
 	// letter keeps a repeated replay of the same dead letter idempotent.
-	h.Set(HeaderMsgID, fmt.Sprintf("replay:%s:%d:%d", c.topo.DeadLetterStream, dl.Seq, dl.FailedAt.UnixNano()))
+	h.Set(HeaderMsgID, wire.CopyID(wire.CopyReplay, c.topo.DeadLetterStream, dl.Seq, dl.FailedAt))
 	// Replaying a canceled job means it should run after all. The replayed
 	// message says so itself, instead of the cancel record being deleted:
 	// that record is shared by every job with the ID, in every queue, and
@@ -239,8 +222,8 @@ func (c *Client) replayable(dl DeadLetter) error {
 	if err != nil {
 		return refuse("its %s %q is not a job subject of this namespace (%s.<queue>.<kind>)", HeaderSubject, clip(dl.Subject), c.topo.Prefix)
 	}
-	filedQueue, token, ok := strings.Cut(strings.TrimPrefix(dl.stored, c.topo.DeadLetterPrefix+"."), ".")
-	if !ok || !strings.HasPrefix(dl.stored, c.topo.DeadLetterPrefix+".") {
+	filedQueue, token, ok := wire.ParseDeadLetterSubject(c.topo.DeadLetterPrefix, dl.stored)
+	if !ok {
 		return refuse("it is stored on %q, outside %s.<queue>.<id>", clip(dl.stored), c.topo.DeadLetterPrefix)
 	}
 	if filedQueue != queue {
@@ -380,7 +363,7 @@ func (c *Client) apiRequest(ctx context.Context, subject string, req, resp any) 
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	msg, err := c.js.Conn().RequestWithContext(ctx, apiPrefix(c.js)+subject, data)
+	msg, err := c.js.Conn().RequestWithContext(ctx, wire.APIPrefix(c.js)+subject, data)
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) {
 			return jetstream.ErrJetStreamNotEnabled
@@ -388,18 +371,6 @@ func (c *Client) apiRequest(ctx context.Context, subject string, req, resp any) 
 		return err
 	}
 	return json.Unmarshal(msg.Data, resp)
-}
-
-// apiPrefix is the subject prefix of js's API requests.
-func apiPrefix(js jetstream.JetStream) string {
-	o := js.Options()
-	switch {
-	case o.Domain != "":
-		return "$JS." + o.Domain + ".API."
-	case o.APIPrefix != "":
-		return strings.TrimSuffix(o.APIPrefix, ".") + "."
-	}
-	return jetstream.DefaultAPIPrefix
 }
 
 func (c *Client) deleteDeadLetter(ctx context.Context, seq uint64) error {

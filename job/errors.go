@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jetjobs/jetjobs/internal/wire"
 )
 
 var (
 	// ErrInvalidName is returned for an invalid queue name, kind or subject.
-	ErrInvalidName = errors.New("jetjobs: invalid name")
+	ErrInvalidName = wire.ErrInvalidName
 	// ErrInvalidOption is returned for an option or config value out of range.
 	ErrInvalidOption = errors.New("jetjobs: invalid option")
 	// ErrEncode is returned when a job's arguments cannot be encoded as JSON.

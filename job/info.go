@@ -12,6 +12,12 @@ import (
 // DefaultMaxAttempts is the attempt limit of a job that names none.
 const DefaultMaxAttempts = 25
 
+// maxAttemptBase bounds the Jetjobs-Attempt-Base a job may carry: far more
+// attempts than any consumer delivers, and far from overflowing the
+// attempt count (a base near the largest int made attempts negative, and a
+// job with two allowed attempts ran a hundred times).
+const maxAttemptBase = 1 << 20
+
 // ReadInfo decodes the protocol-v1 envelope of a job message: queue and kind
 // from its subject, ID and limits from its headers, the attempt from its
 // delivery count. maxAttempts is the limit to use when the job names none.
@@ -52,8 +58,8 @@ func readInfo(prefix, subject string, h nats.Header, data []byte, meta *jetstrea
 	}
 	if v := h.Get(HeaderAttemptBase); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			fail(fmt.Errorf("%w: header %s=%q is not a count >= 0", ErrDecode, HeaderAttemptBase, clip(v)))
+		if err != nil || n < 0 || n > maxAttemptBase {
+			fail(fmt.Errorf("%w: header %s=%q is not a count from 0 to %d", ErrDecode, HeaderAttemptBase, clip(v), maxAttemptBase))
 		} else {
 			info.Attempt += n
 		}

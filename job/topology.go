@@ -9,13 +9,18 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/internal/wire"
 )
 
 // Defaults of Topology.
 const (
-	DefaultStream           = "JOBS"
-	DefaultPrefix           = "jobs"
-	DefaultMaxMsgSize       = 1 << 20
+	DefaultStream = "JOBS"
+	DefaultPrefix = "jobs"
+	// DefaultMaxMsgSize is the server's default max_payload (1 MiB) less
+	// the headers a dead letter adds, so that every job the work stream
+	// accepts can be dead-lettered.
+	DefaultMaxMsgSize       = 1<<20 - wire.DeadLetterHeadroom
 	DefaultDuplicateWindow  = 2 * time.Minute
 	DefaultDeadLetterMaxAge = 30 * 24 * time.Hour
 	DefaultCancelMaxAge     = 24 * time.Hour
@@ -62,7 +67,10 @@ type Topology struct {
 	// full stream refuses new jobs with ErrQueueFull.
 	MaxBytes int64
 	MaxMsgs  int64
-	// MaxMsgSize bounds one job's encoded payload plus headers; default 1 MiB.
+	// MaxMsgSize bounds one job's encoded payload plus headers; default
+	// DefaultMaxMsgSize. Ensure keeps the work stream's limit at most the
+	// server's max_payload less the headers a dead letter adds (4 KiB): a
+	// larger job could never be dead-lettered.
 	MaxMsgSize int32
 	// DuplicateWindow is how long job IDs are remembered for deduplication;
 	// default 2 minutes.
@@ -145,7 +153,7 @@ func (t Topology) Validate() error {
 		return fmt.Errorf("%w: Topology.Replicas is %d; use 1 to 5 (3 on a cluster)", ErrInvalidOption, t.Replicas)
 	case t.MaxMsgSize < 0:
 		return fmt.Errorf("%w: Topology.MaxMsgSize is %d; use a positive size in bytes", ErrInvalidOption, t.MaxMsgSize)
-	case invalidTokenChar(t.CancelBucket) >= 0:
+	case wire.InvalidTokenChar(t.CancelBucket) >= 0:
 		return fmt.Errorf("%w: Topology.CancelBucket %q: use only A-Z a-z 0-9 _ -", ErrInvalidOption, t.CancelBucket)
 	case t.MaxAge < 0, t.DuplicateWindow < 0, t.DeadLetterMaxAge < 0, t.CancelMaxAge < 0:
 		return fmt.Errorf("%w: Topology durations must not be negative", ErrInvalidOption)
@@ -250,7 +258,21 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 	}
 	set := t // before defaults: what the caller asked for explicitly
 	t = t.WithDefaults()
-	if err := ensureStream(ctx, js, t.StreamConfig(), set.settings(set.MaxAge)); err != nil {
+	work := t.StreamConfig()
+	apply := set.settings(set.MaxAge)
+	if limit := js.Conn().MaxPayload() - wire.DeadLetterHeadroom; limit > 0 {
+		// Every job the work stream accepts must fit, with the headers its
+		// dead letter adds, under the server's max_payload: applied to an
+		// existing stream too, whose larger limit is a trap, not a choice.
+		work.MaxMsgSize = int32(min(int64(work.MaxMsgSize), limit))
+		apply = func(have *jetstream.StreamConfig, want jetstream.StreamConfig) {
+			set.settings(set.MaxAge)(have, want)
+			if have.MaxMsgSize <= 0 || int64(have.MaxMsgSize) > limit {
+				have.MaxMsgSize = int32(limit)
+			}
+		}
+	}
+	if err := ensureStream(ctx, js, work, apply); err != nil {
 		return err
 	}
 	if err := ensureStream(ctx, js, t.DeadLetterStreamConfig(), set.settings(set.DeadLetterMaxAge)); err != nil {
@@ -387,18 +409,18 @@ func serverAtLeast(version string, major, minor int) bool {
 
 // AtSubject is the subject of the one-shot schedule of job id.
 func (t Topology) AtSubject(id string) string {
-	return t.WithDefaults().SchedulePrefix + ".at." + SubjectToken(id)
+	return wire.AtSubject(t.WithDefaults().SchedulePrefix, id)
 }
 
 // FireSubject is where the server fires scheduled jobs of queue and kind;
 // worker pools move them to Subject(Prefix, queue, kind).
 func (t Topology) FireSubject(queue, kind string) string {
-	return t.WithDefaults().SchedulePrefix + ".fire." + queue + "." + kind
+	return wire.FireSubject(t.WithDefaults().SchedulePrefix, queue, kind)
 }
 
 // CronSubject is the subject of the periodic schedule named name.
 func (t Topology) CronSubject(name string) string {
-	return t.WithDefaults().SchedulePrefix + ".cron." + name
+	return wire.CronSubject(t.WithDefaults().SchedulePrefix, name)
 }
 
 // CancelBucketConfig returns the configuration of the key-value bucket that

@@ -2,12 +2,16 @@ package worker
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 	"github.com/jetjobs/jetjobs/retry"
 )
@@ -25,10 +29,18 @@ func (p *Pool) deadLetter(msg jetstream.Msg, info *job.Info, reason job.Reason, 
 	if meta != nil {
 		stream, stored = meta.Stream, meta.Timestamp
 	}
-	dl := p.cfg.Topology.DeadLetterMessage(msg.Subject(), msg.Headers(), msg.Data(), info.ID, info.Queue, stream, info.Seq, reason, cause.Error(), info.Attempt)
-	if meta != nil {
-		dl.Header.Set(job.HeaderMsgID, copyID("dlq", stream, info.Seq, stored))
+	// The queue the job was delivered from, also when its kind does not
+	// parse: a worker may write the dead letters of its own queues only.
+	queue := info.Queue
+	if queue == "" {
+		queue = wire.QueueToken(p.cfg.Topology.Prefix, msg.Subject())
 	}
+	dl := wire.DeadLetterMessage(wire.DeadLetter{
+		Prefix:  p.cfg.Topology.DeadLetterPrefix,
+		Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data(),
+		ID: info.ID, Queue: queue, Stream: stream, Seq: info.Seq, Stored: stored,
+		Reason: string(reason), Cause: cause.Error(), Attempts: info.Attempt,
+	})
 	if err := publishDeadLetter(p.js, dl); err != nil {
 		return err
 	}
@@ -49,7 +61,9 @@ var deadLetterBackoff = retry.Exponential{Initial: 250 * time.Millisecond, Max: 
 // deadLetterTries bounds the tries of a dead-letter publish.
 const deadLetterTries = 4
 
-// publishDeadLetter publishes dl through js, retrying briefly.
+// publishDeadLetter publishes dl through js, retrying briefly, but not a
+// publish the server refused for lack of permission: that fails the same
+// way every time.
 func publishDeadLetter(js jetstream.JetStream, dl *nats.Msg) error {
 	var err error
 	for try := range deadLetterTries {
@@ -62,6 +76,9 @@ func publishDeadLetter(js jetstream.JetStream, dl *nats.Msg) error {
 		cancel()
 		if err == nil {
 			return nil
+		}
+		if perr := js.Conn().LastError(); errors.Is(perr, nats.ErrPermissionViolation) && strings.Contains(perr.Error(), `"`+dl.Subject+`"`) {
+			return fmt.Errorf("%w (%w)", perr, err)
 		}
 	}
 	return err

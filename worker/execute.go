@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -28,23 +29,34 @@ func (p *Pool) execute(msg jetstream.Msg) {
 		p.jobs.Done()
 		return
 	}
+	// The job stays on the heartbeat list until its outcome is settled: a
+	// dead-letter publish that retries through a slow server must not let
+	// AckWait run out.
+	token := p.inflight.add(msg)
+	v, elapsed := p.work(info, err)
+	p.settle(msg, info, token, v, elapsed)
+}
+
+// work decides whether the job of info (read with decodeErr) may start,
+// runs it if so, and returns the verdict on the attempt and how long the
+// handler ran. It does no I/O but the cancel check and the handler's own:
+// what the verdict means for the message is settle's.
+func (p *Pool) work(info *job.Info, decodeErr error) (verdict, time.Duration) {
 	entry := p.kinds[info.Kind] // read-only once started
 	if entry != nil && entry.maxAttempts > 0 && info.Header.Get(job.HeaderMaxAttempts) == "" {
 		info.MaxAttempts = entry.maxAttempts
 	}
 	info.MaxAttempts = min(info.MaxAttempts, p.cfg.MaxDeliver)
 
-	// The job stays on the heartbeat list until its outcome is settled: a
-	// dead-letter publish that retries through a slow server must not let
-	// AckWait run out.
-	token := p.inflight.add(msg)
-	a := attempt{info: info, now: time.Now(), decodeErr: err, served: entry != nil, policy: p.cfg.RetryPolicy}
+	a := attempt{info: info, now: time.Now(), decodeErr: decodeErr, served: entry != nil, policy: p.cfg.RetryPolicy}
 	if entry != nil {
 		a.policy = entry.policy
 	} else {
 		a.registered = p.kindNames
+		a.unservedLimit = p.cfg.UnservedTimeout
+		a.unservedSince, _ = time.Parse(time.RFC3339Nano, info.Header.Get(wire.UnservedSince))
 	}
-	a.canceled = err == nil && p.cancels.canceledBeforeStart(info)
+	a.canceled = decodeErr == nil && p.cancels.canceledBeforeStart(info)
 	v := decide(a)
 	var elapsed time.Duration
 	if v.action == actRun {
@@ -54,6 +66,9 @@ func (p *Pool) execute(msg jetstream.Msg) {
 		if info.Timeout == 0 {
 			info.Timeout = p.cfg.Timeout
 		}
+		if p.cfg.MaxTimeout > 0 && (info.Timeout == 0 || info.Timeout > p.cfg.MaxTimeout) {
+			info.Timeout = p.cfg.MaxTimeout
+		}
 		start := time.Now()
 		a.err = p.run(entry, info)
 		elapsed = time.Since(start)
@@ -61,7 +76,7 @@ func (p *Pool) execute(msg jetstream.Msg) {
 		a.interrupted = a.err != nil && p.hardStop.Load()
 		v = decide(a)
 	}
-	p.settle(msg, info, token, v, elapsed)
+	return v, elapsed
 }
 
 // run calls the kind's handler chain with the job's context: the pool's job

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -54,6 +55,7 @@ type Pool struct {
 	schedules bool      // snoozes may use the schedule stream
 	cancels   *cancels  // nil without a cancel bucket
 	acker     *acker
+	unserved  unservedWarnings
 	runners   runners
 	inflight  inflight           // running jobs, for heartbeats
 	jobs      sync.WaitGroup     // dispatched jobs not yet finished
@@ -127,6 +129,19 @@ func (p *Pool) register(kind string, h job.Handler, opts []KindOption) error {
 	return nil
 }
 
+// prepareKinds fixes the registered kinds for running jobs: their sorted
+// names, and each kind's chain (its handler inside the kind's and the
+// pool's middleware) and retry policy.
+func (p *Pool) prepareKinds() {
+	p.kindNames = slices.Sorted(maps.Keys(p.kinds))
+	for _, e := range p.kinds {
+		e.chain = job.Chain(job.Chain(e.handler, e.middleware...), p.cfg.Middleware...)
+		if e.policy == nil {
+			e.policy = p.cfg.RetryPolicy
+		}
+	}
+}
+
 // Kinds returns the registered kinds, sorted.
 func (p *Pool) Kinds() []string {
 	p.mu.Lock()
@@ -160,13 +175,7 @@ func (p *Pool) Start(ctx context.Context) (err error) {
 	if err := p.openQueues(ctx); err != nil {
 		return err
 	}
-	p.kindNames = slices.Sorted(maps.Keys(p.kinds))
-	for _, e := range p.kinds {
-		e.chain = job.Chain(job.Chain(e.handler, e.middleware...), p.cfg.Middleware...)
-		if e.policy == nil {
-			e.policy = p.cfg.RetryPolicy
-		}
-	}
+	p.prepareKinds()
 
 	topo, names := p.cfg.Topology, p.queueNames()
 	rel := &relays{js: p.js, topo: topo, queues: names, log: p.log}
@@ -238,7 +247,7 @@ func (p *Pool) queueNames() []string {
 func (p *Pool) pullerEdges(q *queue) pullerEdges {
 	return pullerEdges{
 		nc:        p.js.Conn(),
-		next:      apiPrefix(p.js) + "CONSUMER.MSG.NEXT." + p.cfg.Topology.Stream + "." + q.name,
+		next:      wire.NextSubject(wire.APIPrefix(p.js), p.cfg.Topology.Stream, q.name),
 		fetchWait: p.cfg.FetchWait,
 		batch:     p.cfg.FetchBatch,
 		log:       p.log,

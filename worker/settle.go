@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -34,6 +36,17 @@ func (p *Pool) settle(msg jetstream.Msg, info *job.Info, token uint64, v verdict
 		p.logVerdict(info, v, 0)
 		p.jobs.Done() // not an attempt: no hooks
 		return
+	case actPass:
+		since := info.Header.Get(wire.UnservedSince)
+		if since == "" {
+			since = time.Now().UTC().Format(time.RFC3339Nano)
+		}
+		p.requeue(msg, info, time.Now().Add(v.delay), wire.CopyUnserved, func(h nats.Header) { h.Set(wire.UnservedSince, since) })
+		p.inflight.remove(token)
+		p.logVerdict(info, v, 0)
+		p.unserved.warn(p.log, info, p.kindNames)
+		p.jobs.Done() // not an attempt: no hooks
+		return
 	case actRetry:
 		p.nak(msg, info, v.delay)
 		ev.Outcome = OutcomeRetried
@@ -44,18 +57,32 @@ func (p *Pool) settle(msg jetstream.Msg, info *job.Info, token uint64, v verdict
 		p.handBack(msg)
 		ev.Outcome = OutcomeInterrupted
 	case actDeadLetter:
-		if err := p.deadLetter(msg, info, v.reason, v.err); err != nil {
-			_ = msg.NakWithDelay(deadLetterRetryDelay)
-			v = verdict{action: actRetry, delay: deadLetterRetryDelay, reason: v.reason, level: slog.LevelError,
-				msg: "dead-lettering failed; the job will be delivered again",
-				err: fmt.Errorf("%w (storing its dead letter failed: %w)", v.err, err)}
-			ev.Outcome, ev.Delay = OutcomeRetried, deadLetterRetryDelay
-		} else {
-			ev.Outcome, ev.Reason = OutcomeDeadLettered, v.reason
-		}
+		// Off the runner: the publish may retry through a reconnect, and
+		// the job's slot must not wait for it. Heartbeats go on until it is
+		// settled, and Stop waits for it like for a running job.
+		go p.settleDeadLetter(msg, info, token, v, ev)
+		return
 	}
 	p.inflight.remove(token)
 	p.logVerdict(info, v, elapsed)
+	p.finish(ev)
+}
+
+// settleDeadLetter stores the dead letter of a job and terminates it, or,
+// if the dead letter cannot be stored, hands the job back to the server to
+// be delivered (and dead-lettered) again.
+func (p *Pool) settleDeadLetter(msg jetstream.Msg, info *job.Info, token uint64, v verdict, ev Event) {
+	if err := p.deadLetter(msg, info, v.reason, v.err); err != nil {
+		_ = msg.NakWithDelay(deadLetterRetryDelay)
+		v = verdict{action: actRetry, delay: deadLetterRetryDelay, reason: v.reason, level: slog.LevelError,
+			msg: "dead-lettering failed; the job will be delivered again",
+			err: fmt.Errorf("%w (storing its dead letter failed: %w)", v.err, err)}
+		ev.Outcome, ev.Delay = OutcomeRetried, deadLetterRetryDelay
+	} else {
+		ev.Outcome, ev.Reason = OutcomeDeadLettered, v.reason
+	}
+	p.inflight.remove(token)
+	p.logVerdict(info, v, ev.Duration)
 	p.finish(ev)
 }
 

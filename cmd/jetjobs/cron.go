@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -53,7 +54,7 @@ type scheduleJSON struct {
 func extraHeaders(h map[string][]string) map[string][]string {
 	var out map[string][]string
 	for k, v := range h {
-		if strings.HasPrefix(k, "Nats-") || strings.HasPrefix(k, "Jetjobs-") {
+		if wire.ReservedHeader(k) {
 			continue
 		}
 		if out == nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -382,7 +383,7 @@ func (a *app) replayIDs(ctx context.Context, c *job.Client, ids []string) error 
 // dead-letter stream's subjects (one per queue that has them).
 func deadLettersOfID(ctx context.Context, c *job.Client, id string) (int, error) {
 	t := c.Topology()
-	filter := t.DeadLetterPrefix + ".*." + job.SubjectToken(id)
+	filter := wire.DeadLetterIDFilter(t.DeadLetterPrefix, id)
 	s, err := c.JetStream().Stream(ctx, t.DeadLetterStream)
 	if err != nil {
 		return 0, err

@@ -448,3 +448,19 @@ func TestServerConfigFileAndToken(t *testing.T) {
 		t.Errorf("server exit code = %d, want 0", code)
 	}
 }
+
+// Job IDs are shared by every queue of a namespace: enqueueing an ID that
+// another queue's job holds stores nothing, and the CLI says so with a
+// failing exit instead of printing the ID; --allow-duplicate makes an
+// intended re-enqueue exit 0.
+func TestEnqueueOfATakenIDFails(t *testing.T) {
+	url := natstest.Start(t).URL()
+	ok(t, "enqueue", "-s", url, "--queue", "mail", "--id", "order-43", "email.send", "{}")
+	r := jetjobs(t, "", "enqueue", "-s", url, "--queue", "billing", "--id", "order-43", "invoice.send", "{}")
+	if r.Code != 1 || strings.TrimSpace(r.Stdout) != "" || !strings.Contains(r.Stderr, "order-43") || !strings.Contains(r.Stderr, "--allow-duplicate") {
+		t.Fatalf("enqueue of a taken ID: exit %d, stdout %q, stderr %q; want exit 1, no ID printed, and the error naming --allow-duplicate", r.Code, r.Stdout, r.Stderr)
+	}
+	if out := ok(t, "enqueue", "-s", url, "--queue", "mail", "--id", "order-43", "--allow-duplicate", "email.send", "{}"); strings.TrimSpace(out) != "order-43" {
+		t.Fatalf("enqueue --allow-duplicate printed %q", out)
+	}
+}

@@ -28,6 +28,8 @@ type enqueueFlags struct {
 	count int
 	batch int
 	quiet bool
+	// allowDuplicate: a job already stored under the ID is not an error.
+	allowDuplicate bool
 }
 
 // jobFlags are the flags of the options every job has, shared by enqueue
@@ -100,6 +102,7 @@ every ID (a progress bar shows on a terminal; --quiet prints only a summary).`,
 	fl.IntVarP(&f.count, "count", "n", 1, "enqueue this many copies, pipelined")
 	fl.IntVar(&f.batch, "batch", 1000, "with --count: jobs published before awaiting their acknowledgements")
 	fl.BoolVar(&f.quiet, "quiet", false, "print no job IDs, only errors (and a summary with --count)")
+	fl.BoolVar(&f.allowDuplicate, "allow-duplicate", false, "exit 0 when a job with the same --id was already enqueued (idempotent retries); without it that is an error, since the ID may be another queue's")
 	a.addConnFlags(cmd)
 	a.topo.addReplicas(cmd, false)
 	return cmd
@@ -176,11 +179,17 @@ func (a *app) enqueue(ctx context.Context, f enqueueFlags, args []string) error 
 		if err != nil {
 			return err
 		}
+		if r.Duplicate && !f.allowDuplicate {
+			// IDs are shared by every queue of the namespace: the job stored
+			// under this ID may be another queue's, and this one would never
+			// run. Say so with a failing exit, unless asked not to.
+			return fmt.Errorf("job ID %s was already enqueued within the stream's duplicate window, nothing new was stored: job IDs are shared by every queue of the namespace, so the job stored under it may belong to another queue; use another --id, or give --allow-duplicate when enqueueing the same job again on purpose", r.ID)
+		}
 		if !f.quiet {
 			fmt.Fprintln(out, r.ID)
 		}
 		if r.Duplicate {
-			a.log.LogAttrs(ctx, slog.LevelWarn, "a job with this ID was already enqueued within the duplicate window; nothing new was stored",
+			a.log.LogAttrs(ctx, slog.LevelInfo, "a job with this ID was already enqueued within the duplicate window; nothing new was stored",
 				slog.String("job_id", r.ID))
 		}
 		if f.in == 0 {

@@ -42,6 +42,8 @@ type workerFlags struct {
 	metricsListen   string
 	skipTopology    bool
 	snoozeInQueue   bool
+	maxTimeout      time.Duration
+	unservedTimeout time.Duration
 	logSuccess      bool
 }
 
@@ -106,6 +108,8 @@ metrics" names.`,
 	fl.IntVarP(&f.concurrency, "concurrency", "c", 10, "jobs run at once per queue")
 	fl.IntVar(&f.maxAttempts, "max-attempts", job.DefaultMaxAttempts, "attempts of jobs that set no limit of their own")
 	fl.DurationVar(&f.timeout, "timeout", 0, "time limit of each attempt of jobs that set none (0: none)")
+	fl.DurationVar(&f.maxTimeout, "max-timeout", 0, "cap on every attempt, whatever time limit the job itself asks for (0: no cap)")
+	fl.DurationVar(&f.unservedTimeout, "unserved-timeout", 24*time.Hour, "how long a job of a kind this worker does not serve waits for a worker that does before it is dead-lettered (no-handler)")
 	fl.DurationVar(&f.httpTimeout, "http-timeout", defaultHTTPTimeout, "time limit of each --http call of a job without a time limit (--timeout or its own)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long running jobs may finish")
 	fl.DurationVar(&f.retryInitial, "retry-initial", time.Second, "delay after the first failed attempt; it doubles for each further one")
@@ -203,6 +207,8 @@ func (a *app) work(ctx context.Context, f workerFlags) error {
 		Topology:        topo,
 		SkipTopology:    f.skipTopology,
 		SnoozeInQueue:   f.snoozeInQueue,
+		MaxTimeout:      f.maxTimeout,
+		UnservedTimeout: f.unservedTimeout,
 		Logger:          a.log,
 		RetryPolicy:     policy,
 		MaxAttempts:     f.maxAttempts,
@@ -352,6 +358,10 @@ func (f workerFlags) check() error {
 		return usagef("--max-attempts %d: use at least 1", f.maxAttempts)
 	case f.timeout < 0:
 		return usagef("--timeout %s: use a positive duration, or 0 for none", f.timeout)
+	case f.unservedTimeout <= 0:
+		return usagef("--unserved-timeout %s: use a positive duration", f.unservedTimeout)
+	case f.maxTimeout < 0:
+		return usagef("--max-timeout %s: use a positive duration, or 0 for no cap", f.maxTimeout)
 	case f.httpTimeout <= 0:
 		return usagef("--http-timeout %s: use a positive duration", f.httpTimeout)
 	case f.shutdownTimeout <= 0:

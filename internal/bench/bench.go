@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -418,7 +419,7 @@ func (r *run) cleanup() {
 	t := r.cfg.Topology
 	for _, q := range r.queues {
 		_ = r.js.DeleteConsumer(ctx, t.Stream, q)
-		_ = r.js.DeleteConsumer(ctx, t.ScheduleStream, "fire-"+q)
+		_ = r.js.DeleteConsumer(ctx, t.ScheduleStream, wire.FireConsumer(q))
 	}
 	if s, err := r.js.Stream(ctx, t.Stream); err == nil {
 		_ = s.Purge(ctx)
