@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -141,8 +142,7 @@ func delayedByQueue(ctx context.Context, c *job.Client, limit int) (perQueue map
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	filter := t.SchedulePrefix + ".at.>"
-	fire := t.SchedulePrefix + ".fire."
+	filter := t.SchedulePrefix + "." + wire.ScheduleAtToken + ".>"
 	seq := uint64(1)
 	for counted < uint64(limit) {
 		m, err := s.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
@@ -154,8 +154,7 @@ func delayedByQueue(ctx context.Context, c *job.Client, limit int) (perQueue map
 		}
 		seq = m.Sequence + 1
 		counted++
-		if target, ok := strings.CutPrefix(m.Header.Get(jetstream.ScheduleTargetHeader), fire); ok {
-			q, _, _ := strings.Cut(target, ".")
+		if q, _, ok := wire.ParseFireSubject(t.SchedulePrefix, m.Header.Get(wire.ScheduleTarget)); ok {
 			perQueue[q]++
 		}
 	}
