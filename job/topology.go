@@ -236,7 +236,7 @@ func orUnlimited(n int64) int64 {
 	return n
 }
 
-// Ensure creates the work, dead-letter and schedule streams and the cancel
+// Ensure creates the work, dead-letter, schedule and worker presence streams and the cancel
 // bucket, or brings existing ones in line with the settings t sets
 // explicitly (zero fields leave an existing stream's values alone). It never
 // changes what would lose jobs or alter their meaning: an existing stream
@@ -257,6 +257,9 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 		return err
 	}
 	if err := t.ensureCancelBucket(ctx, js, set); err != nil {
+		return err
+	}
+	if err := t.ensureWorkerStream(ctx, js); err != nil {
 		return err
 	}
 	if !SupportsSchedules(js, false) {

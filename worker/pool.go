@@ -55,6 +55,7 @@ type Pool struct {
 	runners     runners  // goroutines that run jobs
 	acker       *acker   // acknowledges jobs that succeeded
 	cancels     *cancels // nil without a cancel bucket
+	presence    *presence
 	stopped     chan struct{}
 }
 
@@ -221,6 +222,7 @@ func (p *Pool) Start(ctx context.Context) (err error) {
 		go pl.loop(fetchCtx)
 	}
 	p.pullers.Store(&pullers)
+	p.presence = p.startPresence(context.Background())
 	p.state = stateStarted
 	p.status.Store(stateStarted)
 	p.log.LogAttrs(ctx, slog.LevelInfo, "worker pool started",
@@ -281,6 +283,7 @@ func (p *Pool) Stop(ctx context.Context) error {
 		<-done
 	}
 	p.runners.stop()
+	p.presence.Stop()
 	p.jobCancel()
 	p.bgCancel()
 	p.background.Wait()

@@ -1,0 +1,186 @@
+package worker
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nuid"
+
+	"github.com/jetjobs/jetjobs/job"
+)
+
+// presence publishes the pool's presence (job.WorkerInfo) to the
+// namespace's worker stream every job.PresenceInterval, so that `jetjobs
+// workers` and the dashboard list the live pools. It is a background
+// service of its own: Start launches its loop, Stop ends it and marks the
+// pool as stopped. Publishing is best effort: a pool whose presence cannot
+// be published (no stream, no permission) works all the same, and says so
+// in its log once.
+type presence struct {
+	client *job.Client
+	log    *slog.Logger
+	every  time.Duration
+	// snapshot returns the queues with their busy slots, and the running
+	// jobs, at the moment of the call.
+	snapshot func() ([]job.WorkerQueue, []job.RunningJob)
+
+	info   job.WorkerInfo // the fixed part
+	cancel context.CancelFunc
+	done   chan struct{}
+	warned bool
+}
+
+func newPresence(client *job.Client, log *slog.Logger, snapshot func() ([]job.WorkerQueue, []job.RunningJob)) *presence {
+	host, _ := os.Hostname()
+	return &presence{
+		client:   client,
+		log:      log,
+		every:    job.PresenceInterval,
+		snapshot: snapshot,
+		info: job.WorkerInfo{
+			ID:        nuid.Next(),
+			Host:      host,
+			PID:       os.Getpid(),
+			Version:   moduleVersion(),
+			StartedAt: time.Now().UTC(),
+			TTL:       job.PresenceTTL,
+		},
+	}
+}
+
+// Start publishes the presence at once and then every interval, until Stop.
+func (p *presence) Start(ctx context.Context) {
+	ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	p.done = make(chan struct{})
+	go func() {
+		defer close(p.done)
+		t := time.NewTicker(p.every)
+		defer t.Stop()
+		for {
+			p.publish(ctx, false)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// Stop ends the loop and replaces the presence with a stopped entry that
+// expires within a second, so the pool disappears at once rather than
+// within its TTL.
+func (p *presence) Stop() {
+	if p == nil || p.cancel == nil {
+		return
+	}
+	p.cancel()
+	<-p.done
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	p.publish(ctx, true)
+}
+
+func (p *presence) publish(ctx context.Context, stopped bool) {
+	w := p.info
+	w.Queues, w.Running = p.snapshot()
+	w.LastSeen = time.Now().UTC()
+	w.Stopped = stopped
+	if stopped {
+		w.TTL = time.Second
+		w.Running = nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.every)
+	defer cancel()
+	err := p.client.PublishPresence(ctx, w)
+	if err != nil && !p.warned && ctx.Err() == nil {
+		p.warned = true
+		p.log.LogAttrs(ctx, slog.LevelWarn, "cannot publish worker presence; the pool works, but `jetjobs workers` and the dashboard will not list it",
+			slog.String("worker_id", w.ID), slog.String("error", err.Error()))
+	}
+}
+
+// startPresence starts the pool's presence service.
+func (p *Pool) startPresence(ctx context.Context) *presence {
+	client, err := job.NewClient(p.js, job.ClientConfig{Topology: p.cfg.Topology})
+	if err != nil {
+		return nil // the topology was validated by New
+	}
+	s := newPresence(client, p.log, p.presenceSnapshot)
+	s.Start(ctx)
+	return s
+}
+
+// presenceSnapshot returns the pool's queues with their busy slots and the
+// jobs it runs now.
+func (p *Pool) presenceSnapshot() ([]job.WorkerQueue, []job.RunningJob) {
+	running := p.inflight.snapshot(p.cfg.Topology, 100)
+	busy := map[string]int{}
+	for _, r := range running {
+		busy[r.Queue]++
+	}
+	queues := make([]job.WorkerQueue, 0, len(p.queues))
+	for _, q := range p.queues {
+		queues = append(queues, job.WorkerQueue{Name: q.name, Concurrency: q.concurrency, Busy: busy[q.name]})
+	}
+	return queues, running
+}
+
+// snapshot returns up to limit of the running jobs, oldest first as far as
+// the table's order goes.
+func (f *inflight) snapshot(topo job.Topology, limit int) []job.RunningJob {
+	f.mu.Lock()
+	slots := make([]running, 0, f.n)
+	for _, r := range f.slots {
+		if r.msg != nil {
+			slots = append(slots, r)
+		}
+	}
+	f.mu.Unlock()
+	out := make([]job.RunningJob, 0, min(len(slots), limit))
+	for _, r := range slots {
+		if len(out) == limit {
+			break
+		}
+		rj := job.RunningJob{Since: r.since.UTC()}
+		rj.Queue, rj.Kind, _ = job.ParseSubject(topo.Prefix, r.msg.Subject())
+		if meta, err := r.msg.Metadata(); err == nil {
+			rj.Seq = meta.Sequence.Stream
+			rj.Attempt = int(meta.NumDelivered)
+		}
+		rj.ID = job.IDOf(r.msg.Headers(), topo.Stream, rj.Seq)
+		out = append(out, rj)
+	}
+	return out
+}
+
+var (
+	versionOnce sync.Once
+	version     string
+)
+
+// moduleVersion is the version of the jetjobs module in this binary.
+func moduleVersion() string {
+	versionOnce.Do(func() {
+		bi, ok := debug.ReadBuildInfo()
+		if !ok {
+			return
+		}
+		const path = "github.com/jetjobs/jetjobs"
+		if bi.Main.Path == path {
+			version = bi.Main.Version
+			return
+		}
+		for _, d := range bi.Deps {
+			if d.Path == path {
+				version = d.Version
+				return
+			}
+		}
+	})
+	return version
+}
