@@ -37,6 +37,10 @@ type QueueStats struct {
 	// is bound and idle; 0 with Running > 0 means every bound worker is busy
 	// (or none is bound).
 	Waiting int
+	// Deliveries counts the deliveries of the queue's consumer since it
+	// was created, redeliveries included: its rate is the queue's
+	// throughput.
+	Deliveries uint64
 	// Bound reports whether the queue's consumer exists.
 	Bound bool
 	// Paused reports whether an operator paused the queue's consumer, and
@@ -151,6 +155,7 @@ func (i *Inspector) inspect(ctx context.Context, only string) ([]QueueStats, err
 		s.Running = ci.NumAckPending
 		s.Redelivered = ci.NumRedelivered
 		s.Waiting = ci.NumWaiting
+		s.Deliveries = ci.Delivered.Consumer
 		s.Paused = ci.Paused
 		if ci.Paused && ci.Config.PauseUntil != nil && !PausedIndefinitely(*ci.Config.PauseUntil) {
 			s.PausedUntil = *ci.Config.PauseUntil
