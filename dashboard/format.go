@@ -150,6 +150,10 @@ func viewPayload(data []byte, full bool, detail, maxBytes int) payloadView {
 		limit = maxBytes
 	}
 	v := payloadView{Size: len(data)}
+	if len(data) == 0 {
+		v.Text = "(no arguments)"
+		return v
+	}
 	if len(data) > limit {
 		cut := limit
 		for cut > 0 && !utf8.RuneStart(data[cut]) {
