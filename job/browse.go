@@ -223,7 +223,12 @@ func (c *Client) newestJobs(ctx context.Context, s jetstream.Stream, filter stri
 func (t Topology) storedJob(m *jetstream.RawStreamMsg) StoredJob {
 	j := StoredJob{Subject: m.Subject, Seq: m.Sequence, StoredAt: m.Time, Header: m.Header, Payload: m.Data}
 	j.ID = IDOf(m.Header, t.Stream, m.Sequence)
-	j.Queue, j.Kind, _ = ParseSubject(t.Prefix, m.Subject)
+	var err error
+	if j.Queue, j.Kind, err = ParseSubject(t.Prefix, m.Subject); err != nil {
+		// A foreign publisher's job with names jetjobs refuses: show what
+		// its subject says all the same.
+		j.Queue, j.Kind, _ = strings.Cut(strings.TrimPrefix(m.Subject, t.Prefix+"."), ".")
+	}
 	return j
 }
 
