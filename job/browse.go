@@ -284,7 +284,7 @@ type FindOptions struct {
 	// the work stream first.
 	Seq uint64
 	// ScanPending is how many of the oldest stored jobs to look through
-	// for the ID when the job is nowhere else; default 1,000. Jobs have no
+	// for the ID when the job is nowhere else; default 500. Jobs have no
 	// index by ID, so a pending job deeper in the stream is found only by
 	// its sequence.
 	ScanPending int
@@ -300,7 +300,7 @@ func (c *Client) FindJob(ctx context.Context, id string, opts FindOptions) (Foun
 		return FoundJob{}, fmt.Errorf("%w: empty job ID", ErrInvalidOption)
 	}
 	if opts.ScanPending == 0 {
-		opts.ScanPending = 1000
+		opts.ScanPending = 500
 	}
 	if dl, err := c.DeadLetter(ctx, id); err == nil {
 		return FoundJob{State: JobDead, DeadLetter: &dl}, nil

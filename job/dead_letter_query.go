@@ -33,7 +33,7 @@ type DeadLetterQuery struct {
 	// Limit is the page size; default 50, at most 500.
 	Limit int
 	// ScanLimit bounds the headers one page reads when Kind, Reason or
-	// ErrorContains select; default 20,000. A page that reaches it ends
+	// ErrorContains select; default 2,500. A page that reaches it ends
 	// early, with Next set, so that no request reads a whole stream.
 	ScanLimit int
 }
@@ -77,10 +77,13 @@ func (c *Client) QueryDeadLetters(ctx context.Context, q DeadLetterQuery) (DeadL
 	limit := JobFilter{Limit: q.Limit}.limit()
 	scanLimit := q.ScanLimit
 	if scanLimit <= 0 {
-		scanLimit = 20000
+		scanLimit = 2500
+	}
+	var page DeadLetterPage
+	if !q.headerFiltered() {
+		return c.deadLetterPage(ctx, q, limit)
 	}
 	var seqs []uint64
-	var page DeadLetterPage
 	last, more, scanned, err := c.scanDeadLetters(ctx, q, scanLimit, func(seq uint64, h nats.Header) bool {
 		seqs = append(seqs, seq)
 		return len(seqs) < limit
@@ -107,6 +110,42 @@ func (c *Client) QueryDeadLetters(ctx context.Context, q DeadLetterQuery) (DeadL
 		page.Next = last
 	}
 	return page, nil
+}
+
+// deadLetterPage reads a page of the dead letters of q.Queue by sequence,
+// without a consumer: each read returns the next one of the queue.
+func (c *Client) deadLetterPage(ctx context.Context, q DeadLetterQuery, limit int) (DeadLetterPage, error) {
+	var page DeadLetterPage
+	subject, err := c.deadLetterSubject(q.Queue)
+	if err != nil {
+		return page, err
+	}
+	s, err := c.js.Stream(ctx, c.topo.DeadLetterStream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return page, nil
+	}
+	if err != nil {
+		return page, fmt.Errorf("jetjobs: dead-letter stream %s: %w", c.topo.DeadLetterStream, err)
+	}
+	seq := q.After
+	for {
+		m, err := s.GetMsg(ctx, seq+1, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return page, nil
+		}
+		if err != nil {
+			return page, fmt.Errorf("jetjobs: read dead letters: %w", err)
+		}
+		if q.Through > 0 && m.Sequence > q.Through {
+			return page, nil
+		}
+		if len(page.DeadLetters) == limit {
+			page.Next = seq
+			return page, nil
+		}
+		page.DeadLetters = append(page.DeadLetters, c.topo.deadLetterFromRaw(m))
+		seq = m.Sequence
+	}
 }
 
 // CountDeadLetters returns how many dead letters q selects (q.After and

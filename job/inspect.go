@@ -193,19 +193,26 @@ func (i *Inspector) inspect(ctx context.Context, only string) ([]QueueStats, err
 	// The oldest pending job: the first job of the queue after the last one
 	// its consumer delivered.
 	now := time.Now()
-	for name, s := range stats {
-		if s.Pending == 0 {
-			continue
+	var withPending []*QueueStats
+	for _, s := range stats {
+		if s.Pending > 0 {
+			withPending = append(withPending, s)
 		}
-		m, err := stream.GetMsg(ctx, delivered[name]+1, jetstream.WithGetMsgSubject(Subject(i.topo.Prefix, name, ">")))
+	}
+	err = forEachConcurrently(ctx, withPending, inspectParallelism, func(s *QueueStats) error {
+		m, err := stream.GetMsg(ctx, delivered[s.Queue]+1, jetstream.WithGetMsgSubject(Subject(i.topo.Prefix, s.Queue, ">")))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue // worked off since the counts were read
+			return nil // worked off since the counts were read
 		}
 		if err != nil {
-			return nil, fmt.Errorf("jetjobs: read oldest pending job of queue %s: %w", name, err)
+			return fmt.Errorf("jetjobs: read oldest pending job of queue %s: %w", s.Queue, err)
 		}
 		s.OldestPendingAt = m.Time
 		s.OldestPendingAge = max(now.Sub(m.Time), 0)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 
 	out := make([]QueueStats, 0, len(stats))
@@ -253,16 +260,25 @@ func (i *Inspector) countDeadLetters(ctx context.Context, dlq jetstream.Stream, 
 	i.mu.Lock()
 	maps.Copy(queues, i.deadLetterOnly)
 	i.mu.Unlock()
-	var counted uint64
-	for q := range queues {
+	var (
+		counted uint64
+		mu      sync.Mutex
+	)
+	err := forEachConcurrently(ctx, slices.Collect(maps.Keys(queues)), inspectParallelism, func(q string) error {
 		n, err := count(q)
 		if err != nil {
 			return err
 		}
+		mu.Lock()
+		defer mu.Unlock()
 		counted += n
 		if n > 0 {
 			get(q).DeadLetters = n
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if counted >= total {
 		i.forgetDeadLetterOnly(stats)
