@@ -97,11 +97,36 @@ type WorkerInfo struct {
 	// StartedAt is when the pool started, LastSeen when it last published.
 	StartedAt time.Time `json:"started_at"`
 	LastSeen  time.Time `json:"last_seen"`
-	// TTL is how long the entry lives without a refresh.
-	TTL time.Duration `json:"ttl"`
+	// TTL is how long the entry lives without a refresh (in JSON:
+	// ttl_seconds).
+	TTL time.Duration `json:"-"`
 	// Stopped marks the entry of a pool that stopped; Workers leaves such
 	// entries out.
 	Stopped bool `json:"stopped,omitempty"`
+}
+
+// workerJSON is WorkerInfo on the wire: the TTL in seconds.
+type workerJSON struct {
+	workerFields
+	TTLSeconds float64 `json:"ttl_seconds"`
+}
+
+type workerFields WorkerInfo
+
+// MarshalJSON encodes w as docs/protocol.md describes, the TTL in seconds.
+func (w WorkerInfo) MarshalJSON() ([]byte, error) {
+	return json.Marshal(workerJSON{workerFields: workerFields(w), TTLSeconds: w.TTL.Seconds()})
+}
+
+// UnmarshalJSON decodes a presence entry.
+func (w *WorkerInfo) UnmarshalJSON(data []byte) error {
+	var v workerJSON
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*w = WorkerInfo(v.workerFields)
+	w.TTL = time.Duration(v.TTLSeconds * float64(time.Second))
+	return nil
 }
 
 // WorkerQueue is one queue a worker pool serves.

@@ -31,6 +31,7 @@ type serverFlags struct {
 	store      string
 	syncAlways bool
 	config     string
+	ui         string
 }
 
 func newServerCommand(a *app) *cobra.Command {
@@ -54,7 +55,8 @@ streams with 3 replicas. Without --replicas, existing streams keep theirs.`,
 		Example: `  jetjobs server
   jetjobs server --listen 0.0.0.0:4222 --store /var/lib/jetjobs --sync-always
   jetjobs server --config nats.conf
-  jetjobs server --config cluster.conf --replicas 3`,
+  jetjobs server --config cluster.conf --replicas 3
+  jetjobs server --ui 127.0.0.1:8090`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.serve(cmd, f)
@@ -65,6 +67,7 @@ streams with 3 replicas. Without --replicas, existing streams keep theirs.`,
 	fl.StringVar(&f.store, "store", defaultStore, "directory of the JetStream store")
 	fl.BoolVar(&f.syncAlways, "sync-always", false, "fsync every write (slower; no acknowledged job is lost on an OS crash)")
 	fl.StringVar(&f.config, "config", "", "nats-server configuration file")
+	fl.StringVar(&f.ui, "ui", "", "also serve the web dashboard on this host:port, such as "+defaultUIListen+" (see jetjobs ui)")
 	a.topo.add(cmd)
 	a.topo.addReplicas(cmd, true)
 	return cmd
@@ -146,10 +149,16 @@ func (a *app) serve(cmd *cobra.Command, f serverFlags) error {
 	a.log.LogAttrs(ctx, slog.LevelInfo, "server ready", slog.String("url", srv.ClientURL()), slog.String("store", store),
 		slog.Bool("sync_always", opts.SyncAlways))
 
+	uiDone, err := a.serverUI(ctx, a.log, srv, opts, topo, f.ui)
+	if err != nil {
+		return err
+	}
 	select {
 	case <-ctx.Done():
 		a.log.LogAttrs(context.Background(), slog.LevelInfo, "shutting down")
-		return nil
+		return <-uiDone
+	case err := <-uiDone:
+		return err
 	case <-waitShutdown(srv):
 		return fmt.Errorf("the server stopped by itself")
 	}
