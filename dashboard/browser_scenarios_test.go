@@ -49,6 +49,21 @@ func TestBrowserOverviewCounts(t *testing.T) {
 	do(t, ctx, chromedp.WaitVisible(css(`tr[data-queue="mail"] td.pending`)))
 	waitJS(t, ctx, `document.querySelector('tr[data-queue="mail"] td.pending').textContent === "4"`, "live refresh of the new job")
 	screenshot(t, ctx, "overview")
+
+	// A hidden tab does not refresh; shown again, it refreshes at once.
+	eval[bool](t, ctx, `(Object.defineProperty(document, 'hidden', {configurable: true, get: () => true}), document.dispatchEvent(new Event('visibilitychange')), true)`)
+	before := e.live.Load()
+	select {
+	case <-time.After(3500 * time.Millisecond): // three refresh periods and a half
+	case <-ctx.Done():
+		t.Fatal(ctx.Err())
+	}
+	if n := e.live.Load() - before; n > 1 { // one may have been under way
+		t.Fatalf("a hidden tab refreshed %d times", n)
+	}
+	e.enqueue("email.send", nil, job.Queue("mail"))
+	eval[bool](t, ctx, `(Object.defineProperty(document, 'hidden', {configurable: true, get: () => false}), document.dispatchEvent(new Event('visibilitychange')), true)`)
+	waitJS(t, ctx, `document.querySelector('tr[data-queue="mail"] td.pending').textContent === "5"`, "refresh when the tab is shown again")
 }
 
 // Pausing a queue with its button pauses its consumer, as `jetjobs queues`

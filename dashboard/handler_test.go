@@ -131,3 +131,19 @@ func TestLostConnectionShowsBanner(t *testing.T) {
 }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// A huge payload is cut in lists and on detail pages, and shown whole only
+// on request, up to Config.MaxPayload.
+func TestHugePayloadsAreCut(t *testing.T) {
+	e := newEnv(t, dashboard.Config{MaxPayload: 64 << 10})
+	big := `{"blob":"` + strings.Repeat("é", 40<<10) + `"}` // 80 KiB of two-byte runes
+	r := e.enqueue("blob.store", []byte(big), job.ID("big-1"))
+	_, body := e.get("/queues/default")
+	if strings.Count(body, "é") > 200 || !strings.Contains(body, "bytes)") {
+		t.Fatalf("the queue page shows %d characters of the payload", strings.Count(body, "é"))
+	}
+	_, body = e.get("/job?id=big-1&seq=" + itoa(r.Seq))
+	mustContain(t, body, "Showing 16,383 of 81,931 bytes", "Show the whole payload")
+	_, body = e.get("/job?id=big-1&seq=" + itoa(r.Seq) + "&full=1")
+	mustContain(t, body, "Showing 65,535 of 81,931 bytes", "the dashboard shows at most this much")
+}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +33,8 @@ type env struct {
 	client *job.Client
 	web    *httptest.Server
 	http   *http.Client
+	// live counts the live-refresh requests the dashboard served.
+	live atomic.Int64
 }
 
 func newEnv(t *testing.T, cfg dashboard.Config) *env {
@@ -52,14 +55,20 @@ func newEnv(t *testing.T, cfg dashboard.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e := &env{t: t, srv: srv, js: js, client: c}
 	mux := http.NewServeMux()
-	mux.Handle(prefix+"/", h)
-	web := httptest.NewServer(mux)
-	t.Cleanup(web.Close)
+	mux.Handle(prefix+"/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Jetjobs-Live") != "" {
+			e.live.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	}))
+	e.web = httptest.NewServer(mux)
+	t.Cleanup(e.web.Close)
 	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	t.Cleanup(hc.CloseIdleConnections)
-	return &env{t: t, srv: srv, js: js, client: c, web: web, http: hc}
+	e.http = &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	t.Cleanup(e.http.CloseIdleConnections)
+	return e
 }
 
 func (e *env) url(path string) string { return e.web.URL + prefix + path }
