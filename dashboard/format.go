@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/jetjobs/jetjobs/job"
 )
 
 // parsePages parses every page template with the layout: one template set
@@ -175,7 +177,7 @@ func viewPayload(data []byte, full bool, detail, maxBytes int) payloadView {
 
 // traceID is the trace ID of a W3C traceparent header, or "".
 func traceID(h nats.Header) string {
-	parts := strings.Split(h.Get("traceparent"), "-")
+	parts := strings.Split(h.Get(job.HeaderTraceParent), "-")
 	if len(parts) == 4 && len(parts[1]) == 32 {
 		return parts[1]
 	}

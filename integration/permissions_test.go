@@ -119,21 +119,8 @@ func refused(t *testing.T, r *role, what, subject string, call func(ctx context.
 // single permission violation, and cannot take, settle or dead-letter the
 // jobs of queue reports.
 func TestLeastPrivilegeRoles(t *testing.T) {
-	confPath := filepath.Join(t.TempDir(), "roles.conf")
-	if err := os.WriteFile(confPath, []byte(rolesConfig(t)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	fileOpts, err := server.ProcessConfigFile(confPath)
-	if err != nil {
-		t.Fatalf("the permissions of docs/security.md do not parse: %v", err)
-	}
-	srv := natstest.Start(t, func(o *server.Options) { o.Users = fileOpts.Users })
-
+	srv, admin, adminClient := rolesServer(t)
 	ctx := context.Background()
-	admin := connectAs(t, srv, "admin", "admin-pw", "")
-	adminClient, err := job.NewClient(admin.js, job.ClientConfig{})
-	must(t, err)
-	must(t, adminClient.EnsureTopology(ctx))
 	stream, err := admin.js.Stream(ctx, "JOBS")
 	must(t, err)
 	// Queue reports exists and has a job waiting.
@@ -206,13 +193,14 @@ func TestLeastPrivilegeRoles(t *testing.T) {
 		release := make(chan struct{})
 		var blocking atomic.Bool
 		cfg := worker.Config{
-			Queues:       map[string]worker.QueueConfig{"mail": {Concurrency: 1}},
-			SkipTopology: true,
-			Logger:       testLogger(t),
-			AckWait:      time.Second,
-			MaxAttempts:  2,
-			MaxDeliver:   3,
-			RetryPolicy:  retry.Exponential{Initial: 100 * time.Millisecond, Max: 200 * time.Millisecond},
+			Queues:        map[string]worker.QueueConfig{"mail": {Concurrency: 1}},
+			SkipTopology:  true,
+			SnoozeInQueue: true,
+			Logger:        testLogger(t),
+			AckWait:       time.Second,
+			MaxAttempts:   2,
+			MaxDeliver:    3,
+			RetryPolicy:   retry.Exponential{Initial: 100 * time.Millisecond, Max: 200 * time.Millisecond},
 		}
 		p, err := worker.New(w.js, cfg)
 		must(t, err)
@@ -263,11 +251,23 @@ func TestLeastPrivilegeRoles(t *testing.T) {
 		must(t, err)
 		_, err = adminClient.Enqueue(ctx, "snooze", nil, mail)
 		must(t, err)
+		// A job of queue mail whose kind is invalid: its dead letter goes
+		// to the dead letters of queue mail, which the worker may write,
+		// not to a queue of invalid jobs, which it may not.
+		invalid := nats.NewMsg("jobs.mail.é1")
+		invalid.Header.Set(job.HeaderID, "bad-kind-1")
+		_, err = admin.js.PublishMsg(ctx, invalid)
+		must(t, err)
 		waitFor(t, 20*time.Second, 10*time.Millisecond, func() bool {
 			dl, err := adminClient.DeadLetter(ctx, failed.ID)
+			bad, badErr := adminClient.DeadLetters(ctx, job.DeadLetterFilter{Queue: "mail"})
+			found := false
+			for _, d := range bad {
+				found = found || d.ID == "bad-kind-1" && d.Reason == job.ReasonDecode
+			}
 			// Two sends: the enqueuer's and the admin's.
-			return sent.Load() == 2 && snoozedDone.Load() == 1 && err == nil && dl.Reason == job.ReasonFailed
-		}, "success, dead letter and snooze (sent %d, snoozed %d; violations %v)", sent.Load(), snoozedDone.Load(), w.violationsSoFar())
+			return sent.Load() == 2 && snoozedDone.Load() == 1 && err == nil && dl.Reason == job.ReasonFailed && badErr == nil && found
+		}, "success, dead letter, snooze and the invalid kind's dead letter in queue mail (violations %v)", w.violationsSoFar())
 
 		// Max deliveries: with the pool's one slot busy, a "crashing" consumer
 		// (the admin) takes a job MaxDeliver times without settling it; the
@@ -341,6 +341,23 @@ func TestLeastPrivilegeRoles(t *testing.T) {
 			_, err := w.js.Publish(ctx, "jobs.reports.report.build", nil)
 			return err
 		})
+		// No stream the worker may publish to allows roll-ups: the schedule
+		// stream does (the server insists), so the worker may not publish
+		// there at all — neither a roll-up that erases every schedule nor a
+		// periodic schedule of its own into another queue.
+		refused(t, w, "erase the schedule stream with a roll-up", "jobs_sched.at.x", func(ctx context.Context) error {
+			m := nats.NewMsg("jobs_sched.at.x")
+			m.Header.Set(jetstream.MsgRollup, "all")
+			_, err := w.js.PublishMsg(ctx, m)
+			return err
+		})
+		refused(t, w, "declare a schedule into queue reports", "jobs_sched.at.y", func(ctx context.Context) error {
+			m := nats.NewMsg("jobs_sched.at.y")
+			m.Header.Set(jetstream.ScheduleHeader, "@every 1s")
+			m.Header.Set(jetstream.ScheduleTargetHeader, "jobs_sched.fire.reports.report.build")
+			_, err := w.js.PublishMsg(ctx, m)
+			return err
+		})
 		refused(t, w, "create a stream", "$JS.API.STREAM.CREATE.EVIL", func(ctx context.Context) error {
 			_, err := w.js.CreateStream(ctx, jetstream.StreamConfig{Name: "EVIL", Subjects: []string{"evil.>"}})
 			return err
@@ -367,6 +384,99 @@ func TestLeastPrivilegeRoles(t *testing.T) {
 			t.Errorf("queue reports' job %s was touched: pending %d, ack pending %d, delivered %d", reportJob.ID, info.NumPending, info.NumAckPending, info.Delivered.Consumer)
 		}
 	})
+}
+
+// rolesServer starts a server with exactly the roles of docs/security.md
+// and returns it with the admin's connection and client, the namespace's
+// streams created.
+func rolesServer(t *testing.T) (*natstest.Server, *role, *job.Client) {
+	t.Helper()
+	confPath := filepath.Join(t.TempDir(), "roles.conf")
+	if err := os.WriteFile(confPath, []byte(rolesConfig(t)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fileOpts, err := server.ProcessConfigFile(confPath)
+	if err != nil {
+		t.Fatalf("the permissions of docs/security.md do not parse: %v", err)
+	}
+	srv := natstest.Start(t, func(o *server.Options) { o.Users = fileOpts.Users })
+	admin := connectAs(t, srv, "admin", "admin-pw", "")
+	adminClient, err := job.NewClient(admin.js, job.ClientConfig{})
+	must(t, err)
+	must(t, adminClient.EnsureTopology(t.Context()))
+	return srv, admin, adminClient
+}
+
+// A worker of queue mail may write the dead letters of its queue, and so
+// every header of them. Dead letters it forges must not make an admin's
+// replay publish anything but a job of queue mail: not a JetStream API
+// request (which purged the work stream), not a job of another queue, and
+// not lift the cancel of another queue's job.
+func TestForgedDeadLettersAreNotReplayed(t *testing.T) {
+	srv, admin, adminClient := rolesServer(t)
+	ctx := t.Context()
+	w := connectAs(t, srv, "mail-worker", "worker-pw", "_INBOX_mail_worker")
+
+	// Work that must survive: a job of queue reports, canceled by ID, and
+	// a pending job of queue mail.
+	_, err := adminClient.Cancel(ctx, "order-43")
+	must(t, err)
+	_, err = adminClient.Enqueue(ctx, "report.build", nil, job.Queue("reports"), job.ID("order-43"))
+	must(t, err)
+	_, err = adminClient.Enqueue(ctx, "send", nil, job.Queue("mail"))
+	must(t, err)
+	jobs, err := admin.js.Stream(ctx, "JOBS")
+	must(t, err)
+	info, err := jobs.Info(ctx)
+	must(t, err)
+	before := info.State.Msgs
+
+	forge := func(id, subject, reason string) {
+		t.Helper()
+		m := nats.NewMsg("jobs_dlq.mail." + job.SubjectToken(id))
+		m.Header.Set(job.HeaderID, id)
+		m.Header.Set(job.HeaderSubject, subject)
+		m.Header.Set(job.HeaderReason, reason)
+		m.Header.Set(job.HeaderError, "boom")
+		m.Header.Set(job.HeaderAttempts, "3")
+		if _, err := w.js.PublishMsg(ctx, m); err != nil {
+			t.Fatalf("the worker role could not write a dead letter of its queue: %v", err)
+		}
+	}
+	forge("welcome-7", "$JS.API.STREAM.PURGE.JOBS", "failed")
+	forge("steal-1", "jobs.reports.report.build", "failed")
+	forge("order-43", "jobs.mail.send", "canceled") // filed under mail, names the reports job's ID
+	if v := w.violationsSoFar(); len(v) > 0 {
+		t.Fatalf("permission violations: %v", v)
+	}
+
+	for _, id := range []string{"welcome-7", "steal-1"} {
+		if _, err := adminClient.Replay(ctx, id); !errors.Is(err, job.ErrInvalidDeadLetter) {
+			t.Errorf("Replay(%s) = %v; want ErrInvalidDeadLetter", id, err)
+		} else {
+			t.Logf("Replay(%s): %v", id, err)
+		}
+	}
+	n, err := adminClient.ReplayAll(ctx, "", nil)
+	if n != 1 || !errors.Is(err, job.ErrInvalidDeadLetter) {
+		t.Errorf("ReplayAll = %d, %v; want 1 replayed (order-43, into queue mail) and ErrInvalidDeadLetter for the other two", n, err)
+	}
+	for _, id := range []string{"welcome-7", "steal-1"} {
+		if _, err := adminClient.DeadLetter(ctx, id); err != nil {
+			t.Errorf("the refused dead letter %s is gone: %v", id, err)
+		}
+	}
+	info, err = jobs.Info(ctx)
+	must(t, err)
+	if info.State.Msgs != before+1 {
+		t.Errorf("work stream holds %d jobs, want %d (the %d before and the replayed order-43 of queue mail)", info.State.Msgs, before+1, before)
+	}
+	if _, err := jobs.GetLastMsgForSubject(ctx, "jobs.reports.report.build"); err != nil {
+		t.Errorf("queue reports' job is gone: %v", err)
+	}
+	if ok, err := adminClient.Canceled(ctx, "order-43"); err != nil || !ok {
+		t.Errorf("Canceled(order-43) = %v, %v after replaying a forged dead letter; the cancel of queue reports' job must stand", ok, err)
+	}
 }
 
 // subscribeAndWait subscribes to subject and waits for a message until ctx

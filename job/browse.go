@@ -9,6 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/internal/wire"
 )
 
 // Browsing reads jobs, delayed jobs and dead letters page by page without
@@ -383,8 +385,8 @@ func (t Topology) delayedJob(m *jetstream.RawStreamMsg) DelayedJob {
 	if d.ID == "" {
 		d.ID = strings.TrimPrefix(m.Subject, t.SchedulePrefix+".at.")
 	}
-	d.RunAt, _ = time.Parse(time.RFC3339, strings.TrimSpace(strings.TrimPrefix(m.Header.Get(scheduleHeader), "@at")))
-	target := strings.TrimPrefix(m.Header.Get(scheduleTargetHeader), t.SchedulePrefix+".fire.")
+	d.RunAt, _ = time.Parse(time.RFC3339, strings.TrimSpace(strings.TrimPrefix(m.Header.Get(wire.ScheduleSpec), "@at")))
+	target := strings.TrimPrefix(m.Header.Get(wire.ScheduleTarget), t.SchedulePrefix+".fire.")
 	d.Queue, d.Kind, _ = strings.Cut(target, ".")
 	return d
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/internal/wire"
 )
 
 // Cancellation works through a key-value bucket (Topology.CancelBucket):
@@ -44,8 +46,9 @@ type cancelRecord struct {
 //   - delayed or snoozed: its schedule is removed (Unscheduled).
 //
 // The cancel is remembered for Topology.CancelMaxAge (24 hours by default):
-// a job with this ID enqueued in that time is canceled too, and replaying
-// the job's dead letter forgets the cancel. Canceling an unknown or finished
+// a job with this ID enqueued in that time is canceled too; the job that
+// Replay publishes from the dead letter runs all the same (it carries its
+// replay time, and only a later cancel applies to it). Canceling an unknown or finished
 // job is not an error: nothing happens, except that a later job with the ID
 // is canceled. A cancel that races with a job's start may let the handler
 // begin; its context is then canceled as soon as the worker learns of it
@@ -119,22 +122,6 @@ func (c *Client) Canceled(ctx context.Context, id string) (bool, error) {
 	return true, nil
 }
 
-// forgetCancel deletes the cancel record of id, if any: a replayed canceled
-// job must run.
-func (c *Client) forgetCancel(ctx context.Context, id string) error {
-	kv, err := c.cancelBucket(ctx)
-	if errors.Is(err, ErrNoStream) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if err := kv.Delete(ctx, SubjectToken(id)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("jetjobs: forget cancel of job %q: %w", id, err)
-	}
-	return nil
-}
-
 func (c *Client) cancelBucket(ctx context.Context) (jetstream.KeyValue, error) {
 	kv, err := c.js.KeyValue(ctx, c.topo.CancelBucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
@@ -149,21 +136,13 @@ func (c *Client) cancelBucket(ctx context.Context) (jetstream.KeyValue, error) {
 func validateID(id string) error {
 	// Header values lose surrounding whitespace on the wire, so such an ID
 	// would reach the worker as another ID than the enqueuer was given.
-	if id == "" || strings.ContainsAny(id, "\r\n") || len(id) > maxIDLen || strings.TrimSpace(id) != id {
-		return fmt.Errorf("%w: job ID %q must be 1 to %d characters without line breaks or surrounding spaces", ErrInvalidOption, clip(id), maxIDLen)
+	if id == "" || strings.ContainsAny(id, "\r\n") || len(id) > wire.MaxIDLen || strings.TrimSpace(id) != id {
+		return fmt.Errorf("%w: job ID %q must be 1 to %d characters without line breaks or surrounding spaces", ErrInvalidOption, clip(id), wire.MaxIDLen)
 	}
-	for _, p := range reservedIDPrefixes {
-		if strings.HasPrefix(id, p) {
-			return fmt.Errorf("%w: job ID %q: IDs starting with %q are reserved for the message IDs jetjobs gives its own copies of jobs", ErrInvalidOption, id, p)
-		}
+	// A job ID equal to the message ID of one of jetjobs' own copies of a
+	// job would make the work stream drop that copy as a duplicate.
+	if p := wire.ReservedIDPrefix(id); p != "" {
+		return fmt.Errorf("%w: job ID %q: IDs starting with %q are reserved for the message IDs jetjobs gives its own copies of jobs", ErrInvalidOption, id, p)
 	}
 	return nil
 }
-
-// maxIDLen bounds job IDs.
-const maxIDLen = 256
-
-// reservedIDPrefixes start the message IDs of jetjobs' own copies of jobs
-// (replays, relayed schedules, hand-backs, snoozes, dead letters): a job ID
-// equal to one would make the work stream drop such a copy as a duplicate.
-var reservedIDPrefixes = []string{"replay:", "fired:", "handback:", "snooze:", "dlq:"}

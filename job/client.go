@@ -14,6 +14,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
+
+	"github.com/jetjobs/jetjobs/internal/wire"
 )
 
 // ClientConfig configures a Client. The zero value enqueues into the default
@@ -114,7 +116,7 @@ func (c *Client) storedIn(msg *nats.Msg, stream string) error {
 		return nil
 	}
 	want := c.topo.Stream
-	if msg.Header.Get(scheduleHeader) != "" {
+	if msg.Header.Get(wire.ScheduleSpec) != "" {
 		if stream == c.topo.ScheduleStream {
 			return nil
 		}
@@ -206,7 +208,7 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]Result, err
 		if c.before != nil {
 			c.before(ctx, msg)
 		}
-		if msg.Header.Get(scheduleHeader) != "" {
+		if msg.Header.Get(wire.ScheduleSpec) != "" {
 			// Schedules are rare; publish them synchronously for a clear error.
 			ack, err := c.js.PublishMsg(ctx, msg)
 			if err != nil {
@@ -293,8 +295,8 @@ func (c *Client) Message(kind string, args any, opts ...Option) (*nats.Msg, stri
 		// fires a copy, headers included, to the fire subject, and worker
 		// pools move it into the work stream. Nats-Msg-Id dedupes the
 		// schedule itself.
-		set(scheduleHeader, ScheduleAt(o.runAt))
-		set(scheduleTargetHeader, c.topo.FireSubject(o.queue, kind))
+		set(wire.ScheduleSpec, ScheduleAt(o.runAt))
+		set(wire.ScheduleTarget, c.topo.FireSubject(o.queue, kind))
 		msg.Subject = c.topo.AtSubject(id)
 	}
 	if err := c.checkSize(len(msg.Subject) + len(msg.Data) + hdr); err != nil {
@@ -302,11 +304,6 @@ func (c *Client) Message(kind string, args any, opts ...Option) (*nats.Msg, stri
 	}
 	return msg, id, nil
 }
-
-const (
-	scheduleHeader       = "Nats-Schedule"
-	scheduleTargetHeader = "Nats-Schedule-Target"
-)
 
 func encodeArgs(args any) ([]byte, error) {
 	switch a := args.(type) {
@@ -405,25 +402,8 @@ func UniqueID(queue, kind string, payload []byte) string {
 // SubjectToken returns id if it is a valid subject token of at most 256
 // characters (every ID the Go client accepts), else a hash of it, so any job
 // ID, a foreign publisher's too, can name a subject.
-func SubjectToken(id string) string {
-	if id != "" && len(id) <= maxIDLen && invalidTokenChar(id) < 0 {
-		return id
-	}
-	sum := sha256.Sum256([]byte(id))
-	return "h-" + hex.EncodeToString(sum[:16])
-}
-
-// ceilSecond rounds t up to a whole second: schedules fire on whole
-// seconds, and a job must never run before the time it was given.
-func ceilSecond(t time.Time) time.Time {
-	if r := t.Truncate(time.Second); !r.Equal(t) {
-		return r.Add(time.Second)
-	}
-	return t
-}
+func SubjectToken(id string) string { return wire.SubjectToken(id) }
 
 // ScheduleAt returns the Nats-Schedule value that fires at t: "@at" and t
 // rounded up to a whole second in RFC 3339.
-func ScheduleAt(t time.Time) string {
-	return "@at " + ceilSecond(t).UTC().Format(time.RFC3339)
-}
+func ScheduleAt(t time.Time) string { return wire.ScheduleAt(t) }

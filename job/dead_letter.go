@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/internal/wire"
 )
 
 // DeadLetter is a job that could not succeed, as stored in the dead-letter
@@ -34,44 +35,31 @@ type DeadLetter struct {
 	Payload []byte
 	// Seq is the dead letter's sequence in the dead-letter stream.
 	Seq uint64
+
+	// stored is the subject the dead letter is stored on:
+	// <DeadLetterPrefix>.<queue>.<ID token>.
+	stored string
 }
 
 // invalidQueue is the queue token of the dead letters of jobs whose queue
 // could not be read.
-const invalidQueue = "_invalid"
+const invalidQueue = wire.InvalidQueue
 
 // DeadLetterMessage builds the dead letter of a job message: the original
 // payload and headers plus the protocol-v1 dead-letter headers. jobStream and
 // jobSeq identify the original message; they name the dead letter's
-// Nats-Msg-Id so two workers dead-lettering the same message store it once.
+// Nats-Msg-Id, dlq:<stream>:<seq>:<stored-ns>, so two workers dead-lettering
+// the same message store it once. This method does not know when the server
+// stored the job message and writes 0 for it; workers, which know, build
+// dead letters with the stored time.
 func (t Topology) DeadLetterMessage(subject string, h nats.Header, data []byte, id, queue string, jobStream string, jobSeq uint64, reason Reason, cause string, attempts int) *nats.Msg {
-	t = t.WithDefaults()
-	if queue == "" || ValidateQueue(queue) != nil {
-		queue = invalidQueue
-	}
-	out := CopyHeader(h, 6)
-	if out.Get(HeaderID) == "" {
-		out.Set(HeaderID, id)
-	}
-	if len(cause) > 2048 {
-		cause = cause[:2048] + "…"
-	}
-	out.Set(HeaderReason, string(reason))
-	out.Set(HeaderError, strings.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' {
-			return ' '
-		}
-		return r
-	}, cause))
-	out.Set(HeaderAttempts, strconv.Itoa(attempts))
-	out.Set(HeaderSubject, subject)
-	out.Set(HeaderFailedAt, time.Now().UTC().Format(time.RFC3339Nano))
-	out.Set(HeaderMsgID, fmt.Sprintf("dlq:%s:%d", jobStream, jobSeq))
-	return &nats.Msg{
-		Subject: t.DeadLetterPrefix + "." + queue + "." + SubjectToken(id),
-		Header:  out,
-		Data:    data,
-	}
+	return wire.DeadLetterMessage(wire.DeadLetter{
+		Prefix:  t.WithDefaults().DeadLetterPrefix,
+		Subject: subject, Header: h, Data: data,
+		ID: id, Queue: queue,
+		Stream: jobStream, Seq: jobSeq, Stored: time.Unix(0, 0),
+		Reason: string(reason), Cause: cause, Attempts: attempts,
+	})
 }
 
 func (t Topology) deadLetterFromRaw(m *jetstream.RawStreamMsg) DeadLetter {
@@ -84,6 +72,7 @@ func (t Topology) deadLetterFromRaw(m *jetstream.RawStreamMsg) DeadLetter {
 		Header:  h,
 		Payload: m.Data,
 		Seq:     m.Sequence,
+		stored:  m.Subject,
 	}
 	dl.Attempts, _ = strconv.Atoi(h.Get(HeaderAttempts))
 	dl.FailedAt, _ = time.Parse(time.RFC3339Nano, h.Get(HeaderFailedAt))
@@ -103,13 +92,12 @@ type DeadLetterFilter struct {
 }
 
 func (c *Client) deadLetterSubject(queue string) (string, error) {
-	if queue == "" {
-		return c.topo.DeadLetterPrefix + ".>", nil
+	if queue != "" {
+		if err := ValidateQueue(queue); err != nil {
+			return "", err
+		}
 	}
-	if err := ValidateQueue(queue); err != nil {
-		return "", err
-	}
-	return c.topo.DeadLetterPrefix + "." + queue + ".*", nil
+	return wire.DeadLetterFilter(c.topo.DeadLetterPrefix, queue), nil
 }
 
 // DeadLetters lists dead letters, oldest first.
@@ -156,7 +144,7 @@ func (c *Client) DeadLetter(ctx context.Context, id string) (DeadLetter, error) 
 	if err != nil {
 		return DeadLetter{}, fmt.Errorf("jetjobs: dead-letter stream %s: %w", c.topo.DeadLetterStream, err)
 	}
-	m, err := s.GetLastMsgForSubject(ctx, c.topo.DeadLetterPrefix+".*."+SubjectToken(id))
+	m, err := s.GetLastMsgForSubject(ctx, wire.DeadLetterIDFilter(c.topo.DeadLetterPrefix, id))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return DeadLetter{}, fmt.Errorf("%w: no dead letter has ID %q", ErrDeadLetterNotFound, id)
 	}
@@ -168,7 +156,11 @@ func (c *Client) DeadLetter(ctx context.Context, id string) (DeadLetter, error) 
 
 // Replay publishes the dead letter with the given ID to its original subject
 // as a fresh job (same ID, payload and headers; attempts start over) and
-// deletes the dead letter only after the server acknowledged the publish.
+// deletes the dead letter only after the work stream acknowledged the
+// publish. It refuses, with ErrInvalidDeadLetter, a dead letter whose
+// original subject is not a job subject of the queue it is filed under, or
+// whose ID is not the one it is filed under: dead letters are written by
+// workers, and a replay must never publish anything but a job of that queue.
 func (c *Client) Replay(ctx context.Context, id string) (Result, error) {
 	dl, err := c.DeadLetter(ctx, id)
 	if err != nil {
@@ -178,29 +170,31 @@ func (c *Client) Replay(ctx context.Context, id string) (Result, error) {
 }
 
 func (c *Client) replay(ctx context.Context, dl DeadLetter) (Result, error) {
-	if dl.Subject == "" {
-		return Result{}, fmt.Errorf("%w: dead letter %d has no %s header; it cannot be replayed", ErrDecode, dl.Seq, HeaderSubject)
+	if err := c.replayable(dl); err != nil {
+		return Result{ID: dl.ID}, err
 	}
 	// The deadline goes too: a replay is a request to run the job now, and
 	// an expired job would only be dead-lettered again.
-	h := CopyHeader(dl.Header, 1, HeaderReason, HeaderError, HeaderAttempts, HeaderSubject, HeaderFailedAt, HeaderAttemptBase, HeaderDeadline)
+	h := CopyHeader(dl.Header, 2, HeaderReason, HeaderError, HeaderAttempts, HeaderSubject, HeaderFailedAt, HeaderAttemptBase, HeaderDeadline, HeaderNotBefore)
 	// A fresh message ID: the original one may still be in the duplicate
 	// window, which would swallow the replay. Naming it after the dead
 	// letter keeps a repeated replay of the same dead letter idempotent.
-	h.Set(HeaderMsgID, fmt.Sprintf("replay:%s:%d:%d", c.topo.DeadLetterStream, dl.Seq, dl.FailedAt.UnixNano()))
-	if dl.Reason == ReasonCanceled {
-		// Replaying a canceled job means it should run after all.
-		if err := c.forgetCancel(ctx, dl.ID); err != nil {
-			return Result{ID: dl.ID}, err
-		}
-	}
+	h.Set(HeaderMsgID, wire.CopyID(wire.CopyReplay, c.topo.DeadLetterStream, dl.Seq, dl.FailedAt))
+	// Replaying a canceled job means it should run after all. The replayed
+	// message says so itself, instead of the cancel record being deleted:
+	// that record is shared by every job with the ID, in every queue, and
+	// whoever writes dead letters of this queue must not lift the cancel of
+	// a job of another.
+	h.Set(HeaderReplayedAt, time.Now().UTC().Format(time.RFC3339Nano))
 	msg := &nats.Msg{Subject: dl.Subject, Header: h, Data: dl.Payload}
-	ack, err := c.js.PublishMsg(ctx, msg)
+	// The server refuses the publish unless the work stream stores it, so
+	// nothing else can answer it.
+	ack, err := c.js.PublishMsg(ctx, msg, jetstream.WithExpectStream(c.topo.Stream))
 	if err != nil {
 		return Result{ID: dl.ID}, c.publishError(msg, err)
 	}
-	if err := c.storedIn(msg, ack.Stream); err != nil {
-		return Result{ID: dl.ID, Seq: ack.Sequence}, fmt.Errorf("jetjobs: dead letter %d kept: %w", dl.Seq, err)
+	if ack.Stream != c.topo.Stream {
+		return Result{ID: dl.ID, Seq: ack.Sequence}, fmt.Errorf("%w: dead letter %d kept: the replay was stored in stream %q, not %s", ErrTopologyMismatch, dl.Seq, ack.Stream, c.topo.Stream)
 	}
 	if err := c.deleteDeadLetter(ctx, dl.Seq); err != nil {
 		return Result{ID: dl.ID, Seq: ack.Sequence}, fmt.Errorf("jetjobs: job %q replayed but its dead letter %d was not deleted: %w", dl.ID, dl.Seq, err)
@@ -208,14 +202,50 @@ func (c *Client) replay(ctx context.Context, dl DeadLetter) (Result, error) {
 	return Result{ID: dl.ID, Seq: ack.Sequence, Duplicate: ack.Duplicate}, nil
 }
 
+// replayable checks that replaying dl publishes a job and nothing else.
+// Whoever may write dead letters of a queue (its workers) chooses every
+// header of them, so the original subject is trusted only when it is a job
+// subject of this namespace whose queue is the queue the dead letter is
+// filed under, and the job ID only when the dead letter is filed under it:
+// a forged dead letter can then replay at most a job of its own queue, never
+// publish to another subject (such as a JetStream API request) or touch
+// another queue's jobs or cancel records.
+func (c *Client) replayable(dl DeadLetter) error {
+	refuse := func(why string, args ...any) error {
+		return fmt.Errorf("%w: dead letter %d (ID %q) is not replayed: %s; inspect it with `jetjobs dlq show` and delete it (dlq purge) if it was not written by a jetjobs worker",
+			ErrInvalidDeadLetter, dl.Seq, clip(dl.ID), fmt.Sprintf(why, args...))
+	}
+	if dl.Subject == "" {
+		return refuse("it has no %s header", HeaderSubject)
+	}
+	queue, _, err := ParseSubject(c.topo.Prefix, dl.Subject)
+	if err != nil {
+		return refuse("its %s %q is not a job subject of this namespace (%s.<queue>.<kind>)", HeaderSubject, clip(dl.Subject), c.topo.Prefix)
+	}
+	filedQueue, token, ok := wire.ParseDeadLetterSubject(c.topo.DeadLetterPrefix, dl.stored)
+	if !ok {
+		return refuse("it is stored on %q, outside %s.<queue>.<id>", clip(dl.stored), c.topo.DeadLetterPrefix)
+	}
+	if filedQueue != queue {
+		return refuse("it is filed under queue %q but names a job of queue %q", clip(filedQueue), queue)
+	}
+	if dl.ID == "" || token != SubjectToken(dl.ID) {
+		return refuse("it is filed under ID token %q but names job ID %q", clip(token), clip(dl.ID))
+	}
+	return nil
+}
+
 // ReplayAll replays the dead letters of queue (all queues when empty) that
 // exist when it starts, and returns how many it replayed: a replayed job
 // that fails again and comes back as a new dead letter is not replayed
 // again by the same call. progress, if not nil, is called after each.
+// Dead letters that Replay refuses (ErrInvalidDeadLetter) are left in place
+// and the others replayed; the error then wraps ErrInvalidDeadLetter.
 func (c *Client) ReplayAll(ctx context.Context, queue string, progress func(done int)) (int, error) {
 	var (
-		n       int
-		lastErr error
+		n, invalid int
+		lastErr    error
+		firstBad   error
 	)
 	mark, err := c.DeadLetterSequence(ctx)
 	if err != nil || mark == 0 {
@@ -225,7 +255,14 @@ func (c *Client) ReplayAll(ctx context.Context, queue string, progress func(done
 		if dl.Seq > mark {
 			return false
 		}
-		if _, err := c.replay(ctx, dl); err != nil {
+		if _, err := c.replay(ctx, dl); errors.Is(err, ErrInvalidDeadLetter) {
+			// One forged dead letter must not hold back the others.
+			invalid++
+			if firstBad == nil {
+				firstBad = err
+			}
+			return ctx.Err() == nil
+		} else if err != nil {
 			lastErr = err
 			return false
 		}
@@ -240,6 +277,9 @@ func (c *Client) ReplayAll(ctx context.Context, queue string, progress func(done
 	}
 	if err == nil {
 		err = ctx.Err()
+	}
+	if err == nil && invalid > 0 {
+		err = fmt.Errorf("%d dead letters were left where they are (the first: %w)", invalid, firstBad)
 	}
 	return n, err
 }
@@ -323,7 +363,7 @@ func (c *Client) apiRequest(ctx context.Context, subject string, req, resp any) 
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	msg, err := c.js.Conn().RequestWithContext(ctx, apiPrefix(c.js)+subject, data)
+	msg, err := c.js.Conn().RequestWithContext(ctx, wire.APIPrefix(c.js)+subject, data)
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) {
 			return jetstream.ErrJetStreamNotEnabled
@@ -331,18 +371,6 @@ func (c *Client) apiRequest(ctx context.Context, subject string, req, resp any) 
 		return err
 	}
 	return json.Unmarshal(msg.Data, resp)
-}
-
-// apiPrefix is the subject prefix of js's API requests.
-func apiPrefix(js jetstream.JetStream) string {
-	o := js.Options()
-	switch {
-	case o.Domain != "":
-		return "$JS." + o.Domain + ".API."
-	case o.APIPrefix != "":
-		return strings.TrimSuffix(o.APIPrefix, ".") + "."
-	}
-	return jetstream.DefaultAPIPrefix
 }
 
 func (c *Client) deleteDeadLetter(ctx context.Context, seq uint64) error {

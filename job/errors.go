@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jetjobs/jetjobs/internal/wire"
 )
 
 var (
 	// ErrInvalidName is returned for an invalid queue name, kind or subject.
-	ErrInvalidName = errors.New("jetjobs: invalid name")
+	ErrInvalidName = wire.ErrInvalidName
 	// ErrInvalidOption is returned for an option or config value out of range.
 	ErrInvalidOption = errors.New("jetjobs: invalid option")
 	// ErrEncode is returned when a job's arguments cannot be encoded as JSON.
@@ -29,6 +31,9 @@ var (
 	ErrNoStream = errors.New("jetjobs: work stream not found; create it with Client.EnsureTopology, a worker pool, or `jetjobs` CLI")
 	// ErrDeadLetterNotFound is returned when no dead letter has the given ID.
 	ErrDeadLetterNotFound = errors.New("jetjobs: dead letter not found")
+	// ErrInvalidDeadLetter reports a dead letter that replay refuses: its
+	// headers do not name a job of the queue it is filed under.
+	ErrInvalidDeadLetter = errors.New("jetjobs: invalid dead letter")
 	// ErrDecode wraps a payload or header that cannot be decoded into a job.
 	// A worker dead-letters such a job with reason "decode".
 	ErrDecode = errors.New("jetjobs: cannot decode job")

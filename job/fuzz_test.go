@@ -9,6 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/internal/wire"
 )
 
 // The fuzz targets below take what a foreign publisher controls — the
@@ -96,7 +98,7 @@ func FuzzReadInfo(f *testing.F) {
 		}
 		dl := Topology{}.DeadLetterMessage(subject, h, payload, info.ID, info.Queue, "JOBS", 7, ReasonDecode, cause, info.Attempt)
 		q, token, ok := strings.Cut(strings.TrimPrefix(dl.Subject, "jobs_dlq."), ".")
-		if !strings.HasPrefix(dl.Subject, "jobs_dlq.") || !ok || (q != "_invalid" && ValidateQueue(q) != nil) || invalidTokenChar(token) >= 0 {
+		if !strings.HasPrefix(dl.Subject, "jobs_dlq.") || !ok || (q != "_invalid" && ValidateQueue(q) != nil) || wire.InvalidTokenChar(token) >= 0 {
 			t.Fatalf("dead letter subject %q", dl.Subject)
 		}
 		back, derr := nats.DecodeHeadersMsg(headerBlock(dl.Header))

@@ -12,6 +12,12 @@ import (
 // DefaultMaxAttempts is the attempt limit of a job that names none.
 const DefaultMaxAttempts = 25
 
+// maxAttemptBase bounds the Jetjobs-Attempt-Base a job may carry: far more
+// attempts than any consumer delivers, and far from overflowing the
+// attempt count (a base near the largest int made attempts negative, and a
+// job with two allowed attempts ran a hundred times).
+const maxAttemptBase = 1 << 20
+
 // ReadInfo decodes the protocol-v1 envelope of a job message: queue and kind
 // from its subject, ID and limits from its headers, the attempt from its
 // delivery count. maxAttempts is the limit to use when the job names none.
@@ -52,8 +58,8 @@ func readInfo(prefix, subject string, h nats.Header, data []byte, meta *jetstrea
 	}
 	if v := h.Get(HeaderAttemptBase); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			fail(fmt.Errorf("%w: header %s=%q is not a count >= 0", ErrDecode, HeaderAttemptBase, clip(v)))
+		if err != nil || n < 0 || n > maxAttemptBase {
+			fail(fmt.Errorf("%w: header %s=%q is not a count from 0 to %d", ErrDecode, HeaderAttemptBase, clip(v), maxAttemptBase))
 		} else {
 			info.Attempt += n
 		}
@@ -80,6 +86,21 @@ func readInfo(prefix, subject string, h nats.Header, data []byte, meta *jetstrea
 			fail(fmt.Errorf("%w: header %s=%q is not an RFC 3339 time", ErrDecode, HeaderEnqueuedAt, clip(v)))
 		} else {
 			info.EnqueuedAt = t
+		}
+	}
+	if v := h.Get(HeaderNotBefore); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			fail(fmt.Errorf("%w: header %s=%q is not an RFC 3339 time", ErrDecode, HeaderNotBefore, clip(v)))
+		} else {
+			info.NotBefore = t
+			// The first delivery of a message stored before its time came
+			// early and was handed back: a wait, not an attempt. (Had a
+			// backlog held it past its time, that delivery ran, and this
+			// grants the job one attempt more than it was due.)
+			if meta.NumDelivered > 1 && meta.Timestamp.Before(t) {
+				info.Attempt--
+			}
 		}
 	}
 	if v := h.Get(HeaderDeadline); v != "" {

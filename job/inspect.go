@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/internal/wire"
 )
 
 // QueueStats are the figures of one queue at one moment, as Inspector reads
@@ -243,7 +245,7 @@ func (i *Inspector) countDeadLetters(ctx context.Context, dlq jetstream.Stream, 
 		return nil
 	}
 	count := func(q string) (uint64, error) {
-		return i.countMessages(ctx, dlq, i.topo.DeadLetterPrefix+"."+q+".*")
+		return i.countMessages(ctx, dlq, wire.DeadLetterFilter(i.topo.DeadLetterPrefix, q))
 	}
 	if only != "" {
 		n, err := count(only)

@@ -28,6 +28,9 @@ type Info struct {
 	Timeout time.Duration
 	// Deadline, when not zero, is the time after which the job must not start.
 	Deadline time.Time
+	// NotBefore, when not zero, is the time before which the job must not
+	// start (a job snoozed in its queue).
+	NotBefore time.Time
 	// Header holds every header of the message, including foreign ones.
 	Header nats.Header
 	// Payload is the raw JSON of the job's arguments.

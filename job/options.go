@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/jetjobs/jetjobs/internal/wire"
 )
 
 // Option sets a per-job enqueue option.
@@ -93,8 +95,7 @@ func Deadline(t time.Time) Option {
 // "Jetjobs-" are reserved and refused.
 func Header(name, value string) Option {
 	return func(o *options) error {
-		lower := strings.ToLower(name)
-		if name == "" || strings.HasPrefix(lower, "nats-") || strings.HasPrefix(lower, "jetjobs-") || strings.ContainsAny(name, ":") || !printableASCII(name) {
+		if name == "" || wire.ReservedHeader(name) || strings.ContainsAny(name, ":") || !printableASCII(name) {
 			return fmt.Errorf("%w: header %q: use a name of printable ASCII without ':' or spaces, not starting with Nats- or Jetjobs-", ErrInvalidOption, name)
 		}
 		if strings.ContainsAny(value, "\r\n") || strings.TrimSpace(value) != value {

@@ -98,6 +98,7 @@ func TestReadInfoMalformedHeaders(t *testing.T) {
 		{HeaderMaxAttempts, "many"}, {HeaderMaxAttempts, "0"}, {HeaderMaxAttempts, "-3"},
 		{HeaderTimeout, "soon"}, {HeaderTimeout, "-1s"}, {HeaderTimeout, "0s"},
 		{HeaderEnqueuedAt, "yesterday"}, {HeaderDeadline, "2026-13-01"}, {HeaderAttemptBase, "x"},
+		{HeaderAttemptBase, "9223372036854775807"}, {HeaderAttemptBase, "1048577"}, {HeaderNotBefore, "tomorrow"},
 	} {
 		h := nats.Header{}
 		h.Set(tc.header, tc.value)

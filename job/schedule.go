@@ -14,6 +14,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/internal/wire"
 )
 
 // Periodic jobs are server message schedules (nats-server 2.14 or newer):
@@ -78,12 +80,6 @@ type ScheduleInfo struct {
 // cronPresets are the presets the server knows.
 var cronPresets = []string{"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 
-// Header names of server message schedules.
-const (
-	scheduleTimeZoneHeader = "Nats-Schedule-Time-Zone"
-	rollupHeader           = "Nats-Rollup"
-)
-
 // normalizeSpec checks spec and tz as far as the client can and returns
 // spec with its spaces normalized. The server checks the cron fields.
 func normalizeSpec(spec, tz string) (string, error) {
@@ -128,8 +124,8 @@ func normalizeSpec(spec, tz string) (string, error) {
 
 // validateScheduleName checks a schedule's name: one subject token.
 func validateScheduleName(name string) error {
-	if name == "" || invalidTokenChar(name) >= 0 || len(name) > maxScheduleNameLen {
-		return fmt.Errorf("%w: schedule name %q: use one token of A-Z a-z 0-9 _ -, at most %d characters", ErrInvalidName, clip(name), maxScheduleNameLen)
+	if name == "" || wire.InvalidTokenChar(name) >= 0 || len(name) > wire.MaxScheduleNameLen {
+		return fmt.Errorf("%w: schedule name %q: use one token of A-Z a-z 0-9 _ -, at most %d characters", ErrInvalidName, clip(name), wire.MaxScheduleNameLen)
 	}
 	return nil
 }
@@ -170,12 +166,12 @@ func (c *Client) scheduleMessage(s Schedule) (*nats.Msg, error) {
 	if o.timeout > 0 {
 		msg.Header.Set(HeaderTimeout, o.timeout.String())
 	}
-	msg.Header.Set(scheduleHeader, spec)
-	msg.Header.Set(scheduleTargetHeader, c.topo.FireSubject(o.queue, s.Kind))
+	msg.Header.Set(wire.ScheduleSpec, spec)
+	msg.Header.Set(wire.ScheduleTarget, c.topo.FireSubject(o.queue, s.Kind))
 	if s.TimeZone != "" {
-		msg.Header.Set(scheduleTimeZoneHeader, s.TimeZone)
+		msg.Header.Set(wire.ScheduleTimeZone, s.TimeZone)
 	}
-	msg.Header.Set(rollupHeader, "sub") // one message per schedule name
+	msg.Header.Set(wire.Rollup, wire.RollupSubject) // one message per schedule name
 	if err := c.checkSize(len(msg.Subject) + len(msg.Data) + headerSize(msg.Header)); err != nil {
 		return nil, err
 	}
@@ -258,8 +254,8 @@ func scheduleHeaders(h nats.Header) nats.Header {
 	out := make(nats.Header, len(h))
 	for k, v := range h {
 		switch {
-		case k == scheduleHeader, k == scheduleTargetHeader, k == scheduleTimeZoneHeader:
-		case strings.HasPrefix(k, "Nats-"):
+		case k == wire.ScheduleSpec, k == wire.ScheduleTarget, k == wire.ScheduleTimeZone:
+		case strings.HasPrefix(k, wire.NatsPrefix):
 			continue
 		}
 		out[k] = v
@@ -353,17 +349,17 @@ func (c *Client) scheduleStream(ctx context.Context) (jetstream.Stream, error) {
 
 // scheduleInfo reads a stored schedule message.
 func (t Topology) scheduleInfo(m *jetstream.RawStreamMsg) ScheduleInfo {
+	name, _ := wire.CronName(t.SchedulePrefix, m.Subject)
 	s := ScheduleInfo{
-		Name:       strings.TrimPrefix(m.Subject, t.SchedulePrefix+".cron."),
-		Spec:       m.Header.Get(scheduleHeader),
-		TimeZone:   m.Header.Get(scheduleTimeZoneHeader),
+		Name:       name,
+		Spec:       m.Header.Get(wire.ScheduleSpec),
+		TimeZone:   m.Header.Get(wire.ScheduleTimeZone),
 		Payload:    m.Data,
 		Header:     m.Header,
 		DeclaredAt: m.Time,
 		Seq:        m.Sequence,
 	}
-	target := strings.TrimPrefix(m.Header.Get(scheduleTargetHeader), t.SchedulePrefix+".fire.")
-	s.Queue, s.Kind, _ = strings.Cut(target, ".")
+	s.Queue, s.Kind, _ = wire.ParseFireSubject(t.SchedulePrefix, m.Header.Get(wire.ScheduleTarget))
 	s.MaxAttempts, _ = strconv.Atoi(m.Header.Get(HeaderMaxAttempts))
 	s.Timeout, _ = time.ParseDuration(m.Header.Get(HeaderTimeout))
 	return s

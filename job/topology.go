@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/internal/wire"
 )
 
 // Defaults of Topology.
@@ -145,7 +147,7 @@ func (t Topology) Validate() error {
 		return fmt.Errorf("%w: Topology.Replicas is %d; use 1 to 5 (3 on a cluster)", ErrInvalidOption, t.Replicas)
 	case t.MaxMsgSize < 0:
 		return fmt.Errorf("%w: Topology.MaxMsgSize is %d; use a positive size in bytes", ErrInvalidOption, t.MaxMsgSize)
-	case invalidTokenChar(t.CancelBucket) >= 0:
+	case wire.InvalidTokenChar(t.CancelBucket) >= 0:
 		return fmt.Errorf("%w: Topology.CancelBucket %q: use only A-Z a-z 0-9 _ -", ErrInvalidOption, t.CancelBucket)
 	case t.MaxAge < 0, t.DuplicateWindow < 0, t.DeadLetterMaxAge < 0, t.CancelMaxAge < 0:
 		return fmt.Errorf("%w: Topology durations must not be negative", ErrInvalidOption)
@@ -390,18 +392,18 @@ func serverAtLeast(version string, major, minor int) bool {
 
 // AtSubject is the subject of the one-shot schedule of job id.
 func (t Topology) AtSubject(id string) string {
-	return t.WithDefaults().SchedulePrefix + ".at." + SubjectToken(id)
+	return wire.AtSubject(t.WithDefaults().SchedulePrefix, id)
 }
 
 // FireSubject is where the server fires scheduled jobs of queue and kind;
 // worker pools move them to Subject(Prefix, queue, kind).
 func (t Topology) FireSubject(queue, kind string) string {
-	return t.WithDefaults().SchedulePrefix + ".fire." + queue + "." + kind
+	return wire.FireSubject(t.WithDefaults().SchedulePrefix, queue, kind)
 }
 
 // CronSubject is the subject of the periodic schedule named name.
 func (t Topology) CronSubject(name string) string {
-	return t.WithDefaults().SchedulePrefix + ".cron." + name
+	return wire.CronSubject(t.WithDefaults().SchedulePrefix, name)
 }
 
 // CancelBucketConfig returns the configuration of the key-value bucket that

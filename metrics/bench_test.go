@@ -51,10 +51,9 @@ func BenchmarkPoolThroughput(b *testing.B) {
 			}
 			var done atomic.Int64
 			cfg := worker.Config{
-				Logger:              testLogger(),
-				NoDefaultMiddleware: true,
-				AckAsync:            true,
-				Queues:              map[string]worker.QueueConfig{"default": {Concurrency: 256}},
+				Logger:   testLogger(),
+				AckAsync: true,
+				Queues:   map[string]worker.QueueConfig{"default": {Concurrency: 256}},
 			}
 			if instrumented {
 				c, err := metrics.New(e.js, metrics.Config{})

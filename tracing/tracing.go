@@ -13,6 +13,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -83,7 +84,7 @@ func BeforePublish(cfg Config) func(ctx context.Context, msg *nats.Msg) {
 			ctx = prop.Extract(ctx, carrier)
 		}
 		dest := msg.Subject
-		if target := msg.Header.Get("Nats-Schedule-Target"); target != "" {
+		if target := msg.Header.Get(wire.ScheduleTarget); target != "" {
 			dest = target
 		}
 		_, span := tracer.Start(ctx, "create "+dest,

@@ -26,11 +26,14 @@ import (
 // server confirmed it, or after ackTimeout with a warning that the job may
 // run again. With Config.AckAsync they fire when it is published.
 type acker struct {
-	p       *Pool
+	nc      *nats.Conn
 	confirm bool
-	inbox   string // confirmations arrive on inbox.<token>
+	log     *slog.Logger
+	finish  func(Event) // ends a job once its acknowledgement is settled
+	inbox   string      // confirmations arrive on inbox.<token>
 	sub     *nats.Subscription
 	wake    chan struct{}
+	loops   loops
 
 	mu    sync.Mutex
 	queue []ackRequest // gathered, not yet published
@@ -56,26 +59,38 @@ type ackRequest struct {
 // publishes them.
 const ackDelay = 200 * time.Microsecond
 
-func newAcker(p *Pool) (*acker, error) {
-	a := &acker{p: p, confirm: !p.cfg.AckAsync, wake: make(chan struct{}, 1)}
+// newAcker returns an acker that acknowledges on nc, confirmed unless
+// !confirm, and hands each job's event to finish once its acknowledgement
+// is settled.
+func newAcker(nc *nats.Conn, confirm bool, log *slog.Logger, finish func(Event)) *acker {
+	return &acker{nc: nc, confirm: confirm, log: log, finish: finish, wake: make(chan struct{}, 1)}
+}
+
+// start subscribes for confirmations and starts the loop. Stop it once the
+// last job finished: it publishes nothing after that.
+func (a *acker) start(context.Context) error {
 	if a.confirm {
-		nc := p.js.Conn()
-		a.inbox = nc.NewInbox()
-		sub, err := nc.Subscribe(a.inbox+".*", a.confirmed)
+		a.inbox = a.nc.NewInbox()
+		sub, err := a.nc.Subscribe(a.inbox+".*", a.confirmed)
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("jetjobs: subscribe for acknowledgement confirmations: %w", err)
 		}
 		if err := sub.SetPendingLimits(-1, -1); err != nil {
 			_ = sub.Unsubscribe()
-			return nil, err
+			return err
 		}
 		a.sub = sub
 	}
-	return a, nil
+	a.loops.run(a.loop)
+	return nil
 }
 
-// ack hands over the acknowledgement of a job that succeeded; ev is fired
-// to the hooks once it is settled, and then the job counts as finished.
+// stop publishes what was gathered, settles what awaits confirmation, and
+// ends the loop.
+func (a *acker) stop() { a.loops.stop() }
+
+// ack hands over the acknowledgement of a job that succeeded; ev goes to
+// finish once it is settled.
 func (a *acker) ack(msg jetstream.Msg, ev Event) {
 	a.mu.Lock()
 	a.queue = append(a.queue, ackRequest{msg: msg, ev: ev})
@@ -88,9 +103,7 @@ func (a *acker) ack(msg jetstream.Msg, ev Event) {
 
 // loop publishes what was gathered, ackDelay after the first of a batch
 // arrived, and expires confirmations that did not come, until ctx ends.
-// Call it after the last job finished: it publishes nothing after ctx ends.
 func (a *acker) loop(ctx context.Context) {
-	defer a.p.background.Done()
 	delay := time.NewTimer(ackDelay)
 	delay.Stop()
 	expiry := time.NewTicker(time.Second)
@@ -134,7 +147,7 @@ func (a *acker) publish() {
 		}
 	}
 	a.mu.Unlock()
-	nc := a.p.js.Conn()
+	nc := a.nc
 	for i := range batch {
 		r := &batch[i]
 		if !a.confirm {
@@ -228,10 +241,9 @@ func (a *acker) settled(ev Event, err error) {
 		// The job succeeded but the server may not know: it will be
 		// redelivered after AckWait and run again (docs/semantics.md).
 		info := ev.Info
-		a.p.log.LogAttrs(context.Background(), slog.LevelWarn, "acknowledging a finished job failed; it may run again",
+		a.log.LogAttrs(context.Background(), slog.LevelWarn, "acknowledging a finished job failed; it may run again",
 			slog.String("job_id", info.ID), slog.String("queue", info.Queue), slog.String("kind", info.Kind), slog.String("error", err.Error()))
 		ev.Err = fmt.Errorf("the job succeeded, but its acknowledgement was not confirmed and it may run again: %w", err)
 	}
-	a.p.cfg.Hooks.fire(ev, a.p.log)
-	a.p.jobs.Done()
+	a.finish(ev)
 }

@@ -23,10 +23,6 @@ import (
 // lookup, and it keeps the running jobs by ID, so a cancel reaches a running
 // job's context at once.
 
-// errCanceledBeforeStart is the dead-letter error of a job canceled before
-// it started.
-var errCanceledBeforeStart = fmt.Errorf("%w before it started", job.ErrCanceled)
-
 // cancels is a pool's view of the cancel bucket and of its running jobs.
 type cancels struct {
 	kv     jetstream.KeyValue
@@ -57,6 +53,13 @@ func newCancels(kv jetstream.KeyValue, maxAge time.Duration) *cancels {
 // canceled reports whether the job with ID id was canceled. It is safe on a
 // nil receiver (cancellation unavailable).
 func (c *cancels) canceled(id string) bool {
+	return c.canceledSince(id, time.Time{})
+}
+
+// canceledSince reports whether the job with ID id was canceled after
+// since (any time when zero): a replayed job carries its replay time
+// (job.HeaderReplayedAt), and only a cancel made after it applies to it.
+func (c *cancels) canceledSince(id string, since time.Time) bool {
 	if c == nil {
 		return false
 	}
@@ -66,13 +69,20 @@ func (c *cancels) canceled(id string) bool {
 	c.idsMu.RLock()
 	at, ok := c.ids[job.SubjectToken(id)]
 	c.idsMu.RUnlock()
-	return ok && time.Since(at) < c.maxAge
+	return ok && time.Since(at) < c.maxAge && at.After(since)
+}
+
+// replayedAt is when the job of info was replayed from its dead letter,
+// zero if it was not (or the header cannot be read).
+func replayedAt(info *job.Info) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, info.Header.Get(job.HeaderReplayedAt))
+	return t
 }
 
 // confirm asks the bucket whether the cancel of id, known locally, still
-// stands, before a job is dead-lettered for it: a replay forgets the cancel
-// just before it republishes the job, and the job may arrive before the
-// watch reports that. If the bucket cannot be read the local view stands.
+// stands, before a job is dead-lettered for it: the record may have been
+// deleted just now, and the watch may not have reported it yet. If the
+// bucket cannot be read the local view stands.
 func (c *cancels) confirm(id string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
 	defer cancel()
@@ -85,26 +95,28 @@ func (c *cancels) confirm(id string) bool {
 	return true
 }
 
-// canceledBeforeStart reports whether a job about to start was canceled:
-// the local view, confirmed with the bucket (only for canceled jobs).
-func (c *cancels) canceledBeforeStart(id string) bool {
-	return c.canceled(id) && c.confirm(id)
+// canceledBeforeStart reports whether the job of info, about to start, was
+// canceled (after its replay, if it was replayed): the local view,
+// confirmed with the bucket (only for canceled jobs).
+func (c *cancels) canceledBeforeStart(info *job.Info) bool {
+	return c.canceled(info.ID) && c.canceledSince(info.ID, replayedAt(info)) && c.confirm(info.ID)
 }
 
 // track registers a starting job and returns its context, canceled with
 // cause job.ErrCanceled if the job is canceled while it runs, and a token
 // for untrack. It is safe on a nil receiver.
-func (c *cancels) track(ctx context.Context, id string) (context.Context, uint64) {
+func (c *cancels) track(ctx context.Context, info *job.Info) (context.Context, uint64) {
 	if c == nil {
 		return ctx, 0
 	}
+	id := info.ID
 	ctx, cancel := context.WithCancelCause(ctx)
 	c.mu.Lock()
 	c.next++
 	n := c.next
 	c.running[n] = trackedJob{key: job.SubjectToken(id), cancel: cancel}
 	c.mu.Unlock()
-	if c.canceled(id) {
+	if c.canceled(id) && c.canceledSince(id, replayedAt(info)) {
 		cancel(job.ErrCanceled) // canceled between the check before start and here
 	}
 	return ctx, n
@@ -158,7 +170,7 @@ func (c *cancels) add(key string, at time.Time) {
 	}
 }
 
-// remove forgets a cancel (a replayed job must run).
+// remove forgets a cancel whose record was deleted.
 func (c *cancels) remove(key string) {
 	c.idsMu.Lock()
 	delete(c.ids, key)
@@ -166,22 +178,33 @@ func (c *cancels) remove(key string) {
 	c.idsMu.Unlock()
 }
 
-// watchCancels loads the recorded cancels and then follows the cancel bucket
-// until bg ends. Without the bucket (Config.SkipTopology against a namespace
-// set up by an older version) the pool runs without cancellation and says so.
-func (p *Pool) watchCancels(ctx, bg context.Context) error {
-	topo := p.cfg.Topology
-	kv, err := p.js.KeyValue(ctx, topo.CancelBucket)
+// cancelWatch loads the recorded cancels and then follows the cancel bucket
+// until stop, as a service. Without the bucket (Config.SkipTopology against
+// a namespace set up by an older version) the pool runs without
+// cancellation and says so; cancels is then nil.
+type cancelWatch struct {
+	js      jetstream.JetStream
+	topo    job.Topology
+	log     *slog.Logger
+	cancels *cancels // set by start
+	loops   loops
+}
+
+func (cw *cancelWatch) start(ctx context.Context) error {
+	topo := cw.topo
+	kv, err := cw.js.KeyValue(ctx, topo.CancelBucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		p.log.LogAttrs(ctx, slog.LevelWarn, "cancel bucket not found; jobs cannot be canceled by ID until a pool starts without SkipTopology",
+		cw.log.LogAttrs(ctx, slog.LevelWarn, "cancel bucket not found; jobs cannot be canceled by ID until a pool starts without SkipTopology",
 			slog.String("bucket", topo.CancelBucket))
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("jetjobs: cancel bucket %s: %w", topo.CancelBucket, err)
 	}
-	w, err := kv.WatchAll(bg)
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	w, err := kv.WatchAll(watchCtx)
 	if err != nil {
+		stopWatch()
 		return fmt.Errorf("jetjobs: watch cancel bucket %s: %w", topo.CancelBucket, err)
 	}
 	c := newCancels(kv, topo.CancelMaxAge)
@@ -197,6 +220,7 @@ func (p *Pool) watchCancels(ctx, bg context.Context) error {
 		select {
 		case e, ok := <-w.Updates():
 			if !ok {
+				stopWatch()
 				return fmt.Errorf("jetjobs: watch cancel bucket %s: the watch ended", topo.CancelBucket)
 			}
 			if e == nil {
@@ -206,17 +230,17 @@ func (p *Pool) watchCancels(ctx, bg context.Context) error {
 			}
 		case <-ctx.Done():
 			_ = w.Stop()
+			stopWatch()
 			return fmt.Errorf("jetjobs: load canceled jobs from %s: %w", topo.CancelBucket, ctx.Err())
 		}
 	}
-	p.cancels = c
-	p.background.Add(1)
-	go func() {
-		defer p.background.Done()
+	cw.cancels = c
+	cw.loops.run(func(ctx context.Context) {
+		defer stopWatch()
 		defer func() { _ = w.Stop() }()
 		for {
 			select {
-			case <-bg.Done():
+			case <-ctx.Done():
 				return
 			case e, ok := <-w.Updates():
 				if !ok {
@@ -227,6 +251,8 @@ func (p *Pool) watchCancels(ctx, bg context.Context) error {
 				}
 			}
 		}
-	}()
+	})
 	return nil
 }
+
+func (cw *cancelWatch) stop() { cw.loops.stop() }

@@ -62,7 +62,8 @@ func TestCancelPendingJobNeverRuns(t *testing.T) {
 		t.Fatalf("handler ran %d times, want 1", ran.Load())
 	}
 
-	// Replaying a canceled job forgets the cancel: it runs.
+	// Replaying a canceled job runs it; the cancel still stands for other
+	// jobs with the ID.
 	if _, err := e.client.Replay(ctx, r.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +74,9 @@ func TestCancelPendingJobNeverRuns(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("replayed canceled job did not run")
+	}
+	if ok, err := e.client.Canceled(ctx, r.ID); err != nil || !ok {
+		t.Errorf("after the replay Canceled(%s) = %v, %v; want the cancel kept for other jobs with the ID", r.ID, ok, err)
 	}
 }
 

@@ -33,15 +33,23 @@ type Config struct {
 	// or updating them (for workers without stream-admin permissions). The
 	// queue consumers are still created or updated.
 	SkipTopology bool
-	// Logger receives the pool's logs; nil means slog.Default().
+	// SnoozeInQueue makes snoozed jobs wait in their own queue instead of
+	// the schedule stream: the job is republished to its subject with
+	// job.HeaderNotBefore, and a worker that receives it earlier hands it
+	// back to the server with a delayed Nak without running it. Set it for
+	// workers that may not publish to the schedule stream (the worker role
+	// of docs/security.md): the server allows roll-ups on every stream
+	// that holds schedules, so whoever may publish there can erase all of
+	// them. A job waiting this way counts toward its queue's Limit; a
+	// snooze through the schedule stream does not.
+	SnoozeInQueue bool
+	// Logger receives the pool's logs, among them one line per settled
+	// delivery (see docs/observability.md); nil means slog.Default().
 	Logger *slog.Logger
 	// Middleware wraps every handler, Middleware[0] outermost, around the
-	// per-kind middleware. Unless NoDefaultMiddleware is set, the pool puts
-	// middleware.Logging first.
+	// per-kind middleware. The pool recovers panics, applies timeouts and
+	// logs each attempt itself, outside all middleware.
 	Middleware []job.Middleware
-	// NoDefaultMiddleware leaves out the default logging middleware. Panics
-	// are recovered and timeouts applied regardless.
-	NoDefaultMiddleware bool
 	// RetryPolicy decides the delay after a failed attempt; nil means
 	// retry.Default() (exponential from 1s to 1h with jitter).
 	RetryPolicy retry.Policy
@@ -51,6 +59,10 @@ type Config struct {
 	// Timeout bounds each attempt of jobs that set no timeout of their own;
 	// zero means no timeout.
 	Timeout time.Duration
+	// MaxTimeout caps every attempt, whatever the job's own Jetjobs-Timeout
+	// or its kind's setting asks (a job from another service may ask for
+	// years); zero means no cap.
+	MaxTimeout time.Duration
 	// AckWait is how long the server waits for an acknowledgement or a
 	// heartbeat before it redelivers a job; default 30s. Running jobs send a
 	// heartbeat every AckWait/3, so only a dead worker's job waits this long.
@@ -188,6 +200,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: Config.MaxDeliver %d must exceed MaxAttempts %d", job.ErrInvalidOption, c.MaxDeliver, c.MaxAttempts)
 	case c.Timeout < 0:
 		return fmt.Errorf("%w: Config.Timeout %s must not be negative", job.ErrInvalidOption, c.Timeout)
+	case c.MaxTimeout < 0:
+		return fmt.Errorf("%w: Config.MaxTimeout %s must not be negative (zero means no cap)", job.ErrInvalidOption, c.MaxTimeout)
 	case c.FetchBatch < 1:
 		return fmt.Errorf("%w: Config.FetchBatch %d must be >= 1", job.ErrInvalidOption, c.FetchBatch)
 	case c.FetchWait < 2*time.Second:

@@ -23,7 +23,10 @@ func (WelcomeArgs) Kind() string { return "user.welcome" }
 
 // WelcomeWorker runs "user.welcome" jobs. Its optional MaxAttempts method
 // overrides the pool's default for this kind.
-type WelcomeWorker struct{ done chan string }
+type WelcomeWorker struct {
+	worker.WorkerDefaults[WelcomeArgs] // the pool's settings, unless overridden
+	done                               chan string
+}
 
 func (w WelcomeWorker) Work(ctx context.Context, j *job.Job[WelcomeArgs]) error {
 	w.done <- "welcomed " + j.Args.User
@@ -139,7 +142,10 @@ func (InvoiceArgs) Kind() string { return "invoice.send" }
 // InvoiceWorker sets each attempt's timeout through the optional Timeout
 // method (it sees the job, so it may depend on the arguments); MaxAttempts,
 // RetryPolicy and Middleware methods set those for the kind.
-type InvoiceWorker struct{ sent chan int }
+type InvoiceWorker struct {
+	worker.WorkerDefaults[InvoiceArgs]
+	sent chan int
+}
 
 func (w InvoiceWorker) Work(ctx context.Context, j *job.Job[InvoiceArgs]) error {
 	w.sent <- j.Args.Number

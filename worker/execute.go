@@ -2,8 +2,6 @@ package worker
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"runtime/debug"
 	"time"
@@ -16,10 +14,10 @@ import (
 // ackTimeout bounds each confirmed acknowledgement and dead-letter publish.
 const ackTimeout = 5 * time.Second
 
-// execute runs one delivered job and settles it with the server. It
-// returns false when it handed the job's acknowledgement to the acker,
-// which then finishes the job; true when the job is finished.
-func (p *Pool) execute(msg jetstream.Msg) bool {
+// execute runs one delivered job: decide says whether it may start; if so
+// its handler runs and decide says what becomes of the attempt; settle
+// carries that out and finishes the job.
+func (p *Pool) execute(msg jetstream.Msg) {
 	info, err := job.ReadInfo(p.cfg.Topology.Prefix, msg, p.cfg.MaxAttempts)
 	if info == nil {
 		// Not a JetStream message at all; nothing sensible can be done but
@@ -27,7 +25,8 @@ func (p *Pool) execute(msg jetstream.Msg) bool {
 		p.log.LogAttrs(context.Background(), slog.LevelError, "received a message without JetStream metadata; terminating it",
 			slog.String("subject", msg.Subject()), slog.String("error", err.Error()))
 		_ = msg.Term()
-		return true
+		p.jobs.Done()
+		return
 	}
 	entry := p.kinds[info.Kind] // read-only once started
 	if entry != nil && entry.maxAttempts > 0 && info.Header.Get(job.HeaderMaxAttempts) == "" {
@@ -39,48 +38,42 @@ func (p *Pool) execute(msg jetstream.Msg) bool {
 	// dead-letter publish that retries through a slow server must not let
 	// AckWait run out.
 	token := p.inflight.add(msg)
-	var ev Event
-	switch {
-	case err != nil:
-		ev = p.deadLetter(msg, info, job.ReasonDecode, err, false)
-	case info.Attempt > info.MaxAttempts:
-		ev = p.deadLetter(msg, info, job.ReasonMaxDeliveries, fmt.Errorf(
-			"delivery %d exceeds max attempts %d: earlier attempts ended without an outcome (the worker died or lost its connection)",
-			info.Attempt, info.MaxAttempts), false)
-	case p.cancels.canceledBeforeStart(info.ID):
-		ev = p.deadLetter(msg, info, job.ReasonCanceled, errCanceledBeforeStart, false)
-	case !info.Deadline.IsZero() && time.Now().After(info.Deadline):
-		ev = p.deadLetter(msg, info, job.ReasonExpired, fmt.Errorf("deadline %s passed before the job started", info.Deadline.Format(time.RFC3339)), false)
-	case entry == nil:
-		ev = p.noHandler(msg, info)
-	default:
+	a := attempt{info: info, now: time.Now(), decodeErr: err, served: entry != nil, policy: p.cfg.RetryPolicy}
+	if entry != nil {
+		a.policy = entry.policy
+	} else {
+		a.registered = p.kindNames
+	}
+	a.canceled = err == nil && p.cancels.canceledBeforeStart(info)
+	v := decide(a)
+	var elapsed time.Duration
+	if v.action == actRun {
 		if info.Timeout == 0 {
 			info.Timeout = entry.timeout
 		}
 		if info.Timeout == 0 {
 			info.Timeout = p.cfg.Timeout
 		}
-		start := time.Now()
-		err = p.run(entry, msg, info)
-		elapsed := time.Since(start)
-		if err == nil {
-			p.inflight.remove(token) // the acknowledgement is on its way
-			p.acker.ack(msg, Event{Info: info, Outcome: OutcomeSucceeded, Duration: elapsed})
-			return false
+		if p.cfg.MaxTimeout > 0 && (info.Timeout == 0 || info.Timeout > p.cfg.MaxTimeout) {
+			info.Timeout = p.cfg.MaxTimeout
 		}
-		ev = p.settle(msg, info, entry, err)
-		ev.Duration = elapsed
+		start := time.Now()
+		a.err = p.run(entry, info)
+		elapsed = time.Since(start)
+		a.ran = true
+		a.interrupted = a.err != nil && p.hardStop.Load()
+		v = decide(a)
 	}
-	p.inflight.remove(token)
-	p.cfg.Hooks.fire(ev, p.log)
-	return true
+	p.settle(msg, info, token, v, elapsed)
 }
 
 // run calls the kind's handler chain with the job's context: the pool's job
 // context (canceled at the shutdown deadline), the job's Info, its timeout,
-// and canceled if the job is canceled by ID. A panic becomes a *job.PanicError.
-func (p *Pool) run(entry *kindEntry, msg jetstream.Msg, info *job.Info) (err error) {
-	ctx, tracked := p.cancels.track(job.WithInfo(p.jobCtx, info), info.ID)
+// and canceled if the job is canceled by ID. A panic becomes a
+// *job.PanicError carrying its stack; this is the one place the pool
+// recovers panics.
+func (p *Pool) run(entry *kindEntry, info *job.Info) (err error) {
+	ctx, tracked := p.cancels.track(job.WithInfo(p.jobCtx, info), info)
 	defer func(ctx context.Context) { err = p.cancels.untrack(ctx, tracked, err) }(ctx) // after recover: a canceled job's panic is a cancel too
 	if info.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -89,65 +82,8 @@ func (p *Pool) run(entry *kindEntry, msg jetstream.Msg, info *job.Info) (err err
 	}
 	defer func() {
 		if v := recover(); v != nil {
-			pe := &job.PanicError{Value: v, Stack: debug.Stack()}
-			p.log.LogAttrs(ctx, slog.LevelError, "job handler panicked",
-				slog.String("job_id", info.ID), slog.String("queue", info.Queue), slog.String("kind", info.Kind),
-				slog.Int("attempt", info.Attempt), slog.Any("panic", v), slog.String("stack", string(pe.Stack)))
-			err = pe
+			err = &job.PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
 	return entry.chain.Handle(ctx, info)
-}
-
-// settle maps a failed attempt onto the server: retry, snooze or dead
-// letter. (Success goes to the acker.)
-func (p *Pool) settle(msg jetstream.Msg, info *job.Info, entry *kindEntry, err error) Event {
-	var (
-		snooze    *job.SnoozeError
-		permanent *job.PermanentError
-		canceled  *job.CanceledError
-	)
-	switch {
-	case p.hardStop.Load():
-		// Canceled by shutdown: let another worker have it at once,
-		// without counting the interrupted attempt.
-		p.handBack(msg)
-		return Event{Info: info, Outcome: OutcomeInterrupted, Err: err}
-	case errors.As(err, &snooze):
-		p.snooze(msg, info, snooze.Delay)
-		return Event{Info: info, Outcome: OutcomeSnoozed, Err: err, Delay: snooze.Delay}
-	case errors.As(err, &canceled):
-		return p.deadLetter(msg, info, job.ReasonCanceled, err, true)
-	case errors.Is(err, job.ErrDecode):
-		return p.deadLetter(msg, info, job.ReasonDecode, err, true)
-	case errors.As(err, &permanent), info.Attempt >= info.MaxAttempts:
-		return p.deadLetter(msg, info, job.ReasonFailed, err, true)
-	default:
-		delay := entry.policy.Delay(info.Attempt)
-		p.nak(msg, info, delay)
-		return Event{Info: info, Outcome: OutcomeRetried, Err: err, Delay: delay}
-	}
-}
-
-func (p *Pool) nak(msg jetstream.Msg, info *job.Info, delay time.Duration) {
-	if err := msg.NakWithDelay(delay); err != nil {
-		p.log.LogAttrs(context.Background(), slog.LevelWarn, "scheduling a retry failed; the job comes back after AckWait",
-			slog.String("job_id", info.ID), slog.String("queue", info.Queue), slog.String("kind", info.Kind), slog.String("error", err.Error()))
-	}
-}
-
-// noHandler handles a job of a kind this pool does not serve: another
-// worker version may serve it, so it is retried like a failure and
-// dead-lettered with reason no-handler after its last attempt.
-func (p *Pool) noHandler(msg jetstream.Msg, info *job.Info) Event {
-	cause := fmt.Errorf("no handler registered for kind %q (queue %s); registered: %v", info.Kind, info.Queue, p.Kinds())
-	if info.Attempt >= info.MaxAttempts {
-		return p.deadLetter(msg, info, job.ReasonNoHandler, cause, false)
-	}
-	p.log.LogAttrs(context.Background(), slog.LevelWarn, "job has no handler; will retry",
-		slog.String("job_id", info.ID), slog.String("queue", info.Queue), slog.String("kind", info.Kind),
-		slog.Int("attempt", info.Attempt), slog.Int("max_attempts", info.MaxAttempts))
-	delay := p.cfg.RetryPolicy.Delay(info.Attempt)
-	p.nak(msg, info, delay)
-	return Event{Info: info, Outcome: OutcomeRetried, Err: cause, Delay: delay}
 }

@@ -72,21 +72,34 @@ func (f *inflight) due(age time.Duration, now time.Time) []jetstream.Msg {
 // heartbeats tells the server, every AckWait/3, that each job running for
 // longer than that is still in progress, which restarts its AckWait. A live
 // worker's long job is thus never redelivered; a dead worker's job is, one
-// AckWait after its last heartbeat.
-func (p *Pool) heartbeats(ctx context.Context) {
-	defer p.background.Done()
-	every := p.cfg.AckWait / 3
-	t := time.NewTicker(every)
+// AckWait after its last heartbeat. The same tick ends runners idle for
+// longer than that.
+type heartbeats struct {
+	every    time.Duration
+	inflight *inflight
+	reap     func(cutoff time.Time) // ends runners idle since before cutoff
+	loops    loops
+}
+
+func (h *heartbeats) start(context.Context) error {
+	h.loops.run(h.loop)
+	return nil
+}
+
+func (h *heartbeats) stop() { h.loops.stop() }
+
+func (h *heartbeats) loop(ctx context.Context) {
+	t := time.NewTicker(h.every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			for _, msg := range p.inflight.due(every/2, now) {
+			for _, msg := range h.inflight.due(h.every/2, now) {
 				_ = msg.InProgress()
 			}
-			p.runners.reap(now.Add(-every))
+			h.reap(now.Add(-h.every))
 		}
 	}
 }

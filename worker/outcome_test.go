@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -121,47 +122,62 @@ func TestRawPublishWithoutHeadersRuns(t *testing.T) {
 
 // Snoozes of a second, of less than the schedules' one-second resolution
 // and of zero each run the job again, no earlier than asked, on the same
-// attempt.
+// attempt; a failure after them is attempt 1 and its retry attempt 2. In
+// the queue (SnoozeInQueue) the same holds and the schedule stream is never
+// written.
 func TestSnoozeDoesNotUseAttempts(t *testing.T) {
-	e := newEnv(t)
-	delays := []time.Duration{time.Second, 200 * time.Millisecond, 0}
-	type run struct {
-		attempt int
-		at      time.Time
-	}
-	var calls atomic.Int32
-	runs := make(chan run, 10)
-	e.pool(worker.Config{}, func(p *worker.Pool) {
-		must(t, worker.Handle(p, "sleepy", func(ctx context.Context, j *job.Job[struct{}]) error {
-			runs <- run{j.Attempt, time.Now()}
-			if n := int(calls.Add(1)); n <= len(delays) {
-				return job.Snooze(delays[n-1])
+	for _, inQueue := range []bool{false, true} {
+		t.Run(fmt.Sprintf("in queue %v", inQueue), func(t *testing.T) {
+			e := newEnv(t)
+			results := []error{job.Snooze(time.Second), job.Snooze(200 * time.Millisecond), job.Snooze(0), errors.New("flaky"), nil}
+			wantAttempt := []int{1, 1, 1, 1, 2}
+			type run struct {
+				attempt int
+				at      time.Time
 			}
-			return nil
-		}))
-	})
-	r := e.enqueue("sleepy", nil, job.MaxAttempts(1))
-	var seen []run
-	for len(seen) < len(delays)+1 {
-		select {
-		case x := <-runs:
-			seen = append(seen, x)
-		case <-time.After(15 * time.Second):
-			t.Fatalf("runs so far %v", seen)
-		}
-	}
-	for i, x := range seen {
-		if x.attempt != 1 {
-			t.Fatalf("run %d was attempt %d: the snooze of %s used up an attempt", i, x.attempt, delays[i-1])
-		}
-		if i > 0 {
-			if gap := x.at.Sub(seen[i-1].at); gap < delays[i-1] {
-				t.Fatalf("snoozed for %s, ran again after %s", delays[i-1], gap)
+			var calls atomic.Int32
+			runs := make(chan run, 10)
+			e.pool(worker.Config{SnoozeInQueue: inQueue, RetryPolicy: retry.Constant(10 * time.Millisecond)}, func(p *worker.Pool) {
+				must(t, worker.Handle(p, "sleepy", func(ctx context.Context, j *job.Job[struct{}]) error {
+					runs <- run{j.Attempt, time.Now()}
+					return results[min(int(calls.Add(1)), len(results))-1]
+				}))
+			})
+			r := e.enqueue("sleepy", nil, job.MaxAttempts(2))
+			var seen []run
+			for len(seen) < len(results) {
+				select {
+				case x := <-runs:
+					seen = append(seen, x)
+				case <-time.After(15 * time.Second):
+					t.Fatalf("runs so far %v", seen)
+				}
 			}
-		}
-	}
-	if dls := e.deadLetters(); len(dls) != 0 {
-		t.Fatalf("snoozed job %s dead-lettered: %+v", r.ID, dls)
+			for i, x := range seen {
+				if x.attempt != wantAttempt[i] {
+					t.Fatalf("run %d was attempt %d, want %d (runs %v)", i, x.attempt, wantAttempt[i], seen)
+				}
+				if i == 0 {
+					continue
+				}
+				var snooze *job.SnoozeError
+				if errors.As(results[i-1], &snooze) {
+					if gap := x.at.Sub(seen[i-1].at); gap < snooze.Delay {
+						t.Fatalf("snoozed for %s, ran again after %s", snooze.Delay, gap)
+					}
+				}
+			}
+			if dls := e.deadLetters(); len(dls) != 0 {
+				t.Fatalf("snoozed job %s dead-lettered: %+v", r.ID, dls)
+			}
+			if inQueue {
+				s, err := e.js.Stream(context.Background(), "JOBS_SCHEDULES")
+				must(t, err)
+				if last := s.CachedInfo().State.LastSeq; last != 0 {
+					t.Fatalf("the schedule stream holds %d messages; SnoozeInQueue must not write there", last)
+				}
+			}
+		})
 	}
 }
 
@@ -260,5 +276,28 @@ func TestDelayedJobRunsNoEarlierThanAsked(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("delayed job did not run")
+	}
+}
+
+// Config.MaxTimeout caps an attempt whatever time limit the job asks for.
+func TestMaxTimeoutCapsTheJobsOwnTimeout(t *testing.T) {
+	e := newEnv(t)
+	ended := make(chan time.Duration, 1)
+	e.pool(worker.Config{MaxTimeout: 200 * time.Millisecond}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "slow", func(ctx context.Context, j *job.Job[struct{}]) error {
+			start := time.Now()
+			<-ctx.Done()
+			ended <- time.Since(start)
+			return job.Permanent(ctx.Err())
+		}))
+	})
+	e.enqueue("slow", nil, job.Timeout(time.Hour))
+	select {
+	case d := <-ended:
+		if d > 10*time.Second {
+			t.Fatalf("the attempt ran %s; MaxTimeout is 200ms", d)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the job's own 1h timeout was not capped by MaxTimeout")
 	}
 }

@@ -15,12 +15,19 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetjobs/jetjobs/job"
-	"github.com/jetjobs/jetjobs/middleware"
 )
 
 // Pool runs the jobs of one or more queues. Create it with New, register
 // handlers with Handle or Register, then Start it (or Run it). A Pool is
 // started once; after Stop, create a new one.
+//
+// The pool is its parts (see docs/architecture.md): a puller per queue
+// asks the server for as many jobs as the queue has free slots; runners run
+// each job through execute, where decide (verdict.go) says what becomes of
+// it and settle carries that out; the acker confirms successes in batches;
+// and background services (relays, max-deliveries rescuer, cancel watch,
+// heartbeats) run beside them. The parts know each other only through the
+// functions the pool hands them.
 type Pool struct {
 	js  jetstream.JetStream
 	cfg Config
@@ -29,34 +36,29 @@ type Pool struct {
 	askedTopology job.Topology
 	log           *slog.Logger
 
-	mu      sync.Mutex
-	kinds   map[string]*kindEntry
-	state   int
-	stopErr error
-
-	queues    []*queue
-	schedules bool // the schedule stream exists (for snooze)
-	relays    []jetstream.ConsumeContext
+	mu        sync.Mutex
+	kinds     map[string]*kindEntry
+	kindNames []string // sorted, fixed by Start
+	state     int
+	stopErr   error
+	stopped   chan struct{}
 	stopping  atomic.Bool
 	hardStop  atomic.Bool
-	// status mirrors state, and pullers are the started pool's, for Ready,
-	// which must not wait for a Start in progress.
+	// status mirrors state for Ready, which must not wait for a Start in
+	// progress; pulling is the started pool's.
 	status  atomic.Int32
-	pullers atomic.Pointer[[]*puller]
+	pulling atomic.Pointer[pulling]
 
-	fetchCancel context.CancelFunc // stops pulling
-	jobCtx      context.Context    // parent of every job's context
-	jobCancel   context.CancelFunc // cancels running jobs at the shutdown deadline
-	bgCancel    context.CancelFunc // stops heartbeats and the advisory listener
-	loops       sync.WaitGroup     // fetch loops
-	jobs        sync.WaitGroup     // running and settling jobs
-	background  sync.WaitGroup     // heartbeat loop
-	inflight    inflight
-	runners     runners  // goroutines that run jobs
-	acker       *acker   // acknowledges jobs that succeeded
-	cancels     *cancels // nil without a cancel bucket
-	presence    *presence
-	stopped     chan struct{}
+	queues    []*queue
+	services  []service // started by Start in order, stopped in reverse
+	schedules bool      // snoozes may use the schedule stream
+	cancels   *cancels  // nil without a cancel bucket
+	acker     *acker
+	runners   runners
+	inflight  inflight           // running jobs, for heartbeats
+	jobs      sync.WaitGroup     // dispatched jobs not yet finished
+	jobCtx    context.Context    // parent of every job's context
+	jobCancel context.CancelFunc // cancels running jobs at the shutdown deadline
 }
 
 const (
@@ -99,7 +101,7 @@ func New(js jetstream.JetStream, cfg Config) (*Pool, error) {
 		return nil, err
 	}
 	p := &Pool{js: js, cfg: cfg, askedTopology: asked, log: cfg.Logger, kinds: map[string]*kindEntry{}, stopped: make(chan struct{})}
-	p.runners.p = p
+	p.runners.work = p.execute
 	return p, nil
 }
 
@@ -155,6 +157,53 @@ func (p *Pool) Start(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	if err := p.openQueues(ctx); err != nil {
+		return err
+	}
+	p.kindNames = slices.Sorted(maps.Keys(p.kinds))
+	for _, e := range p.kinds {
+		e.chain = job.Chain(job.Chain(e.handler, e.middleware...), p.cfg.Middleware...)
+		if e.policy == nil {
+			e.policy = p.cfg.RetryPolicy
+		}
+	}
+
+	topo, names := p.cfg.Topology, p.queueNames()
+	rel := &relays{js: p.js, topo: topo, queues: names, log: p.log}
+	watch := &cancelWatch{js: p.js, topo: topo, log: p.log}
+	p.acker = newAcker(p.js.Conn(), !p.cfg.AckAsync, p.log, p.finish)
+	services := []service{
+		rel,
+		&maxDeliveries{js: p.js, topo: topo, queues: names, log: p.log, fire: p.fire},
+		watch,
+		p.acker,
+		&heartbeats{every: p.cfg.AckWait / 3, inflight: &p.inflight, reap: p.runners.reap},
+		p.newPresence(),
+	}
+	if err := startServices(ctx, services); err != nil {
+		return err
+	}
+	p.schedules, p.cancels = rel.available, watch.cancels
+	p.jobCtx, p.jobCancel = context.WithCancel(context.Background())
+	pg := &pulling{queues: p.queues, edges: p.pullerEdges}
+	if err := pg.start(ctx); err != nil {
+		p.jobCancel()
+		stopServices(services)
+		return err
+	}
+	p.services = services
+	p.pulling.Store(pg)
+	p.state = stateStarted
+	p.status.Store(stateStarted)
+	p.log.LogAttrs(ctx, slog.LevelInfo, "worker pool started",
+		slog.Any("queues", names), slog.Int("kinds", len(p.kinds)),
+		slog.String("stream", p.cfg.Topology.Stream))
+	return nil
+}
+
+// openQueues creates or updates the consumer of each queue and gives each
+// queue its slots.
+func (p *Pool) openQueues(ctx context.Context) error {
 	stream, err := p.js.Stream(ctx, p.cfg.Topology.Stream)
 	if err != nil {
 		return fmt.Errorf("jetjobs: work stream %s: %w", p.cfg.Topology.Stream, err)
@@ -175,61 +224,53 @@ func (p *Pool) Start(ctx context.Context) (err error) {
 		}
 		p.queues = append(p.queues, &queue{name: name, concurrency: qc.Concurrency, cons: cons, slots: qs})
 	}
-	var pre []job.Middleware
-	if !p.cfg.NoDefaultMiddleware {
-		pre = append(pre, middleware.Logging(p.log))
-	}
-	for _, e := range p.kinds {
-		e.chain = job.Chain(job.Chain(e.handler, e.middleware...), append(slices.Clone(pre), p.cfg.Middleware...)...)
-		if e.policy == nil {
-			e.policy = p.cfg.RetryPolicy
-		}
-	}
-	if err := p.startRelays(ctx); err != nil {
-		p.stopRelays()
-		return err
-	}
-	p.jobCtx, p.jobCancel = context.WithCancel(context.Background())
-	var fetchCtx, bgCtx context.Context
-	fetchCtx, p.fetchCancel = context.WithCancel(context.Background())
-	bgCtx, p.bgCancel = context.WithCancel(context.Background())
-	err = p.listenMaxDeliveries(bgCtx)
-	if err == nil {
-		err = p.watchCancels(ctx, bgCtx)
-	}
-	if err != nil {
-		p.jobCancel()
-		p.fetchCancel()
-		p.bgCancel()
-		p.background.Wait()
-		p.stopRelays()
-		return err
-	}
-	pullers, err := p.startPulling()
-	if err != nil {
-		p.jobCancel()
-		p.fetchCancel()
-		p.bgCancel()
-		p.background.Wait()
-		p.stopRelays()
-		return err
-	}
-	p.background.Add(2)
-	go p.heartbeats(bgCtx)
-	go p.acker.loop(bgCtx)
-	for _, pl := range pullers {
-		p.loops.Add(1)
-		go pl.loop(fetchCtx)
-	}
-	p.pullers.Store(&pullers)
-	p.presence = p.startPresence(context.Background())
-	p.state = stateStarted
-	p.status.Store(stateStarted)
-	p.log.LogAttrs(ctx, slog.LevelInfo, "worker pool started",
-		slog.Any("queues", slices.Sorted(maps.Keys(p.cfg.Queues))), slog.Int("kinds", len(p.kinds)),
-		slog.String("stream", p.cfg.Topology.Stream))
 	return nil
 }
+
+func (p *Pool) queueNames() []string {
+	names := make([]string, len(p.queues))
+	for i, q := range p.queues {
+		names[i] = q.name
+	}
+	return names
+}
+
+// pullerEdges is what the puller of q may use of the pool.
+func (p *Pool) pullerEdges(q *queue) pullerEdges {
+	return pullerEdges{
+		nc:        p.js.Conn(),
+		next:      apiPrefix(p.js) + "CONSUMER.MSG.NEXT." + p.cfg.Topology.Stream + "." + q.name,
+		fetchWait: p.cfg.FetchWait,
+		batch:     p.cfg.FetchBatch,
+		log:       p.log,
+		deliver:   p.dispatch,
+		refuse:    p.handBackLater,
+		recreate:  p.recreateConsumer,
+	}
+}
+
+// dispatch runs msg on a runner. A job that arrives after Stop began never
+// starts: it is handed back for immediate redelivery.
+func (p *Pool) dispatch(pl *puller, msg jetstream.Msg) {
+	if p.stopping.Load() {
+		p.handBackLater(msg)
+		pl.q.slots.release()
+		return
+	}
+	p.jobs.Add(1)
+	p.runners.run(delivery{pl: pl, msg: msg})
+}
+
+// finish ends a dispatched job once it is settled: its hooks fire and Stop
+// no longer waits for it. Every dispatched job is finished exactly once, by
+// settle or, for a success, by the acker.
+func (p *Pool) finish(ev Event) {
+	p.fire(ev)
+	p.jobs.Done()
+}
+
+// fire calls the hooks with ev.
+func (p *Pool) fire(ev Event) { p.cfg.Hooks.fire(ev, p.log) }
 
 // Stop shuts the pool down gracefully: it stops pulling jobs, Naks jobs
 // that arrived but never started, and lets running jobs finish until ctx
@@ -258,9 +299,7 @@ func (p *Pool) Stop(ctx context.Context) error {
 	p.mu.Unlock()
 
 	p.stopping.Store(true)
-	p.fetchCancel()
-	p.stopRelays()
-	p.loops.Wait()
+	p.pulling.Load().stop()
 
 	done := make(chan struct{})
 	go func() { p.jobs.Wait(); close(done) }()
@@ -283,10 +322,8 @@ func (p *Pool) Stop(ctx context.Context) error {
 		<-done
 	}
 	p.runners.stop()
-	p.presence.Stop()
 	p.jobCancel()
-	p.bgCancel()
-	p.background.Wait()
+	stopServices(p.services)
 	if ferr := p.js.Conn().FlushTimeout(5 * time.Second); ferr != nil && !errors.Is(ferr, nats.ErrConnectionClosed) {
 		p.log.LogAttrs(context.Background(), slog.LevelWarn, "flushing acknowledgements at shutdown failed", slog.String("error", ferr.Error()))
 	}
@@ -309,30 +346,43 @@ func (p *Pool) Run(ctx context.Context) error {
 	return p.Stop(sctx)
 }
 
-// startPulling subscribes for the jobs of every queue and for the
-// confirmations of acknowledgements; the pullers still have to be started.
-func (p *Pool) startPulling() ([]*puller, error) {
-	var pullers []*puller
-	undo := func() {
-		for _, pl := range pullers {
-			_ = pl.sub.Unsubscribe()
-		}
-	}
-	for _, q := range p.queues {
-		pl, err := newPuller(p, q)
+// pulling is the pool's pullers, one per queue, as a service: start
+// subscribes for the jobs of every queue and starts the pull loops; stop
+// ends them, handing back what arrives meanwhile.
+type pulling struct {
+	queues  []*queue
+	edges   func(q *queue) pullerEdges
+	pullers []*puller
+	loops   loops
+}
+
+func (pg *pulling) start(context.Context) error {
+	for _, q := range pg.queues {
+		pl, err := newPuller(pg.edges(q), q)
 		if err != nil {
-			undo()
-			return nil, err
+			for _, pl := range pg.pullers {
+				_ = pl.sub.Unsubscribe()
+			}
+			return err
 		}
-		pullers = append(pullers, pl)
+		pg.pullers = append(pg.pullers, pl)
 	}
-	a, err := newAcker(p)
-	if err != nil {
-		undo()
-		return nil, err
+	for _, pl := range pg.pullers {
+		pg.loops.run(pl.loop)
 	}
-	p.acker = a
-	return pullers, nil
+	return nil
+}
+
+func (pg *pulling) stop() { pg.loops.stop() }
+
+// failing returns the failure of a queue that cannot pull, or nil.
+func (pg *pulling) failing() error {
+	for _, pl := range pg.pullers {
+		if err := pl.failing(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Running returns how many jobs the pool is running now.

@@ -15,9 +15,9 @@ import (
 
 // presence publishes the pool's presence (job.WorkerInfo) to the
 // namespace's worker stream every job.PresenceInterval, so that `jetjobs
-// workers` and the dashboard list the live pools. It is a background
-// service of its own: Start launches its loop, Stop ends it and marks the
-// pool as stopped. Publishing is best effort: a pool whose presence cannot
+// workers` and the dashboard list the live pools. It is one of the pool's
+// services: start launches its loop, stop ends it and marks the pool as
+// stopped. Publishing is best effort: a pool whose presence cannot
 // be published (no stream, no permission) works all the same, and says so
 // in its log once.
 type presence struct {
@@ -29,18 +29,20 @@ type presence struct {
 	snapshot func() ([]job.WorkerQueue, []job.RunningJob)
 
 	info   job.WorkerInfo // the fixed part
-	cancel context.CancelFunc
-	done   chan struct{}
+	loops  loops
 	warned bool
 }
 
-func newPresence(client *job.Client, log *slog.Logger, snapshot func() ([]job.WorkerQueue, []job.RunningJob)) *presence {
+// newPresence returns the pool's presence service.
+func (p *Pool) newPresence() *presence {
+	// The topology was validated by New, so NewClient cannot fail.
+	client, _ := job.NewClient(p.js, job.ClientConfig{Topology: p.cfg.Topology})
 	host, _ := os.Hostname()
 	return &presence{
 		client:   client,
-		log:      log,
+		log:      p.log,
 		every:    job.PresenceInterval,
-		snapshot: snapshot,
+		snapshot: p.presenceSnapshot,
 		info: job.WorkerInfo{
 			ID:        nuid.Next(),
 			Host:      host,
@@ -52,12 +54,10 @@ func newPresence(client *job.Client, log *slog.Logger, snapshot func() ([]job.Wo
 	}
 }
 
-// Start publishes the presence at once and then every interval, until Stop.
-func (p *presence) Start(ctx context.Context) {
-	ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	p.done = make(chan struct{})
-	go func() {
-		defer close(p.done)
+// start publishes the presence at once and then every interval, until
+// stop. It never fails: presence is best effort.
+func (p *presence) start(context.Context) error {
+	p.loops.run(func(ctx context.Context) {
 		t := time.NewTicker(p.every)
 		defer t.Stop()
 		for {
@@ -68,18 +68,15 @@ func (p *presence) Start(ctx context.Context) {
 			case <-t.C:
 			}
 		}
-	}()
+	})
+	return nil
 }
 
-// Stop ends the loop and replaces the presence with a stopped entry that
+// stop ends the loop and replaces the presence with a stopped entry that
 // expires within a second, so the pool disappears at once rather than
 // within its TTL.
-func (p *presence) Stop() {
-	if p == nil || p.cancel == nil {
-		return
-	}
-	p.cancel()
-	<-p.done
+func (p *presence) stop() {
+	p.loops.stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	p.publish(ctx, true)
@@ -102,17 +99,6 @@ func (p *presence) publish(ctx context.Context, stopped bool) {
 		p.log.LogAttrs(ctx, slog.LevelWarn, "cannot publish worker presence; the pool works, but `jetjobs workers` and the dashboard will not list it",
 			slog.String("worker_id", w.ID), slog.String("error", err.Error()))
 	}
-}
-
-// startPresence starts the pool's presence service.
-func (p *Pool) startPresence(ctx context.Context) *presence {
-	client, err := job.NewClient(p.js, job.ClientConfig{Topology: p.cfg.Topology})
-	if err != nil {
-		return nil // the topology was validated by New
-	}
-	s := newPresence(client, p.log, p.presenceSnapshot)
-	s.Start(ctx)
-	return s
 }
 
 // presenceSnapshot returns the pool's queues with their busy slots and the

@@ -12,6 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/retry"
 )
 
 // puller pulls the jobs of one queue into free slots. It holds one
@@ -36,9 +38,8 @@ import (
 // use; its first job makes it busy. When slots are shared, a busy queue's
 // requests expire after briefFetchWait (see slots.pulled).
 type puller struct {
-	p      *Pool
+	pullerEdges
 	q      *queue
-	next   string // the consumer's next-message API subject
 	sub    *nats.Subscription
 	refill int // with requests waiting, free slots gathered before asking again
 
@@ -61,35 +62,42 @@ type puller struct {
 	closed  chan struct{} // the subscription ended
 }
 
+// pullerEdges is all a puller knows of the rest of the pool.
+type pullerEdges struct {
+	nc        *nats.Conn
+	next      string // the consumer's next-message API subject
+	fetchWait time.Duration
+	batch     int // most jobs one request asks for
+	log       *slog.Logger
+	// deliver runs a job that arrived for a reserved slot, which goes with
+	// it.
+	deliver func(pl *puller, msg jetstream.Msg)
+	// refuse hands back a job that arrived with no slot for it.
+	refuse func(msg jetstream.Msg)
+	// recreate creates the queue's consumer again (it was deleted).
+	recreate func(ctx context.Context, q *queue)
+}
+
+// pullBackoff spaces the tries of a puller whose requests fail.
+var pullBackoff = retry.Exponential{Initial: 100 * time.Millisecond, Max: 5 * time.Second, Jitter: retry.NoJitter}
+
 // sentReq is a request sent at a time; watch uses it to find lost ones.
 type sentReq struct {
 	at time.Time
 	n  int
 }
 
-func newPuller(p *Pool, q *queue) (*puller, error) {
-	prefix := jetstream.DefaultAPIPrefix
-	switch o := p.js.Options(); {
-	case o.Domain != "":
-		prefix = "$JS." + o.Domain + ".API."
-	case o.APIPrefix != "":
-		prefix = o.APIPrefix
-		if prefix[len(prefix)-1] != '.' {
-			prefix += "."
-		}
-	}
+func newPuller(e pullerEdges, q *queue) (*puller, error) {
 	pl := &puller{
-		p:       p,
-		q:       q,
-		next:    prefix + "CONSUMER.MSG.NEXT." + p.cfg.Topology.Stream + "." + q.name,
-		refill:  max(1, min(q.concurrency, p.cfg.FetchBatch)/2),
-		idle:    true,
-		starved: make(chan struct{}, 1),
-		freed:   make(chan struct{}, 1),
-		closed:  make(chan struct{}),
+		pullerEdges: e,
+		q:           q,
+		refill:      max(1, min(q.concurrency, e.batch)/2),
+		idle:        true,
+		starved:     make(chan struct{}, 1),
+		freed:       make(chan struct{}, 1),
+		closed:      make(chan struct{}),
 	}
-	nc := p.js.Conn()
-	sub, err := nc.Subscribe(nc.NewInbox(), pl.receive)
+	sub, err := e.nc.Subscribe(e.nc.NewInbox(), pl.receive)
 	if err != nil {
 		return nil, fmt.Errorf("jetjobs: subscribe for the jobs of queue %s: %w", q.name, err)
 	}
@@ -107,14 +115,12 @@ func newPuller(p *Pool, q *queue) (*puller, error) {
 
 // loop sends pull requests until ctx ends, then drains the subscription.
 func (pl *puller) loop(ctx context.Context) {
-	defer pl.p.loops.Done()
 	defer pl.drain()
-	nc := pl.p.js.Conn()
-	reconnected := nc.StatusChanged(nats.CONNECTED)
-	defer nc.RemoveStatusListener(reconnected)
-	watch := time.NewTicker(pl.p.cfg.FetchWait / 5)
+	reconnected := pl.nc.StatusChanged(nats.CONNECTED)
+	defer pl.nc.RemoveStatusListener(reconnected)
+	watch := time.NewTicker(pl.fetchWait / 5)
 	defer watch.Stop()
-	delay := time.Duration(0)
+	failures := 0
 	for {
 		n, ok := pl.reserve(ctx, reconnected, watch.C)
 		if !ok {
@@ -125,12 +131,13 @@ func (pl *puller) loop(ctx context.Context) {
 			err = pl.takeFailure()
 		}
 		if err == nil {
-			delay = 0
+			failures = 0
 			continue
 		}
 		// The server is away, restarting, or the consumer is gone: back off
 		// and try again; the connection reconnects on its own.
-		delay = min(max(2*delay, 100*time.Millisecond), 5*time.Second)
+		failures++
+		delay := pullBackoff.Delay(failures)
 		level := slog.LevelWarn
 		if errors.Is(err, errLostRequests) {
 			level = slog.LevelDebug // after a reconnect, as expected
@@ -142,11 +149,11 @@ func (pl *puller) loop(ctx context.Context) {
 			pl.failedWith = err
 			pl.mu.Unlock()
 		}
-		pl.p.log.LogAttrs(ctx, level, "pulling jobs failed; retrying",
+		pl.log.LogAttrs(ctx, level, "pulling jobs failed; retrying",
 			slog.String("queue", pl.q.name), slog.String("error", err.Error()), slog.Duration("retry_in", delay))
 		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, errLostRequests) {
 			// Requests to a consumer that is gone vanish unanswered.
-			pl.p.recreateConsumer(ctx, pl.q)
+			pl.recreate(ctx, pl.q)
 		}
 		t := time.NewTimer(delay)
 		select {
@@ -168,7 +175,7 @@ func (pl *puller) reserve(ctx context.Context, reconnected <-chan nats.Status, w
 		pl.mu.Lock()
 		pending, idle := pl.pending, pl.idle
 		pl.mu.Unlock()
-		limit := pl.p.cfg.FetchBatch
+		limit := pl.batch
 		if idle {
 			limit = 1
 		}
@@ -204,12 +211,12 @@ func (pl *puller) reserve(ctx context.Context, reconnected <-chan nats.Status, w
 // connection or the server was lost), and requests whose expiry passed
 // unanswered (the server dropped them).
 func (pl *puller) watch(now time.Time) {
-	hb := pl.p.cfg.FetchWait / 5
+	hb := pl.fetchWait / 5
 	pl.mu.Lock()
 	silent := pl.pending > 0 && now.Sub(pl.lastHeard) > 2*hb && !pl.brief
 	// Requests end by their expiry, in any order; so only the slots of
 	// requests sent since the cutoff may still be pending.
-	cutoff := now.Add(-pl.p.cfg.FetchWait - hb)
+	cutoff := now.Add(-pl.fetchWait - hb)
 	i := 0
 	for i < len(pl.sent) && pl.sent[i].at.Before(cutoff) {
 		i++
@@ -234,7 +241,7 @@ var errLostRequests = errors.New("jetjobs: pull requests lost")
 
 // request asks the server for n jobs, whose slots are reserved.
 func (pl *puller) request(n int) error {
-	wait, hb := pl.p.cfg.FetchWait, pl.p.cfg.FetchWait/5
+	wait, hb := pl.fetchWait, pl.fetchWait/5
 	pl.mu.Lock()
 	if pl.brief {
 		wait, hb = briefFetchWait, 0
@@ -261,7 +268,7 @@ func (pl *puller) request(n int) error {
 		body = strconv.AppendInt(append(body, `,"idle_heartbeat":`...), int64(hb), 10)
 	}
 	body = append(body, '}')
-	if err := pl.p.js.Conn().PublishRequest(pl.next, pl.sub.Subject, body); err != nil {
+	if err := pl.nc.PublishRequest(pl.next, pl.sub.Subject, body); err != nil {
 		pl.giveUp(false, n)
 		return err
 	}
@@ -300,12 +307,12 @@ func (pl *puller) receive(msg *nats.Msg) {
 		pl.brief = brief
 		pl.mu.Unlock()
 	}
-	m := newMessage(msg, pl.p.js.Conn())
+	m := newMessage(msg, pl.nc)
 	if !reserved && !pl.q.slots.tryAcquire() {
-		pl.p.handBackLater(m) // a job of a request given up on, and no slot for it
+		pl.refuse(m) // a job of a request given up on, and no slot for it
 		return
 	}
-	pl.p.dispatch(pl, m)
+	pl.deliver(pl, m)
 }
 
 // status handles a status message from the server.
@@ -406,7 +413,7 @@ func (pl *puller) settled() { signal(pl.freed) }
 // is already on its way is received and, the pool stopping, handed back.
 // Then the slots of requests still waiting are freed.
 func (pl *puller) drain() {
-	if !pl.p.js.Conn().IsConnected() {
+	if !pl.nc.IsConnected() {
 		// Nothing more can arrive, and a drain would wait for a reconnect:
 		// what the server sent this pool comes back after AckWait.
 		_ = pl.sub.Unsubscribe()

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jetjobs/jetjobs/job"
@@ -17,19 +20,51 @@ var ErrAlreadyRegistered = errors.New("jetjobs: kind already registered")
 // ErrStarted is returned when a pool is changed or started after Start.
 var ErrStarted = errors.New("jetjobs: pool already started")
 
-// Worker runs jobs whose arguments decode into T. Its kind is the result of
-// a Kind() string method on the worker or, failing that, on T (job.Args).
+// Worker runs jobs whose arguments decode into T, and gives its kind's
+// settings. Its kind is the result of a Kind() string method on the worker
+// or, failing that, on T (job.Args).
 //
-// A Worker may also implement any of these to override the pool's settings
-// for its kind:
-//
-//	Timeout(*job.Job[T]) time.Duration
-//	MaxAttempts() int
-//	RetryPolicy() retry.Policy
-//	Middleware() []job.Middleware
+// Embed WorkerDefaults[T] to have every setting method return "the pool's
+// setting", and override the ones that differ. A setting method with a
+// wrong signature then does not compile (the type no longer satisfies
+// Worker[T]), and Register refuses a worker with a method whose name is a
+// near miss of a setting's (Timout, MaxAttempt), which would otherwise be
+// silently ignored.
 type Worker[T any] interface {
+	// Work runs one attempt of the job.
 	Work(ctx context.Context, j *job.Job[T]) error
+	// Timeout bounds the attempt of j (unless the job sets its own);
+	// zero means the pool's Config.Timeout.
+	Timeout(j *job.Job[T]) time.Duration
+	// MaxAttempts bounds the attempts of the kind's jobs that set no limit;
+	// zero means the pool's Config.MaxAttempts.
+	MaxAttempts() int
+	// RetryPolicy gives the delays between the kind's attempts; nil means
+	// the pool's Config.RetryPolicy.
+	RetryPolicy() retry.Policy
+	// Middleware wraps the kind's handler, inside the pool's middleware.
+	Middleware() []job.Middleware
 }
+
+// WorkerDefaults implements every setting method of Worker[T] with the
+// pool's setting. Embed it in a worker and override what differs:
+//
+//	type reportWorker struct{ worker.WorkerDefaults[ReportArgs] }
+//
+//	func (reportWorker) MaxAttempts() int { return 3 }
+type WorkerDefaults[T any] struct{}
+
+// Timeout returns 0: the pool's timeout.
+func (WorkerDefaults[T]) Timeout(*job.Job[T]) time.Duration { return 0 }
+
+// MaxAttempts returns 0: the pool's limit.
+func (WorkerDefaults[T]) MaxAttempts() int { return 0 }
+
+// RetryPolicy returns nil: the pool's policy.
+func (WorkerDefaults[T]) RetryPolicy() retry.Policy { return nil }
+
+// Middleware returns nil: no middleware of the kind's own.
+func (WorkerDefaults[T]) Middleware() []job.Middleware { return nil }
 
 // KindOption sets a per-kind setting at registration.
 type KindOption func(*kindEntry) error
@@ -116,23 +151,74 @@ func Register[T any](p *Pool, w Worker[T], opts ...KindOption) error {
 		}
 		kind = a.Kind()
 	}
+	if err := checkMethodNames(w); err != nil {
+		return err
+	}
 	var pre []KindOption
-	if m, ok := w.(interface{ MaxAttempts() int }); ok {
-		pre = append(pre, WithMaxAttempts(m.MaxAttempts()))
+	if n := w.MaxAttempts(); n != 0 {
+		pre = append(pre, WithMaxAttempts(n))
 	}
-	if r, ok := w.(interface{ RetryPolicy() retry.Policy }); ok {
-		pre = append(pre, WithRetryPolicy(r.RetryPolicy()))
+	if r := w.RetryPolicy(); r != nil {
+		pre = append(pre, WithRetryPolicy(r))
 	}
-	if m, ok := w.(interface{ Middleware() []job.Middleware }); ok {
-		pre = append(pre, WithMiddleware(m.Middleware()...))
+	if mws := w.Middleware(); len(mws) > 0 {
+		pre = append(pre, WithMiddleware(mws...))
 	}
-	var timeout func(*job.Job[T]) time.Duration
-	if t, ok := w.(interface {
-		Timeout(*job.Job[T]) time.Duration
-	}); ok {
-		timeout = t.Timeout
+	return p.register(kind, typed(w.Work, w.Timeout), append(pre, opts...))
+}
+
+// settingMethods are the methods of Worker[T] (and Kind) that the pool
+// calls.
+var settingMethods = []string{"Work", "Kind", "Timeout", "MaxAttempts", "RetryPolicy", "Middleware"}
+
+// checkMethodNames refuses a worker with a method whose name is a near miss
+// of a setting method's: it would never be called, and the setting the
+// author meant would silently not apply.
+func checkMethodNames(w any) error {
+	t := reflect.TypeOf(w)
+	for i := range t.NumMethod() {
+		name := t.Method(i).Name
+		if slices.Contains(settingMethods, name) {
+			continue
+		}
+		for _, want := range settingMethods {
+			if nearMiss(name, want) {
+				return fmt.Errorf("%w: Register: %s has a method %s, which the pool never calls; did you mean %s? (see worker.Worker)", job.ErrInvalidOption, t, name, want)
+			}
+		}
 	}
-	return p.register(kind, typed(w.Work, timeout), append(pre, opts...))
+	return nil
+}
+
+// nearMiss reports whether name differs from want only in case, or by at
+// most two edits for names of five letters or more.
+func nearMiss(name, want string) bool {
+	a, b := strings.ToLower(name), strings.ToLower(want)
+	if a == b {
+		return true
+	}
+	return len(b) >= 5 && editDistance(a, b) <= 2
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // typed bridges a typed handler to the engine: it decodes the payload into

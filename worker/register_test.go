@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +25,7 @@ func (reportArgs) Kind() string { return "report.build" }
 
 // reportWorker overrides every per-kind setting through optional methods.
 type reportWorker struct {
+	worker.WorkerDefaults[reportArgs]
 	mu    sync.Mutex
 	trail []string
 }
@@ -133,5 +137,52 @@ func TestDeadLetterReplayAllAndPurge(t *testing.T) {
 	must(t, err)
 	if purged != 3 || len(e.deadLetters()) != 0 {
 		t.Fatalf("purged %d, %d left", purged, len(e.deadLetters()))
+	}
+}
+
+// misspeltWorker means to set its kind's attempts but misspells the method.
+type misspeltWorker struct {
+	worker.WorkerDefaults[reportArgs]
+}
+
+func (misspeltWorker) Work(context.Context, *job.Job[reportArgs]) error { return nil }
+func (misspeltWorker) MaxAttempt() int                                  { return 2 }
+
+// timoutWorker misspells Timeout.
+type timoutWorker struct {
+	worker.WorkerDefaults[reportArgs]
+}
+
+func (timoutWorker) Work(context.Context, *job.Job[reportArgs]) error { return nil }
+func (timoutWorker) Timout(*job.Job[reportArgs]) time.Duration        { return time.Second }
+
+// A setting method whose name is a near miss would never be called:
+// Register refuses the worker and names the method it meant.
+func TestRegisterRefusesMisspeltSettings(t *testing.T) {
+	p, err := worker.New(newEnv(t).js, worker.Config{Logger: testLogger()})
+	must(t, err)
+	for _, tc := range []struct {
+		w    worker.Worker[reportArgs]
+		want string
+	}{{misspeltWorker{}, "MaxAttempts"}, {timoutWorker{}, "Timeout"}} {
+		err := worker.Register(p, tc.w)
+		if !errors.Is(err, job.ErrInvalidOption) || !strings.Contains(err.Error(), "did you mean "+tc.want) {
+			t.Errorf("Register(%T) = %v; want ErrInvalidOption naming %s", tc.w, err, tc.want)
+		}
+	}
+}
+
+// A setting method with the wrong signature does not compile: the worker
+// no longer satisfies worker.Worker.
+func TestWrongSettingSignatureDoesNotCompile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a program")
+	}
+	out, err := exec.Command("go", "build", "-o", os.DevNull, "./testdata/wrongsetting").CombinedOutput()
+	if err == nil {
+		t.Fatal("testdata/wrongsetting compiled; its MaxAttempts() int64 must be a compile error")
+	}
+	if !strings.Contains(string(out), "MaxAttempts") {
+		t.Fatalf("the build failed, but not over MaxAttempts:\n%s", out)
 	}
 }

@@ -23,51 +23,67 @@ import (
 // ignores. The fired copy is acknowledged (and so removed) only after the
 // work stream stored the job.
 
+// relays is the relay of every served queue, as a service.
+type relays struct {
+	js     jetstream.JetStream
+	topo   job.Topology
+	queues []string
+	log    *slog.Logger
+
+	// available: the schedule stream exists (a server of 2.12 or newer),
+	// so snoozes can use it. Set by start.
+	available bool
+	ccs       []jetstream.ConsumeContext
+}
+
 // relayConsumerName names the relay consumer of queue.
 func relayConsumerName(queue string) string { return "fire-" + queue }
 
-func (p *Pool) startRelays(ctx context.Context) error {
-	stream, err := p.js.Stream(ctx, p.cfg.Topology.ScheduleStream)
+func (r *relays) start(ctx context.Context) error {
+	stream, err := r.js.Stream(ctx, r.topo.ScheduleStream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil // no schedules on this server (older than 2.12)
 	}
 	if err != nil {
-		return fmt.Errorf("jetjobs: schedule stream %s: %w", p.cfg.Topology.ScheduleStream, err)
+		return fmt.Errorf("jetjobs: schedule stream %s: %w", r.topo.ScheduleStream, err)
 	}
-	p.schedules = true
-	for _, q := range p.queues {
+	r.available = true
+	for _, q := range r.queues {
 		cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-			Name:          relayConsumerName(q.name),
-			Durable:       relayConsumerName(q.name),
-			Description:   "jetjobs: moves fired scheduled jobs of queue " + q.name + " into the work stream",
-			FilterSubject: p.cfg.Topology.SchedulePrefix + ".fire." + q.name + ".>",
+			Name:          relayConsumerName(q),
+			Durable:       relayConsumerName(q),
+			Description:   "jetjobs: moves fired scheduled jobs of queue " + q + " into the work stream",
+			FilterSubject: r.topo.SchedulePrefix + ".fire." + q + ".>",
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       30 * time.Second,
 			MaxAckPending: 1024,
 		})
-		if err != nil {
-			return fmt.Errorf("jetjobs: relay consumer for queue %s: %w", q.name, err)
+		if err == nil {
+			var cc jetstream.ConsumeContext
+			cc, err = cons.Consume(r.relay, jetstream.PullMaxMessages(64), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+				r.log.LogAttrs(context.Background(), slog.LevelDebug, "relay consumer", slog.String("queue", q), slog.String("error", err.Error()))
+			}))
+			if err == nil {
+				r.ccs = append(r.ccs, cc)
+			}
 		}
-		cc, err := cons.Consume(p.relay, jetstream.PullMaxMessages(64), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			p.log.LogAttrs(context.Background(), slog.LevelDebug, "relay consumer", slog.String("queue", q.name), slog.String("error", err.Error()))
-		}))
 		if err != nil {
-			return fmt.Errorf("jetjobs: relay for queue %s: %w", q.name, err)
+			r.stop()
+			return fmt.Errorf("jetjobs: relay for queue %s: %w", q, err)
 		}
-		p.relays = append(p.relays, cc)
 	}
 	return nil
 }
 
 // relay moves one fired job into the work stream.
-func (p *Pool) relay(msg jetstream.Msg) {
+func (r *relays) relay(msg jetstream.Msg) {
 	meta, err := msg.Metadata()
 	if err != nil {
 		_ = msg.Term()
 		return
 	}
-	rest, _ := strings.CutPrefix(msg.Subject(), p.cfg.Topology.SchedulePrefix+".fire.")
-	out := &nats.Msg{Subject: p.cfg.Topology.Prefix + "." + rest, Header: job.CopyHeader(msg.Headers(), 1), Data: msg.Data()}
+	rest, _ := strings.CutPrefix(msg.Subject(), r.topo.SchedulePrefix+".fire.")
+	out := &nats.Msg{Subject: r.topo.Prefix + "." + rest, Header: job.CopyHeader(msg.Headers(), 1), Data: msg.Data()}
 	out.Header.Set(job.HeaderMsgID, copyID("fired", meta.Stream, meta.Sequence.Stream, meta.Timestamp))
 	if name := out.Header.Get(job.HeaderSchedule); name != "" && out.Header.Get(job.HeaderID) == "" {
 		// Each firing of a periodic schedule is a job of its own; its ID
@@ -76,8 +92,8 @@ func (p *Pool) relay(msg jetstream.Msg) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
 	defer cancel()
-	if _, err := p.js.PublishMsg(ctx, out); err != nil {
-		p.log.LogAttrs(ctx, slog.LevelWarn, "moving a fired scheduled job into the work stream failed; retrying",
+	if _, err := r.js.PublishMsg(ctx, out); err != nil {
+		r.log.LogAttrs(ctx, slog.LevelWarn, "moving a fired scheduled job into the work stream failed; retrying",
 			slog.String("subject", out.Subject), slog.String("job_id", out.Header.Get(job.HeaderID)), slog.String("error", err.Error()))
 		_ = msg.NakWithDelay(time.Second)
 		return
@@ -85,15 +101,17 @@ func (p *Pool) relay(msg jetstream.Msg) {
 	if err := msg.DoubleAck(ctx); err != nil {
 		// The job is stored; a redelivered copy is deduplicated by its
 		// Nats-Msg-Id within the duplicate window.
-		p.log.LogAttrs(ctx, slog.LevelDebug, "acknowledging a relayed job failed", slog.String("error", err.Error()))
+		r.log.LogAttrs(ctx, slog.LevelDebug, "acknowledging a relayed job failed", slog.String("error", err.Error()))
 	}
 }
 
-func (p *Pool) stopRelays() {
-	for _, cc := range p.relays {
+// stop drains the relays' consumers and waits until they are closed.
+func (r *relays) stop() {
+	for _, cc := range r.ccs {
 		cc.Drain()
 	}
-	for _, cc := range p.relays {
+	for _, cc := range r.ccs {
 		<-cc.Closed()
 	}
+	r.ccs = nil
 }

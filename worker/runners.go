@@ -8,18 +8,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// dispatch runs msg on a runner. A job that arrives after Stop began never
-// starts: it is handed back for immediate redelivery.
-func (p *Pool) dispatch(pl *puller, msg jetstream.Msg) {
-	if p.stopping.Load() {
-		p.handBackLater(msg)
-		pl.q.slots.release()
-		return
-	}
-	p.jobs.Add(1)
-	p.runners.run(delivery{pl: pl, msg: msg})
-}
-
 // runners runs jobs on long-lived goroutines. A job goes to the runner that
 // went idle last, if one is idle, else to a new one; a runner idle for
 // longer than AckWait/3 ends (the heartbeat loop reaps them). Compared with
@@ -27,7 +15,7 @@ func (p *Pool) dispatch(pl *puller, msg jetstream.Msg) {
 // every job: decoding JSON alone grows it several times. Runners never
 // outnumber the slots.
 type runners struct {
-	p       *Pool
+	work    func(msg jetstream.Msg) // runs a job and settles it
 	mu      sync.Mutex
 	idle    []*runner // by idle time, the most recently idle last
 	stopped bool
@@ -68,7 +56,7 @@ func (rs *runners) run(d delivery) {
 func (rs *runners) loop(r *runner) {
 	defer rs.wg.Done()
 	for d := range r.work {
-		finished := rs.p.execute(d.msg)
+		rs.work(d.msg)
 		// Idle again before the slot is free: the job that slot brings
 		// must find this runner rather than start another.
 		rs.mu.Lock()
@@ -80,9 +68,6 @@ func (rs *runners) loop(r *runner) {
 		rs.mu.Unlock()
 		d.pl.q.slots.release()
 		d.pl.settled()
-		if finished {
-			rs.p.jobs.Done()
-		}
 		if stopped {
 			return
 		}

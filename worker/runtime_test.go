@@ -359,7 +359,9 @@ func TestConfigValidation(t *testing.T) {
 	}
 }
 
-type noKindWorker struct{}
+type noKindWorker struct {
+	worker.WorkerDefaults[struct{}]
+}
 
 func (noKindWorker) Work(context.Context, *job.Job[struct{}]) error { return nil }
 
@@ -367,7 +369,9 @@ type sendArgs struct{ To string }
 
 func (sendArgs) Kind() string { return "email.send" }
 
-type sendWorker struct{}
+type sendWorker struct {
+	worker.WorkerDefaults[sendArgs]
+}
 
 func (sendWorker) Work(context.Context, *job.Job[sendArgs]) error { return nil }
 func (sendWorker) MaxAttempts() int                               { return 3 }

@@ -13,45 +13,61 @@ import (
 )
 
 // snooze runs the job again after d without using up an attempt: it
-// republishes the job on a server schedule carrying the attempts used so
-// far, then acknowledges the original. Schedules fire on whole seconds, so
-// a delay under a second waits until the next one. A zero delay republishes
-// the job to the back of its queue at once (no schedule needed). Without
-// server schedules (nats-server older than 2.12) a delay falls back to a
-// Nak with delay, which does count a delivery.
+// republishes the job, carrying the attempts used so far, and then
+// acknowledges the original. The copy waits on a server schedule, or, with
+// Config.SnoozeInQueue or without the schedule stream, in the job's own
+// queue until its job.HeaderNotBefore time. Schedules fire on whole
+// seconds, so there a delay under a second waits until the next one. A zero
+// delay republishes the job to the back of its queue at once.
 func (p *Pool) snooze(msg jetstream.Msg, info *job.Info, d time.Duration) {
 	if d <= 0 {
 		p.handBack(msg)
 		return
 	}
-	if !p.schedules {
-		p.nak(msg, info, d)
-		return
-	}
 	meta, _ := msg.Metadata()
+	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
+	defer cancel()
 	h := job.CopyHeader(msg.Headers(), 5)
 	h.Set(job.HeaderID, info.ID)
 	h.Set(job.HeaderAttemptBase, strconv.Itoa(info.Attempt-1))
-	h.Set("Nats-Schedule", job.ScheduleAt(time.Now().Add(d)))
-	h.Set("Nats-Schedule-Target", p.cfg.Topology.FireSubject(info.Queue, info.Kind))
 	h.Set(job.HeaderMsgID, copyID("snooze", meta.Stream, meta.Sequence.Stream, meta.Timestamp, meta.NumDelivered))
-	sm := &nats.Msg{
-		// A subject of this message's own: the server keeps one schedule
-		// per subject, and two messages may carry the same job ID.
-		Subject: p.cfg.Topology.AtSubject(info.ID) + "." + strconv.FormatUint(meta.Sequence.Stream, 10),
-		Header:  h,
-		Data:    msg.Data(),
+	until := time.Now().Add(d)
+	if p.schedules && !p.cfg.SnoozeInQueue {
+		sh := job.CopyHeader(h, 2)
+		sh.Set(job.HeaderMsgID, h.Get(job.HeaderMsgID))
+		sh.Set(jetstream.ScheduleHeader, job.ScheduleAt(until))
+		sh.Set(jetstream.ScheduleTargetHeader, p.cfg.Topology.FireSubject(info.Queue, info.Kind))
+		sm := &nats.Msg{
+			// A subject of this message's own: the server keeps one schedule
+			// per subject, and two messages may carry the same job ID.
+			Subject: p.cfg.Topology.AtSubject(info.ID) + "." + strconv.FormatUint(meta.Sequence.Stream, 10),
+			Header:  sh,
+			Data:    msg.Data(),
+		}
+		_, err := p.js.PublishMsg(ctx, sm)
+		if err == nil {
+			p.ackSnoozed(ctx, msg, info)
+			return
+		}
+		p.log.LogAttrs(ctx, slog.LevelWarn, "snooze schedule failed; the job waits in its queue instead",
+			slog.String("job_id", info.ID), slog.String("error", err.Error()))
+		h.Set(job.HeaderMsgID, h.Get(job.HeaderMsgID)+":q")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
-	defer cancel()
-	if _, err := p.js.PublishMsg(ctx, sm); err != nil {
-		p.log.LogAttrs(ctx, slog.LevelWarn, "snooze schedule failed; snoozing with a delayed Nak instead",
+	h.Set(job.HeaderNotBefore, until.UTC().Format(time.RFC3339Nano))
+	if _, err := p.js.PublishMsg(ctx, &nats.Msg{Subject: msg.Subject(), Header: h, Data: msg.Data()}); err != nil {
+		p.log.LogAttrs(ctx, slog.LevelWarn, "snoozing in the queue failed; snoozing with a delayed Nak, which counts an attempt",
 			slog.String("job_id", info.ID), slog.String("error", err.Error()))
 		p.nak(msg, info, d)
 		return
 	}
+	p.ackSnoozed(ctx, msg, info)
+}
+
+// ackSnoozed acknowledges the original of a snoozed job once its copy is
+// stored.
+func (p *Pool) ackSnoozed(ctx context.Context, msg jetstream.Msg, info *job.Info) {
 	if err := msg.DoubleAck(ctx); err != nil {
-		// The copy is scheduled; the original comes back after AckWait and
+		// The copy is stored; the original comes back after AckWait and
 		// would run too. Say so: this is one of the documented duplicates.
 		p.log.LogAttrs(ctx, slog.LevelWarn, "acknowledging a snoozed job failed; it may run twice",
 			slog.String("job_id", info.ID), slog.String("error", err.Error()))

@@ -30,11 +30,9 @@ func (p *Pool) Ready() error {
 	if st := p.js.Conn().Status(); st != nats.CONNECTED {
 		return fmt.Errorf("%w: connection to the server is %s", ErrNotReady, st)
 	}
-	if pls := p.pullers.Load(); pls != nil {
-		for _, pl := range *pls {
-			if err := pl.failing(); err != nil {
-				return fmt.Errorf("%w: %w", ErrNotReady, err)
-			}
+	if pg := p.pulling.Load(); pg != nil {
+		if err := pg.failing(); err != nil {
+			return fmt.Errorf("%w: %w", ErrNotReady, err)
 		}
 	}
 	return nil

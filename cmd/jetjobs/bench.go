@@ -196,7 +196,7 @@ func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
 			nc, _, err := a.connect(ctx, "bench", false)
 			return nc, err
 		}
-		where = redact(a.conn.server)
+		where = redactServers(a.conn.server)
 	} else {
 		store, err := os.MkdirTemp("", "jetjobs-bench-")
 		if err != nil {
@@ -305,7 +305,7 @@ func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
 		if f.json {
 			server := "embedded"
 			if external {
-				server = redact(a.conn.server)
+				server = redactServers(a.conn.server)
 			}
 			line := benchLine{
 				Result: res, Server: server, ServerVersion: version, Storage: storage,

@@ -24,8 +24,8 @@ func newCancelCommand(a *app) *cobra.Command {
   delayed   (enqueued with --in, or snoozed) its schedule is removed
 
 A cancel is remembered for a day: a job enqueued with
-the same ID in that time is canceled too, and replaying the job's dead letter
-forgets the cancel. Canceling an unknown or finished job is not an error.`,
+the same ID in that time is canceled too; replaying the job's dead letter
+runs it all the same (a cancel made after the replay applies). Canceling an unknown or finished job is not an error.`,
 		Example: `  jetjobs cancel order-42
   jetjobs dlq ls --json | jq -r '.[] | select(.kind == "report.build") | .id' | xargs jetjobs cancel`,
 		Args: argsBetween(1, -1),

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -24,12 +26,18 @@ type connFlags struct {
 	server          string
 	creds           string
 	user, password  string
+	passwordFile    string
 	token           string
+	tokenFile       string
 	nkey            string
 	tlsCert, tlsKey string
 	tlsCA           string
 	inboxPrefix     string
 	connectTimeout  time.Duration
+
+	// fromEnv names the environment variable each credential flag's value
+	// came from (credentials).
+	fromEnv map[string]string
 }
 
 // addConnFlags adds the connection and namespace flags to cmd and its
@@ -43,12 +51,19 @@ func (a *app) addConnFlags(cmd *cobra.Command) {
 // in a namespace of its own (bench).
 func (a *app) addServerFlags(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
-	f.StringVarP(&a.conn.server, "server", "s", envOr("NATS_URL", nats.DefaultURL), "NATS server URLs, comma-separated (env NATS_URL)")
-	f.StringVar(&a.conn.creds, "creds", "", "user credentials file")
-	f.StringVar(&a.conn.user, "user", "", "user name or token")
-	f.StringVar(&a.conn.password, "password", "", "password")
-	f.StringVar(&a.conn.token, "token", "", "authentication token")
-	f.StringVar(&a.conn.nkey, "nkey", "", "user NKey seed file")
+	f.StringVarP(&a.conn.server, "server", "s", envOr(envURL, nats.DefaultURL), "NATS server URLs, comma-separated (env NATS_URL)")
+	// --help shows the default: NATS_URL's, without its secrets.
+	f.Lookup("server").DefValue = redactServers(a.conn.server)
+	// The secrets are read from the environment only once the flags are
+	// parsed (credentials), so that --help never shows them; a flag wins
+	// over its variable, as in the nats CLI.
+	f.StringVar(&a.conn.creds, "creds", "", "user credentials file (env NATS_CREDS, which the flag overrides)")
+	f.StringVar(&a.conn.user, "user", "", "user name, or a token (env NATS_USER, which the flag overrides)")
+	f.StringVar(&a.conn.password, "password", "", "password; other users see it in the process list: prefer env NATS_PASSWORD or --password-file (either flag overrides NATS_PASSWORD)")
+	f.StringVar(&a.conn.passwordFile, "password-file", "", "read the password from this file (it overrides env NATS_PASSWORD)")
+	f.StringVar(&a.conn.token, "token", "", "authentication token; other users see it in the process list: prefer env NATS_TOKEN or --token-file (either flag overrides NATS_TOKEN)")
+	f.StringVar(&a.conn.tokenFile, "token-file", "", "read the authentication token from this file (it overrides env NATS_TOKEN)")
+	f.StringVar(&a.conn.nkey, "nkey", "", "user NKey seed file (env NATS_NKEY, which the flag overrides)")
 	f.StringVar(&a.conn.tlsCert, "tlscert", "", "TLS client certificate file")
 	f.StringVar(&a.conn.tlsKey, "tlskey", "", "TLS client private key file")
 	f.StringVar(&a.conn.tlsCA, "tlsca", "", "TLS certificate authority file, to verify the server")
@@ -84,13 +99,20 @@ func (a *app) connect(ctx context.Context, name string, reconnect bool) (*nats.C
 				}
 			}),
 			nats.ReconnectHandler(func(nc *nats.Conn) {
-				a.log.LogAttrs(context.Background(), slog.LevelInfo, "reconnected to NATS", slog.String("url", redact(nc.ConnectedUrl())))
+				a.log.LogAttrs(context.Background(), slog.LevelInfo, "reconnected to NATS", slog.String("url", redactServers(nc.ConnectedUrl())))
 			}),
 		)
 	} else {
 		opts = append(opts, nats.NoReconnect())
 	}
-	c := a.conn
+	given := func(string) bool { return false }
+	if a.cmd != nil {
+		given = a.cmd.Flags().Changed
+	}
+	c, err := a.conn.credentials(given, os.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
 	if err := c.check(); err != nil {
 		return nil, nil, err
 	}
@@ -106,7 +128,7 @@ func (a *app) connect(ctx context.Context, name string, reconnect bool) (*nats.C
 	if c.nkey != "" {
 		o, err := nats.NkeyOptionFromSeed(c.nkey)
 		if err != nil {
-			return nil, nil, usagef("--nkey %s: %w", c.nkey, err)
+			return nil, nil, usagef("%s %s: %w", c.label("nkey"), c.nkey, err)
 		}
 		opts = append(opts, o)
 	}
@@ -158,20 +180,112 @@ func (a *app) connect(ctx context.Context, name string, reconnect bool) (*nats.C
 		return nil, nil, ctx.Err()
 	}
 	if r.err != nil {
-		return nil, nil, &connectError{servers: redact(c.server), err: r.err, hint: c.connectHint(r.err)}
+		return nil, nil, &connectError{servers: redactServers(c.server), err: r.err, hint: c.connectHint(r.err)}
 	}
 	js, err := jetstream.New(r.nc)
 	if err != nil {
 		r.nc.Close()
 		return nil, nil, err
 	}
-	a.server = redact(r.nc.ConnectedUrl())
+	a.server = redactServers(r.nc.ConnectedUrl())
 	a.serverJS, _ = r.nc.ConnectedServerJetStream()
 	return r.nc, js, nil
 }
 
+// Environment variables of the credentials, as the nats CLI reads them.
+// A worker's --exec commands do not inherit them, nor NATS_URL
+// (execEnv).
+const (
+	envURL      = "NATS_URL"
+	envUser     = "NATS_USER"
+	envPassword = "NATS_PASSWORD"
+	envToken    = "NATS_TOKEN"
+	envCreds    = "NATS_CREDS"
+	envNKey     = "NATS_NKEY"
+)
+
+// credentials returns the flags with the credentials the command line did
+// not give (given reports whether it gave a flag) taken from the
+// environment, and the password and token of --password-file and
+// --token-file read.
+func (c connFlags) credentials(given func(flag string) bool, getenv func(string) string) (connFlags, error) {
+	c.fromEnv = map[string]string{}
+	fromEnv := func(flag, name string, value *string) {
+		if v := getenv(name); v != "" && !given(flag) {
+			*value = v
+			c.fromEnv[flag] = name
+		}
+	}
+	fromEnv("user", envUser, &c.user)
+	fromEnv("creds", envCreds, &c.creds)
+	fromEnv("nkey", envNKey, &c.nkey)
+	for _, s := range []struct {
+		flag, file, env string
+		value           *string
+	}{
+		{"password", c.passwordFile, envPassword, &c.password},
+		{"token", c.tokenFile, envToken, &c.token},
+	} {
+		fileFlag := s.flag + "-file"
+		switch {
+		case given(s.flag) && given(fileFlag):
+			return c, usagef("--%s and --%s: give one or the other", s.flag, fileFlag)
+		case given(fileFlag):
+			v, err := readSecret(fileFlag, s.file)
+			if err != nil {
+				return c, err
+			}
+			*s.value = v
+		default:
+			fromEnv(s.flag, s.env, s.value)
+		}
+	}
+	return c, nil
+}
+
+// readSecret reads a password or token from the file of flag, without
+// the line break that ends it.
+func readSecret(flag, path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", usagef("--%s: %w", flag, err)
+	}
+	v := strings.TrimRight(string(b), "\r\n")
+	clear(b)
+	if v == "" {
+		return "", usagef("--%s %s: the file is empty", flag, path)
+	}
+	return v, nil
+}
+
+// label names where the value of flag came from, for an error about it:
+// the flag or its environment variable.
+func (c connFlags) label(flag string) string {
+	if name := c.fromEnv[flag]; name != "" {
+		return name
+	}
+	return "--" + flag
+}
+
 // urlSchemes are the URL schemes nats.go connects with.
 var urlSchemes = []string{"nats", "tls", "ws", "wss"}
+
+// checkURL checks one URL of -s/--server as nats.go reads it: with
+// nats:// when it has no scheme, parsed by net/url. An '@' past the host
+// means a password that net/url reads as a path, query or fragment.
+func checkURL(u string) error {
+	if !strings.Contains(u, "://") {
+		u = "nats://" + u
+	}
+	if _, err := url.Parse(u); err != nil {
+		return err
+	}
+	_, rest, _ := strings.Cut(u, "://")
+	if end := strings.IndexAny(rest, "/?#"); end >= 0 && strings.LastIndexByte(rest, '@') > end {
+		return errors.New("an '@' after the host")
+	}
+	return nil
+}
 
 // check checks the values of the connection flags that nats.go would
 // only refuse when it connects, or would report in its own terms: bad
@@ -183,10 +297,25 @@ func (c connFlags) check() error {
 	for u := range strings.SplitSeq(c.server, ",") {
 		u = strings.TrimSpace(u)
 		if u == "" {
-			return usagef("-s/--server %q: an empty URL between commas", redact(c.server))
+			return usagef("-s/--server %q: an empty URL between commas", redactServers(c.server))
 		}
 		if scheme, _, ok := strings.Cut(u, "://"); ok && !slices.Contains(urlSchemes, strings.ToLower(scheme)) {
-			return usagef("-s/--server %q: the URL scheme %q is not supported; use nats://, tls://, ws:// or wss://", redact(u), scheme)
+			return usagef("-s/--server %q: the URL scheme %q is not supported; use nats://, tls://, ws:// or wss://", redactServers(u), scheme)
+		}
+		if err := checkURL(u); err != nil {
+			// The parse error quotes the URL, and a password that broke the
+			// parse may be cut anywhere (at a comma, between two URLs): show
+			// only the error of the URL without its user information, when
+			// that URL is whole and still fails.
+			switch {
+			case !strings.Contains(c.server, "@"):
+				return usagef("-s/--server %q: %w", c.server, err)
+			case strings.Contains(u, "@"):
+				if err := checkURL(withoutUserinfo(u)); err != nil {
+					return usagef("-s/--server %q: %w", redactServers(c.server), err)
+				}
+			}
+			return usagef("-s/--server %q: a URL does not parse: percent-encode / ? # @ , and spaces in a user name or password (%%2F %%3F %%23 %%40 %%2C %%20), or leave the password out of the URL and give it with NATS_PASSWORD or --password-file", redactServers(c.server))
 		}
 	}
 	if c.connectTimeout <= 0 {
@@ -195,7 +324,7 @@ func (c connFlags) check() error {
 	if c.creds != "" {
 		// nats.go reads the file only when it connects: check it first, so
 		// that a wrong path or file is not reported as a failed connection.
-		if err := checkCreds(c.creds); err != nil {
+		if err := checkCreds(c.label("creds"), c.creds); err != nil {
 			return err
 		}
 	}
@@ -214,17 +343,17 @@ func (c connFlags) check() error {
 
 // checkCreds checks that path is a credentials file: a user JWT and the
 // user's NKey seed, as nsc writes them.
-func checkCreds(path string) error {
+func checkCreds(label, path string) error {
 	contents, err := os.ReadFile(path)
 	if err != nil {
-		return usagef("--creds: %w", err)
+		return usagef("%s: %w", label, err)
 	}
 	defer clear(contents) // it holds a secret
 	if !bytes.Contains(contents, []byte("BEGIN NATS USER JWT")) {
-		return usagef("--creds %s: not a NATS credentials file: it has no user JWT (a credentials file holds a user JWT and its NKey seed, as 'nsc generate creds' writes it)", path)
+		return usagef("%s %s: not a NATS credentials file: it has no user JWT (a credentials file holds a user JWT and its NKey seed, as 'nsc generate creds' writes it)", label, path)
 	}
 	if _, err := nkeys.ParseDecoratedUserNKey(contents); err != nil {
-		return usagef("--creds %s: not a NATS credentials file: it has no user NKey seed: %v", path, err)
+		return usagef("%s %s: not a NATS credentials file: it has no user NKey seed: %v", label, path, err)
 	}
 	return nil
 }

@@ -32,8 +32,8 @@ func (e *connectError) Unwrap() error { return e.err }
 // Hints of connectHint and tlsHint.
 const (
 	hintNoServer = "start a server with `jetjobs server`, or point -s/--server or NATS_URL at yours"
-	hintNoAuth   = "the server requires authentication: give --user and --password, --token, --nkey or --creds"
-	hintBadAuth  = "the server refused the credentials: check --user/--password, --token, --nkey or --creds"
+	hintNoAuth   = "the server requires authentication: give --user and --password-file (or NATS_USER and NATS_PASSWORD), --token-file (or NATS_TOKEN), --nkey or --creds"
+	hintBadAuth  = "the server refused the credentials: check --user/--password, --token, --nkey or --creds, and NATS_USER, NATS_PASSWORD, NATS_TOKEN, NATS_NKEY and NATS_CREDS"
 	hintExpired  = "the credentials expired or were revoked: get new ones for --creds or --nkey"
 	hintNoTLS    = "the server does not offer TLS: connect with a nats:// URL and without --tlsca, --tlscert and --tlskey, or enable TLS on the server"
 	hintNeedsTLS = "the server requires TLS: give --tlsca, and --tlscert and --tlskey for mutual TLS, or use a tls:// URL"

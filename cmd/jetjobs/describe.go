@@ -46,7 +46,9 @@ func (a *app) describe(err error) string {
 	for strings.Contains(msg, "nats: nats: ") {
 		msg = strings.ReplaceAll(msg, "nats: nats: ", "nats: ")
 	}
-	return strings.Join(strings.Fields(msg), " ") // one line
+	// One line, and errors may quote foreign text (IDs, subjects, a
+	// server's words): no control characters reach the terminal.
+	return escapeUnprintable(strings.Join(strings.Fields(msg), " "))
 }
 
 // apiErrorTail is a JetStream API error at the end of a message, as
@@ -69,7 +71,7 @@ func (a *app) where() string {
 	if a.server != "" {
 		return a.server
 	}
-	return redact(a.conn.server)
+	return redactServers(a.conn.server)
 }
 
 // noJetStream explains a server without JetStream: nats.go reports it as

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -137,7 +138,9 @@ func newDLQShowCommand(a *app) *cobra.Command {
 
 func writeDeadLetter(w io.Writer, dl job.DeadLetter) error {
 	bw := bufio.NewWriter(w)
-	field := func(name, value string) { fmt.Fprintf(bw, "%-10s %s\n", name+":", value) }
+	// Every value but the counts and times is the job's or its
+	// publisher's: shown printable.
+	field := func(name, value string) { fmt.Fprintf(bw, "%-10s %s\n", name+":", printable(value)) }
 	field("ID", dl.ID)
 	field("Queue", dl.Queue)
 	field("Kind", dl.Kind)
@@ -154,7 +157,7 @@ func writeDeadLetter(w io.Writer, dl job.DeadLetter) error {
 	sort.Strings(names)
 	for _, k := range names {
 		for _, v := range dl.Header[k] {
-			fmt.Fprintf(bw, "  %s: %s\n", k, v)
+			fmt.Fprintf(bw, "  %s: %s\n", printable(k), printable(v))
 		}
 	}
 	fmt.Fprintln(bw, "Payload:")
@@ -166,7 +169,7 @@ func writeDeadLetter(w io.Writer, dl job.DeadLetter) error {
 		enc := json.NewEncoder(&buf)
 		enc.SetIndent("  ", "  ")
 		_ = enc.Encode(json.RawMessage(dl.Payload))
-		fmt.Fprint(bw, "  "+buf.String())
+		fmt.Fprint(bw, "  "+string(escapeJSON([]byte(buf.String()))))
 	default:
 		fmt.Fprintf(bw, "  %q\n", dl.Payload)
 	}
@@ -366,7 +369,7 @@ func (a *app) replayIDs(ctx context.Context, c *job.Client, ids []string) error 
 // dead-letter stream's subjects (one per queue that has them).
 func deadLettersOfID(ctx context.Context, c *job.Client, id string) (int, error) {
 	t := c.Topology()
-	filter := t.DeadLetterPrefix + ".*." + job.SubjectToken(id)
+	filter := wire.DeadLetterIDFilter(t.DeadLetterPrefix, id)
 	s, err := c.JetStream().Stream(ctx, t.DeadLetterStream)
 	if err != nil {
 		return 0, err

@@ -13,7 +13,9 @@
 //
 // Every command that talks to NATS takes the nats CLI's connection flags
 // (-s/--server or NATS_URL, --creds, --user, --password, --token, --nkey,
-// --tlscert, --tlskey, --tlsca). Logs go to stderr through log/slog:
+// --tlscert, --tlskey, --tlsca) and its environment variables (NATS_USER,
+// NATS_PASSWORD, NATS_TOKEN, NATS_CREDS, NATS_NKEY), which keep secrets out
+// of the process list, as --password-file and --token-file do. Logs go to stderr through log/slog:
 // coloured text on a terminal, JSON otherwise (--log-format, --log-level).
 // Bad input exits 2, any other failure 1, each with one line on stderr.
 // docs/cli.md documents every command.

@@ -166,3 +166,49 @@ func TestBenchDeletesEverythingItCreated(t *testing.T) {
 		t.Errorf("KV_JETJOBS_BENCH_CANCELED after bench: %v, want not found", err)
 	}
 }
+
+// A server other machines can reach starts only with authentication, or
+// with --allow-open, and then warns.
+func TestServerRefusesToStartOpen(t *testing.T) {
+	noHost := filepath.Join(t.TempDir(), "nats.conf")
+	if err := os.WriteFile(noHost, []byte("port: -1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--listen", "0.0.0.0:0"}, "jetjobs: --listen 0.0.0.0:0: other machines can reach this address and no authentication is configured"},
+		{[]string{"--listen", ":0"}, "jetjobs: --listen :0: other machines can reach"},
+		{[]string{"--listen", "[::]:0"}, "jetjobs: --listen [::]:0: other machines can reach"},
+		{[]string{"--config", noHost}, "jetjobs: --config " + noHost + ": host 0.0.0.0: other machines can reach"},
+	} {
+		r := jetjobs(t, "", append([]string{"server", "--store", t.TempDir()}, c.args...)...)
+		if r.Code != exitUsage || !strings.HasPrefix(r.Stderr, c.want) || !strings.Contains(r.Stderr, "--allow-open") || strings.Count(r.Stderr, "\n") != 1 {
+			t.Errorf("server %v: exit %d, stderr %q; want exit 2 and one line starting %q that names --allow-open", c.args, r.Code, r.Stderr, c.want)
+		}
+	}
+
+	// The help's examples do not show an open server either.
+	help := ok(t, "server", "--help")
+	for line := range strings.Lines(help) {
+		if strings.Contains(line, "jetjobs server") && strings.Contains(line, "--listen 0.0.0.0") && !strings.Contains(line, "--config") {
+			t.Errorf("server --help shows an open server: %s", line)
+		}
+	}
+	if !strings.Contains(help, "--allow-open") {
+		t.Errorf("server --help does not name --allow-open:\n%s", help)
+	}
+
+	_, p := startServerProc(t, "--listen", "0.0.0.0:0", "--allow-open", "--log-format", "json")
+	p.WaitOutput(p.Stderr, `"level":"WARN","msg":"open server: no authentication`)
+
+	auth := filepath.Join(t.TempDir(), "auth.conf")
+	if err := os.WriteFile(auth, []byte("authorization { token: s3cret }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, p = startServerProc(t, "--config", auth, "--listen", "0.0.0.0:0", "--log-format", "json")
+	if strings.Contains(p.Stderr.String(), "open server") {
+		t.Errorf("a server with authentication warns that it is open:\n%s", p.Stderr)
+	}
+}

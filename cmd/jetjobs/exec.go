@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,7 +40,7 @@ func (h execHandler) handle(ctx context.Context, j *job.Job[json.RawMessage]) er
 	cmd.Stdout = h.stdout
 	tail := &tailBuffer{max: stderrTail}
 	cmd.Stderr = tail
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(execEnv(os.Environ()),
 		"JETJOBS_ID="+j.ID,
 		"JETJOBS_KIND="+j.Kind,
 		"JETJOBS_QUEUE="+j.Queue,
@@ -77,6 +78,21 @@ func (h execHandler) handle(ctx context.Context, j *job.Job[json.RawMessage]) er
 	default:
 		return fmt.Errorf("run command: %w", err)
 	}
+}
+
+// workerOnlyEnv are the variables of the worker's environment that its
+// commands do not inherit: the worker's own connection and credentials
+// (NATS_URL may hold a password or token too). A job's command is run for
+// whoever enqueued the job; a command that needs NATS gets settings of
+// its own.
+var workerOnlyEnv = []string{envURL, envUser, envPassword, envToken, envCreds, envNKey}
+
+// execEnv returns environ without workerOnlyEnv.
+func execEnv(environ []string) []string {
+	return slices.DeleteFunc(slices.Clone(environ), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return slices.Contains(workerOnlyEnv, name)
+	})
 }
 
 // killReason says why the job's context ended, which killed its command:

@@ -25,8 +25,15 @@ func newTable(w io.Writer, header ...string) *table {
 	return t
 }
 
+// row adds a row. Cells holding tabs, line breaks or other unprintable
+// characters (foreign IDs, errors) are quoted: they neither break the
+// columns nor reach the terminal.
 func (t *table) row(cells ...string) {
-	fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
+	shown := make([]string, len(cells))
+	for i, c := range cells {
+		shown[i] = printable(c)
+	}
+	fmt.Fprintln(t.tw, strings.Join(shown, "\t"))
 }
 
 func (t *table) flush() error {
@@ -43,12 +50,18 @@ func (t *table) flush() error {
 	return err
 }
 
-// writeJSON writes v as indented JSON and a newline.
+// writeJSON writes v as indented JSON and a newline, with the characters
+// a terminal may act on escaped (escapeJSON).
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(escapeJSON(buf.Bytes()))
+	return err
 }
 
 // age formats a duration for a table: 850ms, 12s, 4m10s, 3h5m, 2d4h.

@@ -31,6 +31,7 @@ type serverFlags struct {
 	store      string
 	syncAlways bool
 	config     string
+	allowOpen  bool
 	ui         string
 }
 
@@ -51,9 +52,15 @@ free port; the first line printed names the URL.
 For production beyond one machine, run a NATS cluster and streams with 3
 replicas; --config takes a nats-server configuration file for auth, TLS and
 clustering (flags given explicitly override it), and --replicas 3 creates the
-streams with 3 replicas. Without --replicas, existing streams keep theirs.`,
+streams with 3 replicas. Without --replicas, existing streams keep theirs.
+
+A server that other machines can reach (--listen 0.0.0.0:4222, or a --config
+without a host) must require authentication, set up with --config (see
+docs/security.md): without it the server refuses to start, unless
+--allow-open says that anyone who reaches the port may read, change and delete
+every job.`,
 		Example: `  jetjobs server
-  jetjobs server --listen 0.0.0.0:4222 --store /var/lib/jetjobs --sync-always
+  jetjobs server --config auth.conf --listen 0.0.0.0:4222 --store /var/lib/jetjobs --sync-always
   jetjobs server --config nats.conf
   jetjobs server --config cluster.conf --replicas 3
   jetjobs server --ui 127.0.0.1:8090`,
@@ -67,6 +74,7 @@ streams with 3 replicas. Without --replicas, existing streams keep theirs.`,
 	fl.StringVar(&f.store, "store", defaultStore, "directory of the JetStream store")
 	fl.BoolVar(&f.syncAlways, "sync-always", false, "fsync every write (slower; no acknowledged job is lost on an OS crash)")
 	fl.StringVar(&f.config, "config", "", "nats-server configuration file")
+	fl.BoolVar(&f.allowOpen, "allow-open", false, "start without authentication on an address other machines can reach")
 	fl.StringVar(&f.ui, "ui", "", "also serve the web dashboard on this host:port, such as "+defaultUIListen+" (see jetjobs ui)")
 	a.topo.add(cmd)
 	a.topo.addReplicas(cmd, true)
@@ -104,6 +112,14 @@ func (a *app) serve(cmd *cobra.Command, f serverFlags) error {
 	if changed("sync-always") {
 		opts.SyncAlways = f.syncAlways
 	}
+	open := !authConfigured(opts) && !opts.TLSVerify && !loopback(opts.Host)
+	if open && !f.allowOpen {
+		where := "--listen " + f.listen
+		if !changed("listen") {
+			where = fmt.Sprintf("--config %s: host %s", f.config, hostOr(opts.Host))
+		}
+		return usagef("%s: other machines can reach this address and no authentication is configured, so anyone who reaches the port could read, change and delete every job: set up authentication with --config (docs/security.md), listen on 127.0.0.1, or pass --allow-open to run an open server anyway", where)
+	}
 	opts.JetStream = true
 	opts.NoSigs = true // signals are handled here
 	if opts.ServerName == "" {
@@ -140,6 +156,10 @@ func (a *app) serve(cmd *cobra.Command, f serverFlags) error {
 			return nil
 		}
 		return err
+	}
+	if open {
+		a.log.LogAttrs(ctx, slog.LevelWarn, "open server: no authentication, and other machines can reach it (--allow-open); anyone who reaches the port can read, change and delete every job",
+			slog.String("url", srv.ClientURL()))
 	}
 	sync := "fsync every " + durationOr(opts.SyncInterval, 2*time.Minute).String() + "; --sync-always to fsync every write"
 	if opts.SyncAlways {
@@ -294,6 +314,24 @@ func waitShutdown(srv *server.Server) <-chan struct{} {
 	done := make(chan struct{})
 	go func() { srv.WaitForShutdown(); close(done) }()
 	return done
+}
+
+// loopback reports whether host, a listen address, accepts clients of
+// this machine alone. The empty host is every interface.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// hostOr is host, or the address of every interface for the empty host.
+func hostOr(host string) string {
+	if host == "" {
+		return server.DEFAULT_HOST
+	}
+	return host
 }
 
 // authConfigured reports whether clients must authenticate.

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/jetjobs/jetjobs/job"
 	"github.com/jetjobs/jetjobs/metrics"
@@ -33,12 +34,15 @@ type workerFlags struct {
 	concurrency     int
 	maxAttempts     int
 	timeout         time.Duration
+	httpTimeout     time.Duration
 	shutdownTimeout time.Duration
 	retryInitial    time.Duration
 	retryMax        time.Duration
 	ackWait         time.Duration
 	metricsListen   string
 	skipTopology    bool
+	snoozeInQueue   bool
+	maxTimeout      time.Duration
 }
 
 func newWorkerCommand(a *app) *cobra.Command {
@@ -50,7 +54,9 @@ func newWorkerCommand(a *app) *cobra.Command {
 
 --exec KIND=COMMAND runs 'sh -c COMMAND' for each job of KIND, with the job's
 JSON payload on stdin and JETJOBS_ID, JETJOBS_KIND, JETJOBS_QUEUE,
-JETJOBS_ATTEMPT and JETJOBS_MAX_ATTEMPTS in its environment. Exit status 0 is
+JETJOBS_ATTEMPT and JETJOBS_MAX_ATTEMPTS in its environment, which is the
+worker's without its connection and credentials (NATS_URL, NATS_USER,
+NATS_PASSWORD, NATS_TOKEN, NATS_CREDS and NATS_NKEY). Exit status 0 is
 success; any other is a failed attempt whose error is the tail of the command's
 stderr. The command's stdout goes to the worker's stdout. A command that runs
 past --timeout (or the job's own timeout) is killed with its whole process
@@ -58,7 +64,9 @@ group.
 
 --http KIND=URL POSTs the payload (Content-Type: application/json, with
 Jetjobs-Id, Jetjobs-Kind, Jetjobs-Queue and Jetjobs-Attempt headers) to URL;
-a 2xx response is success, anything else a failed attempt.
+a 2xx response is success, anything else a failed attempt. A call may take
+the job's time limit (--timeout or the job's own), or --http-timeout for a job
+without one. Errors and logs show the URL without its password or token.
 
 Failed attempts are retried with exponential backoff from --retry-initial to
 --retry-max; the last allowed attempt goes to the dead letters (jetjobs dlq).
@@ -68,7 +76,9 @@ SIGINT or SIGTERM stops taking jobs and lets running ones finish for up to
 At start the worker creates missing streams, with 1 replica or --replicas N,
 and leaves the settings of existing ones alone unless --replicas is given.
 --skip-topology assumes the streams exist and touches none, for users whose
-permissions do not allow it (docs/security.md).
+permissions do not allow it (docs/security.md). --snooze-in-queue keeps
+snoozed jobs waiting in their own queue instead of the schedule stream, for
+users who may not publish there (the worker role of docs/security.md).
 
 --metrics-listen ADDR serves Prometheus metrics on /metrics, liveness on
 /healthz and readiness on /readyz (503 while not connected or stopping) at
@@ -78,7 +88,7 @@ metrics" names.`,
   jetjobs worker --queue mail --concurrency 4 --timeout 1m --exec 'email.send=node send.js'
   jetjobs worker --http 'invoice.render=http://127.0.0.1:8080/jobs/invoice'
   jetjobs worker --metrics-listen :9090 --exec 'email.send=./send-email.sh'
-  jetjobs worker --skip-topology --inbox-prefix _INBOX_mail_worker --queue mail --exec 'email.send=./send-email.sh'`,
+  jetjobs worker --skip-topology --snooze-in-queue --inbox-prefix _INBOX_mail_worker --queue mail --exec 'email.send=./send-email.sh'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.work(cmd.Context(), f)
@@ -91,12 +101,15 @@ metrics" names.`,
 	fl.IntVarP(&f.concurrency, "concurrency", "c", 10, "jobs run at once per queue")
 	fl.IntVar(&f.maxAttempts, "max-attempts", job.DefaultMaxAttempts, "attempts of jobs that set no limit of their own")
 	fl.DurationVar(&f.timeout, "timeout", 0, "time limit of each attempt of jobs that set none (0: none)")
+	fl.DurationVar(&f.maxTimeout, "max-timeout", 0, "cap on every attempt, whatever time limit the job itself asks for (0: no cap)")
+	fl.DurationVar(&f.httpTimeout, "http-timeout", defaultHTTPTimeout, "time limit of each --http call of a job without a time limit (--timeout or its own)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long running jobs may finish")
 	fl.DurationVar(&f.retryInitial, "retry-initial", time.Second, "delay after the first failed attempt; it doubles for each further one")
 	fl.DurationVar(&f.retryMax, "retry-max", time.Hour, "longest delay between attempts")
 	fl.DurationVar(&f.ackWait, "ack-wait", 30*time.Second, "after how long without a heartbeat the job of a dead worker is redelivered")
 	fl.StringVar(&f.metricsListen, "metrics-listen", "", "serve /metrics, /healthz and /readyz on this address, such as :9090 (default: off)")
 	fl.BoolVar(&f.skipTopology, "skip-topology", false, "assume the streams exist: neither create nor change them (for least-privilege users)")
+	fl.BoolVar(&f.snoozeInQueue, "snooze-in-queue", false, "snoozed jobs wait in their queue, not in the schedule stream (for least-privilege users)")
 	a.addConnFlags(cmd)
 	a.topo.addReplicas(cmd, true)
 	return cmd
@@ -114,6 +127,10 @@ func parseHandlerSpecs(execs, https []string) ([]handlerSpec, error) {
 	add := func(flag, v string, isHTTP bool) error {
 		kind, target, ok := strings.Cut(v, "=")
 		kind, target = strings.TrimSpace(kind), strings.TrimSpace(target)
+		if isHTTP && ok {
+			// A URL may hold a password: errors show it without.
+			v = kind + "=" + redactServers(target)
+		}
 		if !ok || target == "" {
 			return usagef("--%s %q: use KIND=%s", flag, v, map[bool]string{false: "COMMAND", true: "URL"}[isHTTP])
 		}
@@ -125,6 +142,11 @@ func parseHandlerSpecs(execs, https []string) ([]handlerSpec, error) {
 		}
 		if isHTTP && !strings.HasPrefix(target, "http://") && !strings.HasPrefix(target, "https://") {
 			return usagef("--http %q: the URL must start with http:// or https://", v)
+		}
+		if isHTTP {
+			if err := checkHTTPURL(target); err != nil {
+				return usagef("--http %q: %w", v, err)
+			}
 		}
 		seen[kind] = true
 		specs = append(specs, handlerSpec{kind: kind, target: target, http: isHTTP})
@@ -171,6 +193,8 @@ func (a *app) work(ctx context.Context, f workerFlags) error {
 		Queues:          queues,
 		Topology:        topo,
 		SkipTopology:    f.skipTopology,
+		SnoozeInQueue:   f.snoozeInQueue,
+		MaxTimeout:      f.maxTimeout,
 		Logger:          a.log,
 		RetryPolicy:     policy,
 		MaxAttempts:     f.maxAttempts,
@@ -212,7 +236,7 @@ func (a *app) work(ctx context.Context, f workerFlags) error {
 	for _, s := range specs {
 		var h func(context.Context, *job.Job[json.RawMessage]) error
 		if s.http {
-			h = httpHandler{client: httpClient, url: s.target}.handle
+			h = newHTTPHandler(httpClient, s.target, f.httpTimeout).handle
 		} else {
 			h = execHandler{command: s.target, stdout: a.stdout, log: a.log}.handle
 		}
@@ -245,7 +269,7 @@ func (a *app) work(ctx context.Context, f workerFlags) error {
 		}
 	}()
 	a.log.LogAttrs(ctx, slog.LevelInfo, "worker starting",
-		slog.String("url", redact(nc.ConnectedUrl())), slog.Any("queues", slices.Sorted(maps.Keys(queues))),
+		slog.String("url", redactServers(nc.ConnectedUrl())), slog.Any("queues", slices.Sorted(maps.Keys(queues))),
 		slog.Any("kinds", pool.Kinds()), slog.Int("concurrency", f.concurrency))
 
 	// The endpoints outlive the pool's drain, so that /readyz says
@@ -254,33 +278,30 @@ func (a *app) work(ctx context.Context, f workerFlags) error {
 	defer stopRun()
 	srvCtx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServer()
-	served := make(chan error, 1)
+	var served errgroup.Group
 	if ln != nil {
 		h := metrics.NewHandler(metrics.HandlerConfig{Gatherer: reg, Ready: pool.Ready})
 		addr := ln.Addr().String()
-		go func() {
+		served.Go(func() error {
 			err := metrics.Serve(srvCtx, ln, h)
 			if srvCtx.Err() == nil {
 				// The endpoints died under a running worker: stop it, so that
 				// a supervisor restarts it rather than probing a closed port.
 				stopRun()
-				served <- fmt.Errorf("--metrics-listen %s: %w", addr, err)
-				return
+				return fmt.Errorf("--metrics-listen %s: %w", addr, err)
 			}
 			if err != nil {
 				a.log.LogAttrs(context.Background(), slog.LevelWarn, "metrics server shutdown", slog.String("error", err.Error()))
 			}
-			served <- nil
-		}()
+			return nil
+		})
 		a.log.LogAttrs(ctx, slog.LevelInfo, "serving metrics", slog.String("addr", addr))
 	}
 
 	err = pool.Run(runCtx)
-	if ln != nil {
-		stopServer()
-		if serr := <-served; serr != nil {
-			return errors.Join(serr, err)
-		}
+	stopServer()
+	if serr := served.Wait(); serr != nil {
+		return errors.Join(serr, err)
 	}
 	if err != nil && ctx.Err() == nil {
 		return err
@@ -300,6 +321,10 @@ func (f workerFlags) check() error {
 		return usagef("--max-attempts %d: use at least 1", f.maxAttempts)
 	case f.timeout < 0:
 		return usagef("--timeout %s: use a positive duration, or 0 for none", f.timeout)
+	case f.maxTimeout < 0:
+		return usagef("--max-timeout %s: use a positive duration, or 0 for no cap", f.maxTimeout)
+	case f.httpTimeout <= 0:
+		return usagef("--http-timeout %s: use a positive duration", f.httpTimeout)
 	case f.shutdownTimeout <= 0:
 		return usagef("--shutdown-timeout %s: use a positive duration", f.shutdownTimeout)
 	case f.ackWait < time.Second:

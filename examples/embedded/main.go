@@ -58,7 +58,10 @@ type WelcomeArgs struct {
 func (WelcomeArgs) Kind() string { return "welcome.send" }
 
 // welcomeWorker sends welcome emails (here: logs that it would).
-type welcomeWorker struct{ log *slog.Logger }
+type welcomeWorker struct {
+	worker.WorkerDefaults[WelcomeArgs] // the pool's settings, unless overridden below
+	log                                *slog.Logger
+}
 
 func (w welcomeWorker) Work(ctx context.Context, j *job.Job[WelcomeArgs]) error {
 	// A real worker would call the mail provider with j.ID as idempotency

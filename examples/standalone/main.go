@@ -54,7 +54,10 @@ func (ThumbnailArgs) Kind() string { return "image.thumbnail" }
 
 // thumbnailWorker renders thumbnails. Its methods beyond Work set the
 // kind's limits; see worker.Worker.
-type thumbnailWorker struct{ log *slog.Logger }
+type thumbnailWorker struct {
+	worker.WorkerDefaults[ThumbnailArgs] // the pool's settings, unless overridden below
+	log                                  *slog.Logger
+}
 
 func (w thumbnailWorker) Work(ctx context.Context, j *job.Job[ThumbnailArgs]) error {
 	if j.Args.Width <= 0 {

@@ -17,7 +17,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -418,7 +420,7 @@ func (r *run) cleanup() {
 	t := r.cfg.Topology
 	for _, q := range r.queues {
 		_ = r.js.DeleteConsumer(ctx, t.Stream, q)
-		_ = r.js.DeleteConsumer(ctx, t.ScheduleStream, "fire-"+q)
+		_ = r.js.DeleteConsumer(ctx, t.ScheduleStream, wire.FireConsumer(q))
 	}
 	if s, err := r.js.Stream(ctx, t.Stream); err == nil {
 		_ = s.Purge(ctx)
@@ -736,22 +738,14 @@ func (r *run) checkEmpty(ctx context.Context) error {
 // the run's jobs to be worked; a failed run ends the producer too, and a
 // failed producer ends the run.
 func (r *run) produceWhileWorking(ctx context.Context, produce func(context.Context) error) error {
-	var wg sync.WaitGroup
-	var perr error
-	pctx, stop := context.WithCancel(ctx)
-	defer stop()
-	wg.Go(func() {
-		if perr = produce(pctx); perr != nil {
-			r.fail(perr)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		err := produce(gctx)
+		if err != nil {
+			r.fail(err)
 		}
+		return err
 	})
-	err := r.wait(ctx)
-	if err != nil {
-		stop()
-	}
-	wg.Wait()
-	if err == nil {
-		err = perr
-	}
-	return err
+	g.Go(func() error { return r.wait(gctx) })
+	return g.Wait()
 }

@@ -1,0 +1,81 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/job"
+)
+
+// deadLetterRetryDelay is how long a job whose dead letter could not be
+// stored waits before it is delivered again (and dead-lettered again).
+const deadLetterRetryDelay = 5 * time.Second
+
+// settle carries out v for the delivery msg of the job of info, which ran
+// for elapsed (zero if it did not run), logs the one line that says what
+// became of it, takes it off the heartbeat list (token) and finishes it: at
+// once, or for a success once the acker has the server's confirmation.
+func (p *Pool) settle(msg jetstream.Msg, info *job.Info, token uint64, v verdict, elapsed time.Duration) {
+	ev := Event{Info: info, Err: v.err, Duration: elapsed, Delay: v.delay}
+	switch v.action {
+	case actAck:
+		p.inflight.remove(token) // the acknowledgement is on its way
+		p.logVerdict(info, v, elapsed)
+		ev.Outcome = OutcomeSucceeded
+		p.acker.ack(msg, ev)
+		return
+	case actWait:
+		p.inflight.remove(token)
+		p.nak(msg, info, v.delay)
+		p.logVerdict(info, v, 0)
+		p.jobs.Done() // not an attempt: no hooks
+		return
+	case actRetry:
+		p.nak(msg, info, v.delay)
+		ev.Outcome = OutcomeRetried
+	case actSnooze:
+		p.snooze(msg, info, v.delay)
+		ev.Outcome = OutcomeSnoozed
+	case actHandBack:
+		p.handBack(msg)
+		ev.Outcome = OutcomeInterrupted
+	case actDeadLetter:
+		// Off the runner: the publish may retry through a reconnect, and
+		// the job's slot must not wait for it. Heartbeats go on until it is
+		// settled, and Stop waits for it like for a running job.
+		go p.settleDeadLetter(msg, info, token, v, ev)
+		return
+	}
+	p.inflight.remove(token)
+	p.logVerdict(info, v, elapsed)
+	p.finish(ev)
+}
+
+// settleDeadLetter stores the dead letter of a job and terminates it, or,
+// if the dead letter cannot be stored, hands the job back to the server to
+// be delivered (and dead-lettered) again.
+func (p *Pool) settleDeadLetter(msg jetstream.Msg, info *job.Info, token uint64, v verdict, ev Event) {
+	if err := p.deadLetter(msg, info, v.reason, v.err); err != nil {
+		_ = msg.NakWithDelay(deadLetterRetryDelay)
+		v = verdict{action: actRetry, delay: deadLetterRetryDelay, reason: v.reason, level: slog.LevelError,
+			msg: "dead-lettering failed; the job will be delivered again",
+			err: fmt.Errorf("%w (storing its dead letter failed: %w)", v.err, err)}
+		ev.Outcome, ev.Delay = OutcomeRetried, deadLetterRetryDelay
+	} else {
+		ev.Outcome, ev.Reason = OutcomeDeadLettered, v.reason
+	}
+	p.inflight.remove(token)
+	p.logVerdict(info, v, ev.Duration)
+	p.finish(ev)
+}
+
+func (p *Pool) nak(msg jetstream.Msg, info *job.Info, delay time.Duration) {
+	if err := msg.NakWithDelay(delay); err != nil {
+		p.log.LogAttrs(context.Background(), slog.LevelWarn, "scheduling a retry failed; the job comes back after AckWait",
+			slog.String("job_id", info.ID), slog.String("queue", info.Queue), slog.String("kind", info.Kind), slog.String("error", err.Error()))
+	}
+}
