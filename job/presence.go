@@ -218,14 +218,20 @@ func (c *Client) Workers(ctx context.Context) ([]WorkerInfo, error) {
 	if total == 0 {
 		return nil, nil
 	}
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+	// An ephemeral consumer that delivers the last message of each subject,
+	// deleted when done (or by the server a minute later).
+	cons, err := s.CreateConsumer(ctx, jetstream.ConsumerConfig{
 		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
-		FilterSubjects:    []string{c.topo.WorkerPrefix() + ".>"},
+		FilterSubject:     c.topo.WorkerPrefix() + ".>",
+		AckPolicy:         jetstream.AckNonePolicy,
 		InactiveThreshold: time.Minute,
+		Replicas:          1,
+		MemoryStorage:     true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jetjobs: read worker presence: %w", err)
 	}
+	defer func() { _ = s.DeleteConsumer(context.WithoutCancel(ctx), cons.CachedInfo().Name) }()
 	pending := cons.CachedInfo().NumPending
 	byID := map[string]WorkerInfo{}
 	now := time.Now()
