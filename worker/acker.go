@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/internal/wire"
 )
 
 // acker acknowledges the jobs that succeeded, in batches: a finished job
@@ -154,7 +156,7 @@ func (a *acker) publish() {
 			a.settled(r.ev, r.msg.Ack())
 			continue
 		}
-		if err := nc.PublishRequest(r.msg.Reply(), a.replies[tokens[i]], ackAck); err != nil {
+		if err := nc.PublishRequest(r.msg.Reply(), a.replies[tokens[i]], wire.AckAck); err != nil {
 			if r, ok := a.done(tokens[i], true); ok {
 				a.settled(r.ev, err)
 			}
@@ -207,7 +209,7 @@ func (a *acker) confirmed(msg *nats.Msg) {
 	if !ok {
 		return // expired already
 	}
-	if len(msg.Data) == 0 && msg.Header.Get("Status") == "503" {
+	if len(msg.Data) == 0 && msg.Header.Get(wire.Status) == wire.StatusNoResponders {
 		a.settled(r.ev, nats.ErrNoResponders)
 		return
 	}

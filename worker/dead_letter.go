@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 	"github.com/jetjobs/jetjobs/retry"
 )
@@ -32,12 +33,14 @@ func (p *Pool) deadLetter(msg jetstream.Msg, info *job.Info, reason job.Reason, 
 	// parse: a worker may write the dead letters of its own queues only.
 	queue := info.Queue
 	if queue == "" {
-		queue = queueOf(p.cfg.Topology.Prefix, msg.Subject())
+		queue = wire.QueueToken(p.cfg.Topology.Prefix, msg.Subject())
 	}
-	dl := p.cfg.Topology.DeadLetterMessage(msg.Subject(), msg.Headers(), msg.Data(), info.ID, queue, stream, info.Seq, reason, cause.Error(), info.Attempt)
-	if meta != nil {
-		dl.Header.Set(job.HeaderMsgID, copyID("dlq", stream, info.Seq, stored))
-	}
+	dl := wire.DeadLetterMessage(wire.DeadLetter{
+		Prefix:  p.cfg.Topology.DeadLetterPrefix,
+		Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data(),
+		ID: info.ID, Queue: queue, Stream: stream, Seq: info.Seq, Stored: stored,
+		Reason: string(reason), Cause: cause.Error(), Attempts: info.Attempt,
+	})
 	if err := publishDeadLetter(p.js, dl); err != nil {
 		return err
 	}
@@ -79,15 +82,4 @@ func publishDeadLetter(js jetstream.JetStream, dl *nats.Msg) error {
 		}
 	}
 	return err
-}
-
-// queueOf is the queue token of a job subject <prefix>.<queue>.<kind>,
-// whether or not the kind is valid; empty if there is none.
-func queueOf(prefix, subject string) string {
-	rest, ok := strings.CutPrefix(subject, prefix+".")
-	if !ok {
-		return ""
-	}
-	queue, _, _ := strings.Cut(rest, ".")
-	return queue
 }

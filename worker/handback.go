@@ -3,11 +3,11 @@ package worker
 import (
 	"context"
 	"strconv"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -32,7 +32,7 @@ func (p *Pool) handBack(msg jetstream.Msg) {
 	h := job.CopyHeader(msg.Headers(), 3)
 	h.Set(job.HeaderID, info.ID)
 	h.Set(job.HeaderAttemptBase, strconv.Itoa(max(used, 0)))
-	h.Set(job.HeaderMsgID, copyID("handback", meta.Stream, meta.Sequence.Stream, meta.Timestamp, meta.NumDelivered))
+	h.Set(job.HeaderMsgID, wire.CopyID(wire.CopyHandBack, meta.Stream, meta.Sequence.Stream, meta.Timestamp, meta.NumDelivered))
 	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
 	defer cancel()
 	if _, err := p.js.PublishMsg(ctx, &nats.Msg{Subject: msg.Subject(), Header: h, Data: msg.Data()}); err != nil {
@@ -53,27 +53,4 @@ func (p *Pool) handBackLater(msg jetstream.Msg) {
 		defer p.jobs.Done()
 		p.handBack(msg)
 	}()
-}
-
-// copyID is the message ID of a copy jetjobs makes of a stored message
-// (kind "handback", "snooze", "fired", "dlq"): the same for every copy of
-// the same stored message, so the target stream stores it once, and
-// different for another message. The stored time tells apart two messages
-// with the same sequence, as a stream deleted and created again within the
-// duplicate window has them; extra tells apart copies made at different
-// deliveries.
-func copyID(kind, stream string, seq uint64, stored time.Time, extra ...uint64) string {
-	b := make([]byte, 0, 64)
-	b = append(b, kind...)
-	b = append(b, ':')
-	b = append(b, stream...)
-	b = append(b, ':')
-	b = strconv.AppendUint(b, seq, 10)
-	b = append(b, ':')
-	b = strconv.AppendInt(b, stored.UnixNano(), 10)
-	for _, x := range extra {
-		b = append(b, ':')
-		b = strconv.AppendUint(b, x, 10)
-	}
-	return string(b)
 }

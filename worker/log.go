@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -50,7 +51,7 @@ func (p *Pool) logVerdict(info *job.Info, v verdict, elapsed time.Duration) {
 // (version-traceid-parentid-flags), empty if it has none: every attempt's
 // span belongs to the trace its enqueue started.
 func traceID(info *job.Info) string {
-	tp := info.Header.Get("traceparent")
+	tp := info.Header.Get(wire.TraceParent)
 	if len(tp) < 55 || tp[2] != '-' || tp[35] != '-' {
 		return ""
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -58,8 +59,7 @@ type maxDeliveries struct {
 func (md *maxDeliveries) start(context.Context) error {
 	md.wake = make(chan struct{}, 1)
 	for _, q := range md.queues {
-		subject := fmt.Sprintf("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.%s.%s", md.topo.Stream, q)
-		sub, err := md.js.Conn().QueueSubscribe(subject, "jetjobs-"+md.topo.Stream, md.receive)
+		sub, err := md.js.Conn().QueueSubscribe(wire.MaxDeliveriesSubject(md.topo.Stream, q), wire.AdvisoryGroup(md.topo.Stream), md.receive)
 		if err == nil {
 			err = sub.SetPendingLimits(-1, -1)
 		}
@@ -162,7 +162,7 @@ func (md *maxDeliveries) deadLetter(adv maxDeliveriesAdvisory) {
 	}
 	id := job.IDOf(raw.Header, md.topo.Stream, seq)
 	queue, kind, _ := job.ParseSubject(md.topo.Prefix, raw.Subject)
-	if queueOf(md.topo.Prefix, raw.Subject) != adv.Consumer {
+	if wire.QueueToken(md.topo.Prefix, raw.Subject) != adv.Consumer {
 		// Whoever may publish on the advisory subject can name any
 		// sequence: only a job of the advisory's own queue is dead-lettered.
 		md.log.LogAttrs(ctx, slog.LevelWarn, "ignoring a max-deliveries advisory whose job belongs to another queue",
@@ -170,8 +170,12 @@ func (md *maxDeliveries) deadLetter(adv maxDeliveriesAdvisory) {
 		return
 	}
 	cause := fmt.Sprintf("delivered %d times (the consumer's MaxDeliver) without an outcome; its workers died or lost their connection on every attempt", deliveries)
-	dl := md.topo.DeadLetterMessage(raw.Subject, raw.Header, raw.Data, id, adv.Consumer, md.topo.Stream, seq, job.ReasonMaxDeliveries, cause, deliveries)
-	dl.Header.Set(job.HeaderMsgID, copyID("dlq", md.topo.Stream, seq, raw.Time))
+	dl := wire.DeadLetterMessage(wire.DeadLetter{
+		Prefix:  md.topo.DeadLetterPrefix,
+		Subject: raw.Subject, Header: raw.Header, Data: raw.Data,
+		ID: id, Queue: adv.Consumer, Stream: md.topo.Stream, Seq: seq, Stored: raw.Time,
+		Reason: string(job.ReasonMaxDeliveries), Cause: cause, Attempts: deliveries,
+	})
 	if err := publishDeadLetter(md.js, dl); err != nil {
 		md.log.LogAttrs(ctx, slog.LevelError, "dead-lettering a job that reached max deliveries failed; it stays in the work stream",
 			slog.String("job_id", id), slog.Uint64("seq", seq), slog.String("error", err.Error()))

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -239,7 +240,7 @@ func (p *Pool) queueNames() []string {
 func (p *Pool) pullerEdges(q *queue) pullerEdges {
 	return pullerEdges{
 		nc:        p.js.Conn(),
-		next:      apiPrefix(p.js) + "CONSUMER.MSG.NEXT." + p.cfg.Topology.Stream + "." + q.name,
+		next:      wire.NextSubject(wire.APIPrefix(p.js), p.cfg.Topology.Stream, q.name),
 		fetchWait: p.cfg.FetchWait,
 		batch:     p.cfg.FetchBatch,
 		log:       p.log,

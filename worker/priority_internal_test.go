@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -59,6 +60,9 @@ func TestArbiterWeightsShareSlots(t *testing.T) {
 	held := map[*share]int{heavy: 8}
 	order := []*share{heavy, heavy, heavy, heavy, heavy, heavy, heavy, heavy}
 	for range 400 {
+		// Both queues have a loop waiting for a slot (a loop just granted
+		// one may still be on its way back), so the arbiter ranks them.
+		waitForWaiters(t, a, heavy, light)
 		// Finish the oldest job, then wait for the slot to be granted.
 		s := order[0]
 		order = order[1:]
@@ -118,5 +122,26 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 5s")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// waitForWaiters waits until each share has a loop waiting in acquire.
+func waitForWaiters(t *testing.T, a *arbiter, shares ...*share) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		a.mu.Lock()
+		all := true
+		for _, s := range shares {
+			all = all && len(s.waiters) > 0
+		}
+		a.mu.Unlock()
+		if all {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the queues' loops did not come back to wait for a slot")
+		}
+		runtime.Gosched()
 	}
 }

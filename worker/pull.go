@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/retry"
 )
 
@@ -281,8 +282,8 @@ func (pl *puller) receive(msg *nats.Msg) {
 	// A status from the server has no data and no acknowledgement subject;
 	// a job always has the latter, even one whose publisher gave it a
 	// Status header and no payload.
-	if len(msg.Data) == 0 && len(msg.Header) > 0 && !strings.HasPrefix(msg.Reply, "$JS.ACK.") {
-		if code := msg.Header.Get("Status"); code != "" {
+	if len(msg.Data) == 0 && len(msg.Header) > 0 && !strings.HasPrefix(msg.Reply, wire.AckPrefix) {
+		if code := msg.Header.Get(wire.Status); code != "" {
 			pl.status(code, msg)
 			return
 		}
@@ -318,25 +319,25 @@ func (pl *puller) receive(msg *nats.Msg) {
 // status handles a status message from the server.
 func (pl *puller) status(code string, msg *nats.Msg) {
 	switch code {
-	case "100": // idle heartbeat
+	case wire.StatusIdleHeartbeat:
 		pl.mu.Lock()
 		pl.lastHeard = time.Now()
 		pl.failedSince = time.Time{}
 		pl.mu.Unlock()
 		return
-	case "408", "409":
+	case wire.StatusRequestTimeout, wire.StatusConflict:
 		// A request ended; the pending header says how many of its jobs
 		// will not come. A 409 without it ends every request (consumer
 		// deleted, leader changed).
-		left := msg.Header.Get("Nats-Pending-Messages")
+		left := msg.Header.Get(wire.PendingMessages)
 		if left == "" {
 			break
 		}
 		n, _ := strconv.Atoi(left)
 		pl.mu.Lock()
 		pl.lastHeard = time.Now()
-		nowIdle := code == "408" && !pl.arrived && !pl.idle
-		if code == "408" {
+		nowIdle := code == wire.StatusRequestTimeout && !pl.arrived && !pl.idle
+		if code == wire.StatusRequestTimeout {
 			pl.idle = pl.idle || !pl.arrived
 			pl.arrived = false
 		}
@@ -350,11 +351,11 @@ func (pl *puller) status(code string, msg *nats.Msg) {
 		pl.giveUp(false, n)
 		return
 	}
-	err := fmt.Errorf("jetjobs: pull request: %s %s", code, msg.Header.Get("Description"))
+	err := fmt.Errorf("jetjobs: pull request: %s %s", code, msg.Header.Get(wire.Description))
 	switch {
-	case code == "503":
+	case code == wire.StatusNoResponders:
 		err = fmt.Errorf("%w: %w", nats.ErrNoResponders, err)
-	case msg.Header.Get("Description") == "Consumer Deleted":
+	case msg.Header.Get(wire.Description) == "Consumer Deleted":
 		err = fmt.Errorf("%w: %w", jetstream.ErrConsumerDeleted, err)
 	}
 	pl.giveUp(false, 0)

@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -36,9 +35,6 @@ type relays struct {
 	ccs       []jetstream.ConsumeContext
 }
 
-// relayConsumerName names the relay consumer of queue.
-func relayConsumerName(queue string) string { return "fire-" + queue }
-
 func (r *relays) start(ctx context.Context) error {
 	stream, err := r.js.Stream(ctx, r.topo.ScheduleStream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -50,10 +46,10 @@ func (r *relays) start(ctx context.Context) error {
 	r.available = true
 	for _, q := range r.queues {
 		cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-			Name:          relayConsumerName(q),
-			Durable:       relayConsumerName(q),
+			Name:          wire.FireConsumer(q),
+			Durable:       wire.FireConsumer(q),
 			Description:   "jetjobs: moves fired scheduled jobs of queue " + q + " into the work stream",
-			FilterSubject: r.topo.SchedulePrefix + ".fire." + q + ".>",
+			FilterSubject: wire.FireFilter(r.topo.SchedulePrefix, q),
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       30 * time.Second,
 			MaxAckPending: 1024,
@@ -82,13 +78,12 @@ func (r *relays) relay(msg jetstream.Msg) {
 		_ = msg.Term()
 		return
 	}
-	rest, _ := strings.CutPrefix(msg.Subject(), r.topo.SchedulePrefix+".fire.")
-	out := &nats.Msg{Subject: r.topo.Prefix + "." + rest, Header: job.CopyHeader(msg.Headers(), 1), Data: msg.Data()}
-	out.Header.Set(job.HeaderMsgID, copyID("fired", meta.Stream, meta.Sequence.Stream, meta.Timestamp))
+	out := &nats.Msg{Subject: wire.FiredJobSubject(r.topo.Prefix, r.topo.SchedulePrefix, msg.Subject()), Header: wire.CopyHeader(msg.Headers(), 1), Data: msg.Data()}
+	out.Header.Set(wire.MsgID, wire.CopyID(wire.CopyFired, meta.Stream, meta.Sequence.Stream, meta.Timestamp))
 	if name := out.Header.Get(job.HeaderSchedule); name != "" && out.Header.Get(job.HeaderID) == "" {
 		// Each firing of a periodic schedule is a job of its own; its ID
 		// stays the same if the move is repeated.
-		out.Header.Set(job.HeaderID, name+"-"+strconv.FormatUint(meta.Sequence.Stream, 10))
+		out.Header.Set(job.HeaderID, wire.PeriodicJobID(name, meta.Sequence.Stream))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
 	defer cancel()

@@ -233,7 +233,9 @@ func TestServerRestartLosesNothing(t *testing.T) {
 	eventually(t, func() bool { return uniq.Load() > 10 }, "some jobs ran")
 	e.srv.Restart(t)
 	for i := jobs / 2; i < jobs; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// Generous: a loaded machine takes a while to restart the server
+		// and recover its streams.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		for {
 			_, err := e.client.Enqueue(ctx, "n", i, job.ID(fmt.Sprintf("n-%d", i)))
 			if err == nil {

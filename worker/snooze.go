@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -30,13 +31,13 @@ func (p *Pool) snooze(msg jetstream.Msg, info *job.Info, d time.Duration) {
 	h := job.CopyHeader(msg.Headers(), 5)
 	h.Set(job.HeaderID, info.ID)
 	h.Set(job.HeaderAttemptBase, strconv.Itoa(info.Attempt-1))
-	h.Set(job.HeaderMsgID, copyID("snooze", meta.Stream, meta.Sequence.Stream, meta.Timestamp, meta.NumDelivered))
+	h.Set(job.HeaderMsgID, wire.CopyID(wire.CopySnooze, meta.Stream, meta.Sequence.Stream, meta.Timestamp, meta.NumDelivered))
 	until := time.Now().Add(d)
 	if p.schedules && !p.cfg.SnoozeInQueue {
 		sh := job.CopyHeader(h, 2)
 		sh.Set(job.HeaderMsgID, h.Get(job.HeaderMsgID))
-		sh.Set(jetstream.ScheduleHeader, job.ScheduleAt(until))
-		sh.Set(jetstream.ScheduleTargetHeader, p.cfg.Topology.FireSubject(info.Queue, info.Kind))
+		sh.Set(wire.ScheduleSpec, wire.ScheduleAt(until))
+		sh.Set(wire.ScheduleTarget, p.cfg.Topology.FireSubject(info.Queue, info.Kind))
 		sm := &nats.Msg{
 			// A subject of this message's own: the server keeps one schedule
 			// per subject, and two messages may carry the same job ID.

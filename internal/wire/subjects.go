@@ -198,3 +198,16 @@ func NextSubject(apiPrefix, stream, consumer string) string {
 func MaxDeliveriesSubject(stream, consumer string) string {
 	return "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + stream + "." + consumer
 }
+
+// QueueToken is the queue token of a job subject <prefix>.<queue>.<kind>,
+// whether or not the rest of the subject is valid; empty if there is none.
+// A consumer's filter <prefix>.<queue>.> delivers only subjects whose token
+// is its queue.
+func QueueToken(prefix, subject string) string {
+	rest, ok := strings.CutPrefix(subject, prefix+".")
+	if !ok {
+		return ""
+	}
+	queue, _, _ := strings.Cut(rest, ".")
+	return queue
+}
