@@ -88,3 +88,17 @@ func TestServerUIAndWorkersCommand(t *testing.T) {
 		t.Fatalf("workers page: %d\n%s", status, body)
 	}
 }
+
+// jetjobs demo --ui keeps the demo up for the dashboard it names, until
+// interrupted.
+func TestDemoUI(t *testing.T) {
+	p := proctest.Start(t, binary, nil, "demo", "--ui", "127.0.0.1:0")
+	web := p.WaitOutput(p.Stdout, `dashboard: (http://\S+)`)[1]
+	status, body := uiGet(t, web+"dead-letters", "", "")
+	if status != http.StatusOK || !strings.Contains(body, "resize-cat") {
+		t.Fatalf("the demo's dead letters: %d\n%s", status, body)
+	}
+	if code := p.Stop(syscall.SIGINT); code != 0 {
+		t.Fatalf("demo --ui exit code after SIGINT = %d, want 0", code)
+	}
+}
