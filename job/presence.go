@@ -26,7 +26,8 @@ import (
 
 // Presence timing.
 const (
-	// PresenceInterval is how often a pool refreshes its presence.
+	// PresenceInterval is how often a pool refreshes its presence at
+	// least; it refreshes it within a second when its running jobs change.
 	PresenceInterval = 5 * time.Second
 	// PresenceTTL is how long a presence entry lives without a refresh.
 	PresenceTTL = 15 * time.Second

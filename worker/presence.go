@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,14 +56,20 @@ func (p *Pool) newPresence() *presence {
 	}
 }
 
-// start publishes the presence at once and then every interval, until
+// start publishes the presence at once and then every interval, and
+// sooner (within presenceCheck) when the set of running jobs changed, until
 // stop. It never fails: presence is best effort.
 func (p *presence) start(context.Context) error {
 	p.loops.run(func(ctx context.Context) {
-		t := time.NewTicker(p.every)
+		t := time.NewTicker(presenceCheck)
 		defer t.Stop()
+		var last time.Time
+		var lastJobs string
 		for {
-			p.publish(ctx, false)
+			if jobs := p.runningKey(); jobs != lastJobs || time.Since(last) >= p.every {
+				p.publish(ctx, false)
+				last, lastJobs = time.Now(), jobs
+			}
 			select {
 			case <-ctx.Done():
 				return
@@ -70,6 +78,21 @@ func (p *presence) start(context.Context) error {
 		}
 	})
 	return nil
+}
+
+// presenceCheck is how often the presence loop looks whether the running
+// jobs changed.
+const presenceCheck = time.Second
+
+// runningKey identifies the set of running jobs, to tell when it changed.
+func (p *presence) runningKey() string {
+	_, running := p.snapshot()
+	var b strings.Builder
+	for _, r := range running {
+		b.WriteString(strconv.FormatUint(r.Seq, 10))
+		b.WriteByte(',')
+	}
+	return b.String()
 }
 
 // stop ends the loop and replaces the presence with a stopped entry that
