@@ -34,6 +34,10 @@ func TestEveryPageRendersUnderThePrefix(t *testing.T) {
 	mustContain(t, body, "j-1", `href="`+prefix+`/job?id=j-1&seq=`+itoa(r.Seq)+`"`)
 	_, body = e.get("/job?id=later-1")
 	mustContain(t, body, "delayed", "report.build")
+	const trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	e.enqueue("traced.work", map[string]int{"n": 1}, job.ID("traced-1"), job.Header(job.HeaderTraceParent, "00-"+trace+"-00f067aa0ba902b7-01"))
+	_, body = e.get("/job?id=traced-1")
+	mustContain(t, body, `id="trace-id">`+trace, "pending", "&#34;n&#34;: 1")
 	status, _ := e.get("/dead-letters/99999")
 	if status != http.StatusNotFound {
 		t.Fatalf("missing dead letter: %d", status)
