@@ -48,7 +48,6 @@ func TestBrowserOverviewCounts(t *testing.T) {
 	e.enqueue("email.send", nil, job.Queue("mail"))
 	do(t, ctx, chromedp.WaitVisible(css(`tr[data-queue="mail"] td.pending`)))
 	waitJS(t, ctx, `document.querySelector('tr[data-queue="mail"] td.pending').textContent === "4"`, "live refresh of the new job")
-	screenshot(t, ctx, "overview")
 
 	// A hidden tab does not refresh; shown again, it refreshes at once.
 	eval[bool](t, ctx, `(Object.defineProperty(document, 'hidden', {configurable: true, get: () => true}), document.dispatchEvent(new Event('visibilitychange')), true)`)
@@ -64,6 +63,36 @@ func TestBrowserOverviewCounts(t *testing.T) {
 	e.enqueue("email.send", nil, job.Queue("mail"))
 	eval[bool](t, ctx, `(Object.defineProperty(document, 'hidden', {configurable: true, get: () => false}), document.dispatchEvent(new Event('visibilitychange')), true)`)
 	waitJS(t, ctx, `document.querySelector('tr[data-queue="mail"] td.pending').textContent === "5"`, "refresh when the tab is shown again")
+}
+
+// The overview charts what the workers did since it was first read, and
+// counts the live workers.
+func TestBrowserOverviewChartsActivity(t *testing.T) {
+	e := newEnv(t, dashboard.Config{Refresh: time.Second})
+	e.pool(worker.Config{Queues: map[string]worker.QueueConfig{"default": {Concurrency: 8}, "reports": {Concurrency: 2}}}, func(p *worker.Pool) {
+		if err := worker.Handle(p, "image.resize", func(_ context.Context, j *job.Job[map[string]int]) error {
+			if j.Args["n"]%10 == 0 {
+				return job.Permanent(errors.New("unsupported format"))
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	e.enqueue("report.build", nil, job.Queue("reports"), job.In(time.Hour))
+	ctx := browser(t)
+	do(t, ctx, chromedp.Navigate(e.url("/")), chromedp.WaitVisible(css("#queues"))) // the first sample
+	for i := range 200 {
+		e.enqueue("image.resize", map[string]int{"n": i})
+	}
+	waitJS(t, ctx, `document.querySelector('tr[data-queue="default"] svg title').textContent.startsWith("last hour: 200 deliveries, 20 dead-lettered")`, "the chart of the 200 jobs")
+	if got := text(t, ctx, "#live-workers"); got != "1" {
+		t.Fatalf("live workers = %q", got)
+	}
+	if got := text(t, ctx, `tr[data-queue="default"] td.dead`); got != "20" {
+		t.Fatalf("dead = %q", got)
+	}
+	screenshot(t, ctx, "overview")
 }
 
 // Pausing a queue with its button pauses its consumer, as `jetjobs queues`
