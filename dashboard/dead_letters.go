@@ -17,8 +17,10 @@ type deadLettersData struct {
 	Total   uint64
 	NextURL string
 	Reasons []job.Reason
-	// Queues with dead letters, for the filter.
-	Queues []string
+	// Oldest: the page lists oldest first (asked for, or a filter on
+	// headers, which reads only forward).
+	Oldest         bool
+	HeaderFiltered bool
 }
 
 // dlFilter is the dead-letter filter of a request, in its form fields.
@@ -95,6 +97,12 @@ func (h *handler) deadLetters(ctx context.Context, r *http.Request, v *view) (st
 	}
 	query := d.Filter.query()
 	query.After, _ = strconv.ParseUint(q.Get("after"), 10, 64)
+	query.Before, _ = strconv.ParseUint(q.Get("before"), 10, 64)
+	// Newest first unless asked otherwise; a filter on headers reads
+	// oldest first.
+	d.HeaderFiltered = d.Filter.Kind != "" || d.Filter.Reason != "" || d.Filter.Error != ""
+	d.Oldest = q.Get("order") == "oldest" || d.HeaderFiltered
+	query.Newest = !d.Oldest
 	query.Limit = 50
 	page, err := h.client.QueryDeadLetters(ctx, query)
 	if err != nil {
@@ -103,7 +111,12 @@ func (h *handler) deadLetters(ctx context.Context, r *http.Request, v *view) (st
 	d.Page = page
 	if page.Next > 0 {
 		next := d.Filter.values()
-		next.Set("after", strconv.FormatUint(page.Next, 10))
+		if d.Oldest {
+			next.Set("order", "oldest")
+			next.Set("after", strconv.FormatUint(page.Next, 10))
+		} else {
+			next.Set("before", strconv.FormatUint(page.Next, 10))
+		}
 		d.NextURL = h.cfg.Prefix + "/dead-letters?" + next.Encode()
 	}
 	return "dead_letters", nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -150,4 +151,29 @@ func TestHugePayloadsAreCut(t *testing.T) {
 	mustContain(t, body, "Showing 16,383 of 81,931 bytes", "Show the whole payload")
 	_, body = e.get("/job?id=big-1&seq=" + itoa(r.Seq) + "&full=1")
 	mustContain(t, body, "Showing 65,535 of 81,931 bytes", "the dashboard shows at most this much")
+}
+
+// The dead letters page lists newest first and pages on, or oldest first
+// when asked.
+func TestDeadLettersPages(t *testing.T) {
+	e := newEnv(t, dashboard.Config{})
+	for i := range 120 {
+		e.deadLetter("dl-"+strconv.Itoa(i), "mail", "k", nil, job.ReasonFailed, "x", nil)
+	}
+	_, body := e.get("/dead-letters?queue=mail")
+	mustContain(t, body, ">dl-119<", "Newest first")
+	if strings.Contains(body, ">dl-69<") {
+		t.Fatal("the first page shows more than 50")
+	}
+	next := regexp.MustCompile(`href="([^"]+)" id="next"`).FindStringSubmatch(body)
+	if next == nil {
+		t.Fatal("no next page link")
+	}
+	_, body = e.get(strings.TrimPrefix(strings.ReplaceAll(next[1], "&amp;", "&"), prefix))
+	mustContain(t, body, ">dl-69<", ">dl-20<")
+	if strings.Contains(body, ">dl-70<") || strings.Contains(body, ">dl-19<") {
+		t.Fatal("the second page overlaps the first or runs past 50")
+	}
+	_, body = e.get("/dead-letters?queue=mail&order=oldest")
+	mustContain(t, body, ">dl-0<", ">dl-49<", "Oldest first")
 }

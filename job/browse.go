@@ -177,49 +177,17 @@ func (c *Client) jobsFrom(ctx context.Context, s jetstream.Stream, filter string
 }
 
 // newestJobs reads the newest limit jobs on filter above sequence floor,
-// newest first: from the last one, it reads forward from ever earlier
-// starting points until it has limit jobs, a bounded number of reads.
+// newest first.
 func (c *Client) newestJobs(ctx context.Context, s jetstream.Stream, filter string, floor uint64, limit int) (JobPage, error) {
-	last, err := s.GetLastMsgForSubject(ctx, filter)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return JobPage{}, nil
-	}
+	msgs, err := newestMsgs(ctx, s, filter, floor, 0, limit)
 	if err != nil {
-		return JobPage{}, fmt.Errorf("jetjobs: read jobs of %s: %w", filter, err)
+		return JobPage{}, err
 	}
-	if last.Sequence <= floor {
-		return JobPage{}, nil
+	page := JobPage{Jobs: make([]StoredJob, 0, len(msgs))}
+	for i := len(msgs) - 1; i >= 0; i-- {
+		page.Jobs = append(page.Jobs, c.topo.storedJob(msgs[i]))
 	}
-	window := uint64(limit)
-	var jobs []StoredJob
-	for {
-		from := floor + 1
-		if last.Sequence > window && last.Sequence-window+1 > from {
-			from = last.Sequence - window + 1
-		}
-		page, err := c.jobsFrom(ctx, s, filter, from, last.Sequence, 1<<30)
-		if err != nil {
-			return JobPage{}, err
-		}
-		jobs = page.Jobs
-		if len(jobs) >= limit || from == floor+1 {
-			break
-		}
-		// Each round reads only matches, so widening the window by the
-		// ratio of the matches missing keeps the rounds few.
-		if len(jobs) == 0 {
-			window *= 16
-		} else {
-			window = window * uint64(2*limit) / uint64(len(jobs))
-		}
-	}
-	if len(jobs) > limit {
-		jobs = jobs[len(jobs)-limit:]
-	}
-	for i, j := 0, len(jobs)-1; i < j; i, j = i+1, j-1 {
-		jobs[i], jobs[j] = jobs[j], jobs[i]
-	}
-	return JobPage{Jobs: jobs}, nil
+	return page, nil
 }
 
 func (t Topology) storedJob(m *jetstream.RawStreamMsg) StoredJob {

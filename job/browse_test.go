@@ -195,3 +195,34 @@ func TestDeadLetterQueryCountReplayDelete(t *testing.T) {
 		t.Fatalf("no mark: err = %v", err)
 	}
 }
+
+// Dead letters of a queue, newest first, page by page.
+func TestDeadLettersNewestFirst(t *testing.T) {
+	c, js, _ := newClient(t, job.Topology{})
+	ctx := context.Background()
+	for i := range 25 {
+		q := "a"
+		if i%5 == 0 {
+			q = "b"
+		}
+		deadLetter(t, c, js, fmt.Sprintf("d%02d", i), q, "k", job.ReasonFailed, "x")
+	}
+	var ids []string
+	var before uint64
+	for range 10 {
+		page, err := c.QueryDeadLetters(ctx, job.DeadLetterQuery{Queue: "a", Newest: true, Before: before, Limit: 7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, dl := range page.DeadLetters {
+			ids = append(ids, dl.ID)
+		}
+		if page.Next == 0 {
+			break
+		}
+		before = page.Next
+	}
+	if len(ids) != 20 || ids[0] != "d24" || ids[1] != "d23" || ids[19] != "d01" {
+		t.Fatalf("newest first: %v", ids)
+	}
+}

@@ -26,6 +26,11 @@ type DeadLetterQuery struct {
 	// After lists the dead letters above this sequence (a page's Next);
 	// zero starts at the oldest.
 	After uint64
+	// Newest lists the newest first, below the sequence Before (a newest
+	// page's Next; zero: from the newest). It applies without Kind, Reason
+	// and ErrorContains only: a filter on headers is read oldest first.
+	Newest bool
+	Before uint64
 	// Through ignores dead letters above this sequence: pass a mark read
 	// with DeadLetterSequence to act only on those that existed then. Zero
 	// means no bound.
@@ -81,6 +86,9 @@ func (c *Client) QueryDeadLetters(ctx context.Context, q DeadLetterQuery) (DeadL
 	}
 	var page DeadLetterPage
 	if !q.headerFiltered() {
+		if q.Newest {
+			return c.newestDeadLetters(ctx, q, limit)
+		}
 		return c.deadLetterPage(ctx, q, limit)
 	}
 	var seqs []uint64
@@ -146,6 +154,46 @@ func (c *Client) deadLetterPage(ctx context.Context, q DeadLetterQuery, limit in
 		page.DeadLetters = append(page.DeadLetters, c.topo.deadLetterFromRaw(m))
 		seq = m.Sequence
 	}
+}
+
+// newestDeadLetters reads a page of the dead letters of q.Queue below
+// q.Before (and at most q.Through), newest first. Next is the sequence to
+// pass as Before for the following page.
+func (c *Client) newestDeadLetters(ctx context.Context, q DeadLetterQuery, limit int) (DeadLetterPage, error) {
+	var page DeadLetterPage
+	subject, err := c.deadLetterSubject(q.Queue)
+	if err != nil {
+		return page, err
+	}
+	s, err := c.js.Stream(ctx, c.topo.DeadLetterStream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return page, nil
+	}
+	if err != nil {
+		return page, fmt.Errorf("jetjobs: dead-letter stream %s: %w", c.topo.DeadLetterStream, err)
+	}
+	top := q.Through
+	if q.Before > 0 {
+		if q.Before == 1 {
+			return page, nil
+		}
+		if top == 0 || q.Before-1 < top {
+			top = q.Before - 1
+		}
+	}
+	// One more than the page tells whether there is a next one.
+	msgs, err := newestMsgs(ctx, s, subject, 0, top, limit+1)
+	if err != nil {
+		return page, err
+	}
+	if len(msgs) > limit {
+		msgs = msgs[1:]
+		page.Next = msgs[0].Sequence
+	}
+	for i := len(msgs) - 1; i >= 0; i-- {
+		page.DeadLetters = append(page.DeadLetters, c.topo.deadLetterFromRaw(msgs[i]))
+	}
+	return page, nil
 }
 
 // CountDeadLetters returns how many dead letters q selects (q.After and
