@@ -20,6 +20,7 @@ var allowedImports = map[string][]string{
 	"retry":         {"job", "internal/wire"},
 	"middleware":    {"job", "internal/wire"},
 	"tracing":       {"job", "internal/wire"},
+	"dashboard":     {"job", "internal/wire"},
 }
 
 // serverAllowed are the packages (and the trees under them) that may use
