@@ -39,6 +39,11 @@ everything up until Ctrl-C: open the address it prints.`,
   jetjobs demo --ui 127.0.0.1:8090`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if ui != "" {
+				if err := checkDashboardListen("--ui", ui, false, false); err != nil {
+					return err
+				}
+			}
 			log := a.log
 			if !cmd.Flags().Changed("log-level") {
 				log = slog.New(slog.DiscardHandler) // the narration says it all

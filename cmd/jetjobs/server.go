@@ -112,6 +112,11 @@ func (a *app) serve(cmd *cobra.Command, f serverFlags) error {
 	if changed("sync-always") {
 		opts.SyncAlways = f.syncAlways
 	}
+	if f.ui != "" {
+		if err := checkDashboardListen("--ui", f.ui, false, f.allowOpen); err != nil {
+			return err
+		}
+	}
 	open := !authConfigured(opts) && !opts.TLSVerify && !loopback(opts.Host)
 	if open && !f.allowOpen {
 		where := "--listen " + f.listen

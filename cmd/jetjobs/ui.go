@@ -35,6 +35,7 @@ type uiFlags struct {
 	readOnly     bool
 	authUser     string
 	passwordFile string
+	allowOpen    bool
 }
 
 func newUICommand(a *app) *cobra.Command {
@@ -51,7 +52,10 @@ letters, add and remove schedules). --read-only hides and refuses every action.
 environment variable ` + uiPasswordEnv + ` or from --auth-password-file, never
 from a flag (flags show in the process list). Without TLS in front of it,
 basic auth sends the password in the clear: keep the default loopback address
-or put a TLS-terminating proxy before it.
+or put a TLS-terminating proxy before it. On an address other machines can
+reach, the dashboard refuses to start without --auth-user, unless
+--allow-open says that anyone who reaches it may see every job (and, unless
+--read-only, change and delete them).
 
 The dashboard stays up when the connection to NATS drops and says so on every
 page until it reconnects.`,
@@ -68,6 +72,7 @@ page until it reconnects.`,
 	fl.BoolVar(&f.readOnly, "read-only", false, "show everything, change nothing: hide actions and refuse them with 403")
 	fl.StringVar(&f.authUser, "auth-user", "", "require HTTP basic auth with this user (password from $"+uiPasswordEnv+" or --auth-password-file)")
 	fl.StringVar(&f.passwordFile, "auth-password-file", "", "file holding the basic-auth password (its first line)")
+	fl.BoolVar(&f.allowOpen, "allow-open", false, "serve without authentication on an address other machines can reach")
 	a.addConnFlags(cmd)
 	return cmd
 }
@@ -75,6 +80,9 @@ page until it reconnects.`,
 func (a *app) ui(ctx context.Context, f uiFlags) error {
 	auth, err := f.basicAuth()
 	if err != nil {
+		return err
+	}
+	if err := checkDashboardListen("--listen", f.listen, auth != nil, f.allowOpen); err != nil {
 		return err
 	}
 	topo, err := a.topology()
@@ -115,6 +123,19 @@ func (f uiFlags) basicAuth() (*credentials, error) {
 }
 
 type credentials struct{ user, password string }
+
+// checkDashboardListen refuses to serve the dashboard without
+// authentication where other machines reach it, unless allowOpen.
+func checkDashboardListen(flag, listen string, auth, allowOpen bool) error {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return usagef("%s %q: use host:port, such as %s", flag, listen, defaultUIListen)
+	}
+	if auth || allowOpen || loopback(host) {
+		return nil
+	}
+	return usagef("%s %s: other machines can reach this address and the dashboard has no authentication, so anyone who reaches it could see every job and change or delete them: listen on 127.0.0.1, use 'jetjobs ui --auth-user' (password from $%s), or pass --allow-open to serve it open anyway", flag, listen, uiPasswordEnv)
+}
 
 // uiOptions configure serveDashboard.
 type uiOptions struct {

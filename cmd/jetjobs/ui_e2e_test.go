@@ -59,6 +59,12 @@ func TestUIServesDashboardWithBasicAuth(t *testing.T) {
 	if r.Code != exitUsage || !strings.Contains(r.Stderr, "JETJOBS_UI_PASSWORD") {
 		t.Fatalf("--auth-user without a password: exit %d, %s", r.Code, r.Stderr)
 	}
+	for _, args := range [][]string{{"ui", "-s", url, "--listen", "0.0.0.0:0"}, {"server", "--listen", "127.0.0.1:0", "--ui", "0.0.0.0:0"}, {"demo", "--ui", "0.0.0.0:0"}} {
+		r := jetjobs(t, "", args...)
+		if r.Code != exitUsage || !strings.Contains(r.Stderr, "no authentication") {
+			t.Fatalf("jetjobs %s: exit %d, %s", strings.Join(args, " "), r.Code, r.Stderr)
+		}
+	}
 }
 
 // jetjobs server --ui serves the dashboard next to the server; jetjobs
