@@ -60,8 +60,8 @@ reach, the dashboard refuses to start without --auth-user, unless
 The dashboard stays up when the connection to NATS drops and says so on every
 page until it reconnects.`,
 		Example: `  jetjobs ui
-  jetjobs ui --listen 0.0.0.0:8090 --read-only
-  JETJOBS_UI_PASSWORD=… jetjobs ui --auth-user ops`,
+  jetjobs ui --read-only
+  JETJOBS_UI_PASSWORD=… jetjobs ui --listen 0.0.0.0:8090 --auth-user ops`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.ui(cmd.Context(), f)
