@@ -246,7 +246,7 @@ func (h *handler) page(fn pageFunc) http.HandlerFunc {
 
 func (h *handler) errorStatus(err error) int {
 	switch {
-	case errors.Is(err, errNotFound), errors.Is(err, job.ErrDeadLetterNotFound), errors.Is(err, job.ErrJobNotFound):
+	case errors.Is(err, errNotFound), errors.Is(err, job.ErrDeadLetterNotFound), errors.Is(err, job.ErrJobNotLocated):
 		return http.StatusNotFound
 	case errors.Is(err, errBadRequest), errors.Is(err, job.ErrInvalidName), errors.Is(err, job.ErrInvalidOption):
 		return http.StatusBadRequest

@@ -42,7 +42,7 @@ func (h *handler) jobPage(ctx context.Context, r *http.Request, v *view) (string
 	v.Title = "Job " + id
 	seq, _ := strconv.ParseUint(q.Get("seq"), 10, 64)
 	found, err := h.client.FindJob(ctx, id, job.FindOptions{Seq: seq})
-	if errors.Is(err, job.ErrJobNotFound) {
+	if errors.Is(err, job.ErrJobNotLocated) {
 		d.NotFound = err.Error()
 		return "job", nil
 	}

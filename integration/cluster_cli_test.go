@@ -25,7 +25,7 @@ func TestCLIKeepsClusterReplicas(t *testing.T) {
 
 	_, js := connect(t, urls)
 	ctx := t.Context()
-	names := []string{"JOBS", "JOBS_DLQ", "JOBS_SCHEDULES", "KV_JOBS_CANCELED"}
+	names := []string{"JOBS", "JOBS_DLQ", "JOBS_SCHEDULES", "KV_JOBS_CANCELED", "KV_JOBS_STATE"}
 	replicas := func() map[string]int {
 		got := map[string]int{}
 		for _, name := range names {

@@ -499,19 +499,7 @@ func subscribeAndWait(ctx context.Context, nc *nats.Conn, subject string) error 
 // leaving the streams alone (--skip-topology). Neither meets a single
 // permission violation, which the CLI would log.
 func TestLeastPrivilegeRolesCLI(t *testing.T) {
-	confPath := filepath.Join(t.TempDir(), "roles.conf")
-	if err := os.WriteFile(confPath, []byte(rolesConfig(t)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	fileOpts, err := server.ProcessConfigFile(confPath)
-	if err != nil {
-		t.Fatalf("the permissions of docs/security.md do not parse: %v", err)
-	}
-	srv := natstest.Start(t, func(o *server.Options) { o.Users = fileOpts.Users })
-	admin := connectAs(t, srv, "admin", "admin-pw", "")
-	adminClient, err := job.NewClient(admin.js, job.ClientConfig{})
-	must(t, err)
-	must(t, adminClient.EnsureTopology(t.Context()))
+	srv, _, _ := rolesServer(t)
 
 	url := srv.URL()
 	out, errOut, code := runCLI(t, "enqueue", "-s", url, "--log-format", "json", "--user", "mail-enqueuer", "--password", "enqueuer-pw",
@@ -523,7 +511,7 @@ func TestLeastPrivilegeRolesCLI(t *testing.T) {
 
 	recDir := t.TempDir()
 	w := startCLIWorker(t, recDir, "mail", "-s", url, "--user", "mail-worker", "--password", "worker-pw",
-		"--inbox-prefix", "_INBOX_mail_worker", "--skip-topology", "--queue", "mail")
+		"--inbox-prefix", "_INBOX_mail_worker", "--skip-topology", "--snooze-in-queue", "--queue", "mail")
 	waitFor(t, 20*time.Second, 20*time.Millisecond, func() bool { return doneCounts(readRecords(t, recDir))[id] == 1 },
 		"the worker ran job %s", id)
 	w.signal(syscall.SIGTERM)

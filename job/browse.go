@@ -204,7 +204,7 @@ func (t Topology) storedJob(m *jetstream.RawStreamMsg) StoredJob {
 
 // StoredJobAt returns the job stored at sequence seq of the work stream.
 //
-// Errors: ErrJobNotFound, ErrNoStream, or the connection's error.
+// Errors: ErrJobNotLocated, ErrNoStream, or the connection's error.
 func (c *Client) StoredJobAt(ctx context.Context, seq uint64) (StoredJob, error) {
 	s, err := c.workStream(ctx)
 	if err != nil {
@@ -212,7 +212,7 @@ func (c *Client) StoredJobAt(ctx context.Context, seq uint64) (StoredJob, error)
 	}
 	m, err := s.GetMsg(ctx, seq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return StoredJob{}, fmt.Errorf("%w: nothing at sequence %d of %s (finished or removed)", ErrJobNotFound, seq, c.topo.Stream)
+		return StoredJob{}, fmt.Errorf("%w: nothing at sequence %d of %s (finished or removed)", ErrJobNotLocated, seq, c.topo.Stream)
 	}
 	if err != nil {
 		return StoredJob{}, fmt.Errorf("jetjobs: read job %d: %w", seq, err)
@@ -220,8 +220,10 @@ func (c *Client) StoredJobAt(ctx context.Context, seq uint64) (StoredJob, error)
 	return c.topo.storedJob(m), nil
 }
 
-// ErrJobNotFound is returned when a job is not where it was looked for.
-var ErrJobNotFound = errors.New("jetjobs: job not found")
+// ErrJobNotLocated is returned by FindJob and StoredJobAt when a job is not
+// where they looked for it (finished, deeper in its queue, or never
+// enqueued). ErrJobNotFound is about job states (Client.Status).
+var ErrJobNotLocated = errors.New("jetjobs: job not located")
 
 // JobState is where a job is.
 type JobState string
@@ -263,7 +265,7 @@ type FindOptions struct {
 // FindJob looks for the job with the given ID: in the dead letters, among
 // the delayed jobs, among the jobs the live workers run, at opts.Seq of
 // the work stream, then among the oldest opts.ScanPending stored jobs. It
-// returns ErrJobNotFound when it is in none of these places: finished,
+// returns ErrJobNotLocated when it is in none of these places: finished,
 // deeper in a queue, or never enqueued.
 func (c *Client) FindJob(ctx context.Context, id string, opts FindOptions) (FoundJob, error) {
 	if id == "" {
@@ -279,7 +281,7 @@ func (c *Client) FindJob(ctx context.Context, id string, opts FindOptions) (Foun
 	}
 	if d, err := c.delayedJob(ctx, id); err == nil {
 		return FoundJob{State: JobDelayed, Delayed: &d}, nil
-	} else if !errors.Is(err, ErrJobNotFound) {
+	} else if !errors.Is(err, ErrJobNotLocated) {
 		return FoundJob{}, err
 	}
 	s, err := c.workStream(ctx)
@@ -331,7 +333,7 @@ func (c *Client) FindJob(ctx context.Context, id string, opts FindOptions) (Foun
 		}
 		seq = m.Sequence
 	}
-	return FoundJob{}, fmt.Errorf("%w: %q is not dead, delayed or running, nor among the %d oldest jobs: it finished, waits deeper in its queue (open it from the queue's page), or never existed", ErrJobNotFound, id, opts.ScanPending)
+	return FoundJob{}, fmt.Errorf("%w: %q is not dead, delayed or running, nor among the %d oldest jobs: it finished, waits deeper in its queue (open it from the queue's page), or never existed", ErrJobNotLocated, id, opts.ScanPending)
 }
 
 // DelayedJob is a job waiting in the schedule stream for its time (enqueued
@@ -391,18 +393,18 @@ func (c *Client) DelayedJobs(ctx context.Context, after uint64, limit int) ([]De
 	return out, 0, nil
 }
 
-// delayedJob returns the delayed job with the given ID, or ErrJobNotFound.
+// delayedJob returns the delayed job with the given ID, or ErrJobNotLocated.
 func (c *Client) delayedJob(ctx context.Context, id string) (DelayedJob, error) {
 	s, err := c.js.Stream(ctx, c.topo.ScheduleStream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return DelayedJob{}, ErrJobNotFound
+		return DelayedJob{}, ErrJobNotLocated
 	}
 	if err != nil {
 		return DelayedJob{}, fmt.Errorf("jetjobs: schedule stream %s: %w", c.topo.ScheduleStream, err)
 	}
 	m, err := s.GetLastMsgForSubject(ctx, c.topo.AtSubject(id))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return DelayedJob{}, ErrJobNotFound
+		return DelayedJob{}, ErrJobNotLocated
 	}
 	if err != nil {
 		return DelayedJob{}, fmt.Errorf("jetjobs: read delayed job %q: %w", id, err)

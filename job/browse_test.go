@@ -96,7 +96,7 @@ func TestFindJobInEveryPlace(t *testing.T) {
 	if err != nil || f.State != job.JobDead || f.DeadLetter.Error != "boom" {
 		t.Fatalf("dead: %+v, %v", f, err)
 	}
-	if _, err := c.FindJob(ctx, "nowhere", job.FindOptions{}); !errors.Is(err, job.ErrJobNotFound) {
+	if _, err := c.FindJob(ctx, "nowhere", job.FindOptions{}); !errors.Is(err, job.ErrJobNotLocated) {
 		t.Fatalf("unknown: err = %v", err)
 	}
 }

@@ -99,6 +99,7 @@ func (c *Client) Cancel(ctx context.Context, id string) (CancelResult, error) {
 		return res, nil
 	}
 	res.Unscheduled = true
+	c.recordUnscheduled(ctx, id)
 	return res, nil
 }
 

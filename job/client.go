@@ -34,6 +34,7 @@ type ClientConfig struct {
 
 // Client enqueues jobs. It is safe for concurrent use.
 type Client struct {
+	states stateStore
 	js     jetstream.JetStream
 	topo   Topology // with defaults
 	asked  Topology // as configured: what EnsureTopology applies
@@ -92,16 +93,35 @@ type Result struct {
 // ErrSchedulingUnsupported, the connection's error, or ErrTopologyMismatch
 // when the server stored the job in a stream other than the topology's
 // (another stream owns the subject prefix; Result then has its sequence).
+// A job that keeps its result (KeepResult) can also fail with
+// ErrStateUnsupported, ErrNoStream (no state bucket), and with
+// UniqueUntilDone ErrJobActive (Result.Duplicate is then true).
 func (c *Client) Enqueue(ctx context.Context, kind string, args any, opts ...Option) (Result, error) {
-	msg, id, err := c.Message(kind, args, opts...)
+	msg, id, o, err := c.message(kind, args, opts)
 	if err != nil {
 		return Result{}, err
 	}
 	if c.before != nil {
 		c.before(ctx, msg)
 	}
+	return c.publish(ctx, msg, id, kind, o)
+}
+
+// publish stores msg, the job id of kind enqueued with o, after its state
+// when it keeps one.
+func (c *Client) publish(ctx context.Context, msg *nats.Msg, id, kind string, o *options) (Result, error) {
+	var (
+		claim *stateClaim
+		err   error
+	)
+	if o.keepResult > 0 {
+		if claim, err = c.claimState(ctx, msg, id, kind, o); err != nil {
+			return Result{ID: id, Duplicate: errors.Is(err, ErrJobActive)}, err
+		}
+	}
 	ack, err := c.js.PublishMsg(ctx, msg)
 	if err != nil {
+		claim.release(c)
 		return Result{ID: id}, c.publishError(msg, err)
 	}
 	return Result{ID: id, Seq: ack.Sequence, Duplicate: ack.Duplicate}, c.storedIn(msg, ack.Stream)
@@ -200,13 +220,37 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]Result, err
 			results[i] = Result{Err: ctxErr}
 			continue
 		}
-		msg, id, err := c.Message(r.Kind, r.Args, r.Options...)
+		msg, id, o, err := c.message(r.Kind, r.Args, r.Options)
 		results[i] = Result{ID: id, Err: err}
 		if err != nil {
 			continue
 		}
 		if c.before != nil {
 			c.before(ctx, msg)
+		}
+		if o.untilDone {
+			// The compare-and-set on the job's state decides whether it
+			// is published: one at a time.
+			results[i], results[i].Err = c.publish(ctx, msg, id, r.Kind, o)
+			continue
+		}
+		if o.keepResult > 0 {
+			// The first state goes out just before its job, on the same
+			// connection, so the server stores it first. If it fails (no
+			// state bucket, a record of the ID exists) the job still runs;
+			// its worker records the later states.
+			if !SupportsState(c.js) {
+				results[i].Err = fmt.Errorf("%w (connected to %s); upgrade the server or enqueue without KeepResult", ErrStateUnsupported, c.js.Conn().ConnectedServerVersion())
+				continue
+			}
+			sm, err := c.firstState(id, r.Kind, o)
+			if err == nil {
+				_, err = c.js.PublishMsgAsync(sm, enqueueStallWait)
+			}
+			if err != nil {
+				results[i].Err = c.stateError("record the state of job "+strconv.Quote(id), err)
+				continue
+			}
 		}
 		if msg.Header.Get(wire.ScheduleSpec) != "" {
 			// Schedules are rare; publish them synchronously for a clear error.
@@ -236,12 +280,23 @@ const enqueueWindow = 1024
 // it with the job's ID. It is exported for tools that publish themselves
 // (benchmarks, bridges); most code calls Enqueue.
 func (c *Client) Message(kind string, args any, opts ...Option) (*nats.Msg, string, error) {
-	o := options{queue: c.queue}
+	msg, id, _, err := c.message(kind, args, opts)
+	return msg, id, err
+}
+
+// message is Message, returning the options too.
+func (c *Client) message(kind string, args any, opts []Option) (*nats.Msg, string, *options, error) {
+	o := &options{queue: c.queue}
 	for _, opt := range opts {
-		if err := opt(&o); err != nil {
-			return nil, "", err
+		if err := opt(o); err != nil {
+			return nil, "", nil, err
 		}
 	}
+	msg, id, err := c.build(kind, args, o)
+	return msg, id, o, err
+}
+
+func (c *Client) build(kind string, args any, o *options) (*nats.Msg, string, error) {
 	if err := ValidateKind(kind); err != nil {
 		return nil, "", err
 	}
@@ -280,6 +335,17 @@ func (c *Client) Message(kind string, args any, opts ...Option) (*nats.Msg, stri
 	hdr += len(HeaderID) + len(HeaderEnqueuedAt) + len(HeaderMsgID) + len(vals[0]) + len(vals[1]) + len(vals[2]) + 3*4
 	if o.maxAttempts > 0 {
 		set(HeaderMaxAttempts, strconv.Itoa(o.maxAttempts))
+	}
+	if o.untilDone {
+		if o.id == "" && !o.unique {
+			return nil, "", fmt.Errorf("%w: UniqueUntilDone needs the job's ID: add ID or Unique", ErrInvalidOption)
+		}
+		if o.keepResult == 0 {
+			o.keepResult = DefaultKeepResult
+		}
+	}
+	if o.keepResult > 0 {
+		set(HeaderKeepResult, o.keepResult.String())
 	}
 	if o.timeout > 0 {
 		set(HeaderTimeout, o.timeout.String())
@@ -350,10 +416,7 @@ func (c *Client) checkSize(size int) error {
 	return nil
 }
 
-// deadLetterHeadroom is the most a dead letter adds to its job: the reason,
-// the error (clipped to 2 KiB), the attempts, the original subject, the
-// time and a message ID.
-const deadLetterHeadroom = 4096
+const deadLetterHeadroom = wire.DeadLetterHeadroom
 
 // publishError turns a publish failure into the package's errors.
 func (c *Client) publishError(msg *nats.Msg, err error) error {

@@ -571,3 +571,40 @@ func TestEveryWithoutSpaceIsNormalized(t *testing.T) {
 		t.Errorf("client accepted spec %q that the server refuses: %v", "@every1h", err)
 	}
 }
+
+// The work stream refuses a job too large to be dead-lettered, also one a
+// foreign publisher sends past the client's own check, and Ensure lowers
+// the limit of a stream created with one that large.
+func TestWorkStreamRefusesJobsTooLargeToDeadLetter(t *testing.T) {
+	ctx := context.Background()
+	_, js, _ := newClient(t, job.Topology{})
+	maxPayload := js.Conn().MaxPayload()
+	s, err := js.Stream(ctx, "JOBS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := int64(s.CachedInfo().Config.MaxMsgSize); got > maxPayload-4096 {
+		t.Fatalf("work stream MaxMsgSize = %d; want at most max_payload %d less a dead letter's 4096", got, maxPayload)
+	}
+	big := make([]byte, maxPayload-300) // fits max_payload, not with a dead letter's headers
+	if _, err := js.Publish(ctx, "jobs.default.k", big); err == nil {
+		t.Fatal("the work stream stored a job too large to be dead-lettered")
+	}
+
+	// A stream made by an older version with the server's whole max_payload.
+	cfg := s.CachedInfo().Config
+	cfg.MaxMsgSize = int32(maxPayload)
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := (job.Topology{}).Ensure(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	s, err = js.Stream(ctx, "JOBS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := int64(s.CachedInfo().Config.MaxMsgSize); got > maxPayload-4096 {
+		t.Fatalf("after Ensure the work stream's MaxMsgSize is still %d", got)
+	}
+}

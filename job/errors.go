@@ -46,6 +46,21 @@ var (
 	// ErrQueueNotFound is returned when a queue has no consumer yet: no
 	// worker has served it.
 	ErrQueueNotFound = errors.New("jetjobs: queue not found")
+	// ErrJobNotFound is returned by Client.Status, and by Client.Await when
+	// the state it watched expired, for a job ID with no state record: the
+	// job did not ask to keep its result (KeepResult), its record expired,
+	// or the ID is wrong.
+	ErrJobNotFound = errors.New("jetjobs: no state kept for this job")
+	// ErrStateUnsupported is returned when the server is too old to keep
+	// job states (per-message TTLs need nats-server 2.11).
+	ErrStateUnsupported = errors.New("jetjobs: the NATS server does not support per-message TTLs, which job states need")
+	// ErrResultTooLarge is returned by RecordResult (and fails the attempt
+	// of a handler returning its result) for a result of more than
+	// MaxResultSize bytes.
+	ErrResultTooLarge = errors.New("jetjobs: job result too large")
+	// ErrJobActive is returned by an enqueue with UniqueUntilDone while a
+	// job with the same ID is waiting, scheduled, running or retrying.
+	ErrJobActive = errors.New("jetjobs: a job with this ID has not finished")
 	// ErrCanceled is the cause (context.Cause) of a running job's context
 	// when the job was canceled with Client.Cancel.
 	ErrCanceled = errors.New("jetjobs: job canceled")

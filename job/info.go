@@ -103,6 +103,14 @@ func readInfo(prefix, subject string, h nats.Header, data []byte, meta *jetstrea
 			}
 		}
 	}
+	if v := h.Get(HeaderKeepResult); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < minKeepResult {
+			fail(fmt.Errorf("%w: header %s=%q is not a Go duration of at least 1s such as 1h", ErrDecode, HeaderKeepResult, clip(v)))
+		} else {
+			info.KeepResult = d
+		}
+	}
 	if v := h.Get(HeaderDeadline); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {

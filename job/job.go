@@ -31,6 +31,10 @@ type Info struct {
 	// NotBefore, when not zero, is the time before which the job must not
 	// start (a job snoozed in its queue).
 	NotBefore time.Time
+	// KeepResult, when not zero, is how long the job's state and result
+	// are kept (job.KeepResult, the Jetjobs-Keep-Result header); the
+	// kind's setting applies when the job names none.
+	KeepResult time.Duration
 	// Header holds every header of the message, including foreign ones.
 	Header nats.Header
 	// Payload is the raw JSON of the job's arguments.

@@ -22,6 +22,36 @@ type options struct {
 	deadline    time.Time
 	runAt       time.Time
 	header      nats.Header
+	keepResult  time.Duration
+	untilDone   bool
+}
+
+// KeepResult keeps the job's state and result for ttl (at least 1s) after
+// each change: Client.Status and Client.Await then report it, and a
+// handler's result (RecordResult, worker.HandleResult) is stored. It costs
+// one key-value write at enqueue and a few per attempt; jobs without it
+// cost none. See docs/results.md.
+func KeepResult(ttl time.Duration) Option {
+	return func(o *options) error {
+		if ttl < minKeepResult {
+			return fmt.Errorf("%w: KeepResult(%s): use at least 1s (the server counts state TTLs in seconds)", ErrInvalidOption, ttl)
+		}
+		o.keepResult = ttl
+		return nil
+	}
+}
+
+// UniqueUntilDone refuses the job, with ErrJobActive, while a job with the
+// same ID (ID or Unique) is waiting, scheduled, running or retrying, however
+// long ago it was enqueued; once that job finished a new one is accepted,
+// even within the duplicate window. It keeps the job's state (KeepResult,
+// DefaultKeepResult unless set), where the check is made: a compare-and-set
+// on the job's state record, so concurrent enqueues store one job.
+func UniqueUntilDone() Option {
+	return func(o *options) error {
+		o.untilDone = true
+		return nil
+	}
 }
 
 // Queue sends the job to queue q instead of the client's default queue.

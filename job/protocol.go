@@ -32,12 +32,19 @@ const (
 	// Nak, and that delivery is not an attempt. Workers set it on jobs
 	// snoozed in their queue (worker.Config.SnoozeInQueue).
 	HeaderNotBefore = wire.NotBefore
+	// HeaderUnservedSince is when a worker first found no handler for the
+	// job's kind (RFC 3339).
+	HeaderUnservedSince = wire.UnservedSince
 	// HeaderAttemptBase counts attempts used by earlier messages of the same
 	// job (a snoozed job is republished; its attempts so far travel here).
 	HeaderAttemptBase = wire.AttemptBase
 	// HeaderSchedule names the periodic schedule that fired the job (see
 	// Client.DeclareSchedule).
 	HeaderSchedule = wire.Schedule
+	// HeaderKeepResult asks workers to keep the job's state and result in
+	// the state bucket (Topology.StateBucket), each record for this long
+	// after it was written (a Go duration of at least 1s, such as "1h").
+	HeaderKeepResult = wire.KeepResult
 	// HeaderTraceParent and HeaderTraceState carry W3C trace context.
 	HeaderTraceParent = wire.TraceParent
 	HeaderTraceState  = wire.TraceState

@@ -15,9 +15,12 @@ import (
 
 // Defaults of Topology.
 const (
-	DefaultStream           = "JOBS"
-	DefaultPrefix           = "jobs"
-	DefaultMaxMsgSize       = 1 << 20
+	DefaultStream = "JOBS"
+	DefaultPrefix = "jobs"
+	// DefaultMaxMsgSize is the server's default max_payload (1 MiB) less
+	// the headers a dead letter adds, so that every job the work stream
+	// accepts can be dead-lettered.
+	DefaultMaxMsgSize       = 1<<20 - wire.DeadLetterHeadroom
 	DefaultDuplicateWindow  = 2 * time.Minute
 	DefaultDeadLetterMaxAge = 30 * 24 * time.Hour
 	DefaultCancelMaxAge     = 24 * time.Hour
@@ -50,6 +53,10 @@ type Topology struct {
 	// CancelBucket is the key-value bucket that records canceled job IDs
 	// (see Client.Cancel); default Stream + "_CANCELED".
 	CancelBucket string
+	// StateBucket is the key-value bucket that keeps the state and result
+	// of jobs that ask for it (KeepResult); default Stream + "_STATE". Each
+	// record expires on its own TTL; see docs/results.md.
+	StateBucket string
 	// CancelMaxAge is how long a cancel is remembered; default 24 hours. A
 	// canceled job that reaches a worker later than this runs after all,
 	// and a new job with the same ID enqueued within it is canceled too.
@@ -64,7 +71,10 @@ type Topology struct {
 	// full stream refuses new jobs with ErrQueueFull.
 	MaxBytes int64
 	MaxMsgs  int64
-	// MaxMsgSize bounds one job's encoded payload plus headers; default 1 MiB.
+	// MaxMsgSize bounds one job's encoded payload plus headers; default
+	// DefaultMaxMsgSize. Ensure keeps the work stream's limit at most the
+	// server's max_payload less the headers a dead letter adds (4 KiB): a
+	// larger job could never be dead-lettered.
 	MaxMsgSize int32
 	// DuplicateWindow is how long job IDs are remembered for deduplication;
 	// default 2 minutes.
@@ -98,6 +108,9 @@ func (t Topology) WithDefaults() Topology {
 	}
 	if t.CancelBucket == "" {
 		t.CancelBucket = t.Stream + "_CANCELED"
+	}
+	if t.StateBucket == "" {
+		t.StateBucket = t.Stream + "_STATE"
 	}
 	if t.CancelMaxAge == 0 {
 		t.CancelMaxAge = DefaultCancelMaxAge
@@ -149,6 +162,10 @@ func (t Topology) Validate() error {
 		return fmt.Errorf("%w: Topology.MaxMsgSize is %d; use a positive size in bytes", ErrInvalidOption, t.MaxMsgSize)
 	case wire.InvalidTokenChar(t.CancelBucket) >= 0:
 		return fmt.Errorf("%w: Topology.CancelBucket %q: use only A-Z a-z 0-9 _ -", ErrInvalidOption, t.CancelBucket)
+	case wire.InvalidTokenChar(t.StateBucket) >= 0:
+		return fmt.Errorf("%w: Topology.StateBucket %q: use only A-Z a-z 0-9 _ -", ErrInvalidOption, t.StateBucket)
+	case t.StateBucket == t.CancelBucket:
+		return fmt.Errorf("%w: Topology.StateBucket and CancelBucket are both %q; they must differ", ErrInvalidOption, t.StateBucket)
 	case t.MaxAge < 0, t.DuplicateWindow < 0, t.DeadLetterMaxAge < 0, t.CancelMaxAge < 0:
 		return fmt.Errorf("%w: Topology durations must not be negative", ErrInvalidOption)
 	case t.MaxAge > 0 && t.DuplicateWindow > t.MaxAge:
@@ -238,8 +255,10 @@ func orUnlimited(n int64) int64 {
 	return n
 }
 
-// Ensure creates the work, dead-letter, schedule and worker presence streams and the cancel
-// bucket, or brings existing ones in line with the settings t sets
+// Ensure creates the work, dead-letter, schedule and worker presence
+// streams and the cancel and state buckets (the state bucket and the
+// presence stream on nats-server 2.11 or newer, which has per-message
+// TTLs), or brings existing ones in line with the settings t sets
 // explicitly (zero fields leave an existing stream's values alone). It never
 // changes what would lose jobs or alter their meaning: an existing stream
 // with another retention policy, storage type, discard policy or subjects is
@@ -252,13 +271,30 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 	}
 	set := t // before defaults: what the caller asked for explicitly
 	t = t.WithDefaults()
-	if err := ensureStream(ctx, js, t.StreamConfig(), set.settings(set.MaxAge)); err != nil {
+	work := t.StreamConfig()
+	apply := set.settings(set.MaxAge)
+	if limit := js.Conn().MaxPayload() - wire.DeadLetterHeadroom; limit > 0 {
+		// Every job the work stream accepts must fit, with the headers its
+		// dead letter adds, under the server's max_payload: applied to an
+		// existing stream too, whose larger limit is a trap, not a choice.
+		work.MaxMsgSize = int32(min(int64(work.MaxMsgSize), limit))
+		apply = func(have *jetstream.StreamConfig, want jetstream.StreamConfig) {
+			set.settings(set.MaxAge)(have, want)
+			if have.MaxMsgSize <= 0 || int64(have.MaxMsgSize) > limit {
+				have.MaxMsgSize = int32(limit)
+			}
+		}
+	}
+	if err := ensureStream(ctx, js, work, apply); err != nil {
 		return err
 	}
 	if err := ensureStream(ctx, js, t.DeadLetterStreamConfig(), set.settings(set.DeadLetterMaxAge)); err != nil {
 		return err
 	}
 	if err := t.ensureCancelBucket(ctx, js, set); err != nil {
+		return err
+	}
+	if err := t.ensureStateBucket(ctx, js, set); err != nil {
 		return err
 	}
 	if err := t.ensureWorkerStream(ctx, js); err != nil {
@@ -454,6 +490,68 @@ func (t Topology) ensureCancelBucket(ctx context.Context, js jetstream.JetStream
 	}
 	if _, err := js.UpdateKeyValue(ctx, want); err != nil {
 		return fmt.Errorf("jetjobs: update cancel bucket %s settings: %w", want.Bucket, err)
+	}
+	return nil
+}
+
+// stateMarkerTTL is how long the state bucket keeps the marker the server
+// leaves where a record expired: long enough for a waiter to learn that
+// the state it watched is gone.
+const stateMarkerTTL = time.Minute
+
+// StateBucketConfig returns the configuration of the key-value bucket that
+// keeps job states: one key per job ID (SubjectToken of it), history 1,
+// every record with its own TTL (Nats-TTL) and no age limit of the bucket's.
+func (t Topology) StateBucketConfig() jetstream.KeyValueConfig {
+	t = t.WithDefaults()
+	return jetstream.KeyValueConfig{
+		Bucket:         t.StateBucket,
+		Description:    "jetjobs job states and results (protocol v1)",
+		History:        1,
+		LimitMarkerTTL: stateMarkerTTL,
+		Storage:        t.storage(),
+		Replicas:       t.Replicas,
+	}
+}
+
+// SupportsState reports whether the connected server keeps per-message
+// TTLs, which job states need (nats-server 2.11 or newer).
+func SupportsState(js jetstream.JetStream) bool {
+	v := js.Conn().ConnectedServerVersion()
+	return v == "" || serverAtLeast(v, 2, 11)
+}
+
+func (t Topology) ensureStateBucket(ctx context.Context, js jetstream.JetStream, set Topology) error {
+	if !SupportsState(js) {
+		return nil // KeepResult then fails with ErrStateUnsupported
+	}
+	want := t.StateBucketConfig()
+	_, err := js.KeyValue(ctx, want.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		_, err = js.CreateKeyValue(ctx, want)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrBucketExists) {
+			return fmt.Errorf("jetjobs: create state bucket %s: %w", want.Bucket, err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("jetjobs: look up state bucket %s: %w", want.Bucket, err)
+	}
+	s, err := js.Stream(ctx, "KV_"+want.Bucket)
+	if err != nil {
+		return fmt.Errorf("jetjobs: state bucket %s: %w", want.Bucket, err)
+	}
+	have := s.CachedInfo().Config
+	if !have.AllowMsgTTL {
+		return fmt.Errorf("%w: state bucket %s does not allow per-message TTLs; delete it (its records are disposable) and let jetjobs create it again", ErrTopologyMismatch, want.Bucket)
+	}
+	if set.Replicas == 0 || have.Replicas == want.Replicas {
+		return nil
+	}
+	have.Replicas = want.Replicas
+	if _, err := js.UpdateStream(ctx, have); err != nil {
+		return fmt.Errorf("jetjobs: update state bucket %s settings: %w", want.Bucket, err)
 	}
 	return nil
 }

@@ -71,7 +71,8 @@ func TestForeignKindsDoNotEvictServedKind(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(coll)
 	var events atomic.Int64
-	cfg := worker.Config{Hooks: worker.Hooks{OnEvent: func(worker.Event) { events.Add(1) }}}
+	// Jobs of kinds nobody serves are dead-lettered at once.
+	cfg := worker.Config{UnservedTimeout: time.Nanosecond, Hooks: worker.Hooks{OnEvent: func(worker.Event) { events.Add(1) }}}
 	coll.Instrument(&cfg)
 	for i := range 2 {
 		e.enqueue(fmt.Sprintf("invented%d", i), nil, job.MaxAttempts(1))

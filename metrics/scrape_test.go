@@ -36,6 +36,8 @@ func TestScrapeCountsJobsRun(t *testing.T) {
 	var events atomic.Int64
 	cfg := worker.Config{
 		RetryPolicy: retry.Exponential{Initial: 10 * time.Millisecond, Jitter: retry.NoJitter},
+		// Jobs of kinds nobody serves are dead-lettered at once.
+		UnservedTimeout: time.Nanosecond,
 		// An application hook already set: Instrument must keep it.
 		Hooks: worker.Hooks{OnEvent: func(worker.Event) { events.Add(1) }},
 	}

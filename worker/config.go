@@ -59,6 +59,12 @@ type Config struct {
 	// Timeout bounds each attempt of jobs that set no timeout of their own;
 	// zero means no timeout.
 	Timeout time.Duration
+	// UnservedTimeout is how long a job of a kind this pool has no handler
+	// for waits for a worker of its queue that has one before it is
+	// dead-lettered with reason no-handler; default 24 hours. While it
+	// waits, workers without the kind pass it on without charging an
+	// attempt, each time after as long as it has waited so far (1s to 5m).
+	UnservedTimeout time.Duration
 	// MaxTimeout caps every attempt, whatever the job's own Jetjobs-Timeout
 	// or its kind's setting asks (a job from another service may ask for
 	// years); zero means no cap.
@@ -110,6 +116,7 @@ const (
 	defaultConcurrency     = 10
 	defaultAckWait         = 30 * time.Second
 	defaultMaxDeliver      = 100
+	defaultUnservedTimeout = 24 * time.Hour
 	defaultFetchBatch      = 256
 	defaultFetchWait       = 10 * time.Second
 	defaultShutdownTimeout = 30 * time.Second
@@ -145,6 +152,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AckWait == 0 {
 		c.AckWait = defaultAckWait
+	}
+	if c.UnservedTimeout == 0 {
+		c.UnservedTimeout = defaultUnservedTimeout
 	}
 	if c.MaxDeliver == 0 {
 		c.MaxDeliver = max(defaultMaxDeliver, c.MaxAttempts+1)
@@ -200,6 +210,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: Config.MaxDeliver %d must exceed MaxAttempts %d", job.ErrInvalidOption, c.MaxDeliver, c.MaxAttempts)
 	case c.Timeout < 0:
 		return fmt.Errorf("%w: Config.Timeout %s must not be negative", job.ErrInvalidOption, c.Timeout)
+	case c.UnservedTimeout < 0:
+		return fmt.Errorf("%w: Config.UnservedTimeout %s must not be negative (zero means the default, 24h)", job.ErrInvalidOption, c.UnservedTimeout)
 	case c.MaxTimeout < 0:
 		return fmt.Errorf("%w: Config.MaxTimeout %s must not be negative (zero means no cap)", job.ErrInvalidOption, c.MaxTimeout)
 	case c.FetchBatch < 1:

@@ -15,5 +15,6 @@
 // that type before calling it. Running jobs send InProgress heartbeats, so a
 // long job is never redelivered while its worker lives. Stop shuts down
 // gracefully: it stops pulling, lets running jobs finish until its context
-// ends, then cancels them and Naks them for prompt redelivery elsewhere.
+// ends, then cancels them and hands them back (republished with their
+// attempts so far, then acked) for prompt redelivery elsewhere.
 package worker

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -28,23 +29,51 @@ func (p *Pool) execute(msg jetstream.Msg) {
 		p.jobs.Done()
 		return
 	}
+	// The job stays on the heartbeat list until its outcome is settled: a
+	// dead-letter publish that retries through a slow server must not let
+	// AckWait run out.
+	token := p.inflight.add(msg)
+	sw := p.stateWriter(msg, info)
+	v, elapsed := p.work(info, err, sw)
+	p.settle(msg, info, token, v, elapsed, sw)
+}
+
+// stateWriter returns the state writer of a job that keeps its result
+// (job.KeepResult, or its kind's WithKeepResult), and nil, which does
+// nothing, for the others.
+func (p *Pool) stateWriter(msg jetstream.Msg, info *job.Info) *stateWriter {
+	keep := info.KeepResult
+	if keep == 0 {
+		if entry := p.kinds[info.Kind]; entry != nil {
+			keep = entry.keepResult
+		}
+	}
+	if keep <= 0 {
+		return nil
+	}
+	return p.states.writer(msg, info, keep)
+}
+
+// work decides whether the job of info (read with decodeErr) may start,
+// runs it if so (sw, if not nil, records its state, progress and result),
+// and returns the verdict on the attempt and how long the handler ran. It does no I/O but the cancel check and the handler's own:
+// what the verdict means for the message is settle's.
+func (p *Pool) work(info *job.Info, decodeErr error, sw *stateWriter) (verdict, time.Duration) {
 	entry := p.kinds[info.Kind] // read-only once started
 	if entry != nil && entry.maxAttempts > 0 && info.Header.Get(job.HeaderMaxAttempts) == "" {
 		info.MaxAttempts = entry.maxAttempts
 	}
 	info.MaxAttempts = min(info.MaxAttempts, p.cfg.MaxDeliver)
 
-	// The job stays on the heartbeat list until its outcome is settled: a
-	// dead-letter publish that retries through a slow server must not let
-	// AckWait run out.
-	token := p.inflight.add(msg)
-	a := attempt{info: info, now: time.Now(), decodeErr: err, served: entry != nil, policy: p.cfg.RetryPolicy}
+	a := attempt{info: info, now: time.Now(), decodeErr: decodeErr, served: entry != nil, policy: p.cfg.RetryPolicy}
 	if entry != nil {
 		a.policy = entry.policy
 	} else {
 		a.registered = p.kindNames
+		a.unservedLimit = p.cfg.UnservedTimeout
+		a.unservedSince, _ = time.Parse(time.RFC3339Nano, info.Header.Get(wire.UnservedSince))
 	}
-	a.canceled = err == nil && p.cancels.canceledBeforeStart(info)
+	a.canceled = decodeErr == nil && p.cancels.canceledBeforeStart(info)
 	v := decide(a)
 	var elapsed time.Duration
 	if v.action == actRun {
@@ -57,23 +86,29 @@ func (p *Pool) execute(msg jetstream.Msg) {
 		if p.cfg.MaxTimeout > 0 && (info.Timeout == 0 || info.Timeout > p.cfg.MaxTimeout) {
 			info.Timeout = p.cfg.MaxTimeout
 		}
+		sw.running()
 		start := time.Now()
-		a.err = p.run(entry, info)
+		a.err = p.run(entry, info, sw)
 		elapsed = time.Since(start)
 		a.ran = true
 		a.interrupted = a.err != nil && p.hardStop.Load()
 		v = decide(a)
 	}
-	p.settle(msg, info, token, v, elapsed)
+	return v, elapsed
 }
 
 // run calls the kind's handler chain with the job's context: the pool's job
 // context (canceled at the shutdown deadline), the job's Info, its timeout,
-// and canceled if the job is canceled by ID. A panic becomes a
+// and canceled if the job is canceled by ID; sw, if not nil, receives the
+// attempt's progress and result (job.Progress, job.RecordResult). A panic becomes a
 // *job.PanicError carrying its stack; this is the one place the pool
 // recovers panics.
-func (p *Pool) run(entry *kindEntry, info *job.Info) (err error) {
-	ctx, tracked := p.cancels.track(job.WithInfo(p.jobCtx, info), info)
+func (p *Pool) run(entry *kindEntry, info *job.Info, sw *stateWriter) (err error) {
+	ctx := job.WithInfo(p.jobCtx, info)
+	if sw != nil {
+		ctx = job.WithRecorder(ctx, sw)
+	}
+	ctx, tracked := p.cancels.track(ctx, info)
 	defer func(ctx context.Context) { err = p.cancels.untrack(ctx, tracked, err) }(ctx) // after recover: a canceled job's panic is a cancel too
 	if info.Timeout > 0 {
 		var cancel context.CancelFunc

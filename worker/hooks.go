@@ -23,8 +23,8 @@ const (
 	OutcomeSnoozed Outcome = "snoozed"
 	// OutcomeDeadLettered: the job went to the dead-letter stream.
 	OutcomeDeadLettered Outcome = "dead_lettered"
-	// OutcomeInterrupted: shutdown canceled the attempt; the job was Nak'd
-	// for immediate redelivery.
+	// OutcomeInterrupted: shutdown canceled the attempt; the job was handed
+	// back (republished with its attempts so far) for immediate redelivery.
 	OutcomeInterrupted Outcome = "interrupted"
 )
 

@@ -48,6 +48,7 @@ type maxDeliveries struct {
 	queues []string
 	log    *slog.Logger
 	fire   func(Event) // the hooks
+	states *states     // records the end of jobs that keep their result
 
 	mu     sync.Mutex
 	queued []maxDeliveriesAdvisory
@@ -187,6 +188,13 @@ func (md *maxDeliveries) deadLetter(adv maxDeliveriesAdvisory) {
 	md.log.LogAttrs(ctx, slog.LevelError, "job dead-lettered",
 		slog.String("job_id", id), slog.String("queue", queue), slog.String("kind", kind),
 		slog.Int("attempt", deliveries), slog.String("reason", string(job.ReasonMaxDeliveries)), slog.String("error", cause))
+	if ttl, err := time.ParseDuration(raw.Header.Get(job.HeaderKeepResult)); err == nil && ttl >= time.Second && md.states != nil {
+		now := time.Now().UTC()
+		md.states.store(&job.State{
+			ID: id, Status: job.StatusDead, Queue: queue, Kind: kind, Attempt: deliveries,
+			Reason: job.ReasonMaxDeliveries, Error: cause, UpdatedAt: now, FinishedAt: now,
+		}, ttl)
+	}
 	md.fire(Event{
 		Info:    &job.Info{ID: id, Queue: queue, Kind: kind, Subject: raw.Subject, Attempt: deliveries, Header: raw.Header, Payload: raw.Data, Seq: seq},
 		Outcome: OutcomeDeadLettered, Reason: job.ReasonMaxDeliveries, Err: errors.New(cause),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -181,14 +182,45 @@ func TestSnoozeDoesNotUseAttempts(t *testing.T) {
 	}
 }
 
-func TestNoHandlerRetriesThenDeadLetters(t *testing.T) {
+// A job of a kind its pool has no handler for is passed on without using
+// up attempts, so a worker that serves the kind and starts later runs it
+// as attempt 1; one that no worker serves is dead-lettered with reason
+// no-handler once it has waited UnservedTimeout.
+func TestUnservedKindsAreNotChargedAttempts(t *testing.T) {
 	e := newEnv(t)
-	e.pool(worker.Config{RetryPolicy: retry.Constant(10 * time.Millisecond)}, func(p *worker.Pool) {
+	first := e.pool(worker.Config{}, func(p *worker.Pool) {
 		must(t, worker.Handle(p, "known", func(ctx context.Context, j *job.Job[struct{}]) error { return nil }))
 	})
-	e.enqueue("unknown.kind", nil, job.MaxAttempts(3))
-	eventually(t, func() bool { return len(e.deadLetters()) == 1 }, "dead letter")
-	if dl := e.deadLetters()[0]; dl.Reason != job.ReasonNoHandler || dl.Attempts != 3 {
+	served := e.enqueue("late.kind", nil, job.MaxAttempts(1))
+	unserved := e.enqueue("unknown.kind", nil, job.MaxAttempts(1))
+
+	// The first worker passes both on, then goes away.
+	stream, err := e.js.Stream(context.Background(), "JOBS")
+	must(t, err)
+	for _, kind := range []string{"late.kind", "unknown.kind"} {
+		eventually(t, func() bool {
+			m, err := stream.GetLastMsgForSubject(context.Background(), "jobs.default."+kind)
+			return err == nil && strings.HasPrefix(m.Header.Get(job.HeaderMsgID), "unserved:") && m.Header.Get(job.HeaderUnservedSince) != ""
+		}, "%s passed on", kind)
+	}
+	must(t, first.Stop(context.Background()))
+
+	// A worker that serves late.kind runs it as its first attempt, and
+	// dead-letters the kind nobody serves once it has waited 2s.
+	ran := make(chan int, 1)
+	e.pool(worker.Config{UnservedTimeout: 2 * time.Second}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "late.kind", func(ctx context.Context, j *job.Job[struct{}]) error { ran <- j.Attempt; return nil }))
+	})
+	select {
+	case attempt := <-ran:
+		if attempt != 1 {
+			t.Fatalf("late.kind ran as attempt %d; waiting for a worker must not use attempts", attempt)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("job %s did not reach the worker that serves its kind", served.ID)
+	}
+	eventually(t, func() bool { return len(e.deadLetters()) == 1 }, "dead letter of the kind nobody serves")
+	if dl := e.deadLetters()[0]; dl.ID != unserved.ID || dl.Reason != job.ReasonNoHandler || dl.Attempts != 1 || !strings.Contains(dl.Error, "unknown.kind") {
 		t.Fatalf("dead letter = %+v", dl)
 	}
 }

@@ -54,7 +54,9 @@ type Pool struct {
 	services  []service // started by Start in order, stopped in reverse
 	schedules bool      // snoozes may use the schedule stream
 	cancels   *cancels  // nil without a cancel bucket
+	states    *states   // writes the state of jobs that keep their result
 	acker     *acker
+	unserved  unservedWarnings
 	runners   runners
 	inflight  inflight           // running jobs, for heartbeats
 	jobs      sync.WaitGroup     // dispatched jobs not yet finished
@@ -103,6 +105,7 @@ func New(js jetstream.JetStream, cfg Config) (*Pool, error) {
 	}
 	p := &Pool{js: js, cfg: cfg, askedTopology: asked, log: cfg.Logger, kinds: map[string]*kindEntry{}, stopped: make(chan struct{})}
 	p.runners.work = p.execute
+	p.states = &states{js: js, topo: cfg.Topology, worker: workerName(), log: cfg.Logger}
 	return p, nil
 }
 
@@ -126,6 +129,19 @@ func (p *Pool) register(kind string, h job.Handler, opts []KindOption) error {
 	}
 	p.kinds[kind] = e
 	return nil
+}
+
+// prepareKinds fixes the registered kinds for running jobs: their sorted
+// names, and each kind's chain (its handler inside the kind's and the
+// pool's middleware) and retry policy.
+func (p *Pool) prepareKinds() {
+	p.kindNames = slices.Sorted(maps.Keys(p.kinds))
+	for _, e := range p.kinds {
+		e.chain = job.Chain(job.Chain(e.handler, e.middleware...), p.cfg.Middleware...)
+		if e.policy == nil {
+			e.policy = p.cfg.RetryPolicy
+		}
+	}
 }
 
 // Kinds returns the registered kinds, sorted.
@@ -161,13 +177,7 @@ func (p *Pool) Start(ctx context.Context) (err error) {
 	if err := p.openQueues(ctx); err != nil {
 		return err
 	}
-	p.kindNames = slices.Sorted(maps.Keys(p.kinds))
-	for _, e := range p.kinds {
-		e.chain = job.Chain(job.Chain(e.handler, e.middleware...), p.cfg.Middleware...)
-		if e.policy == nil {
-			e.policy = p.cfg.RetryPolicy
-		}
-	}
+	p.prepareKinds()
 
 	topo, names := p.cfg.Topology, p.queueNames()
 	rel := &relays{js: p.js, topo: topo, queues: names, log: p.log}
@@ -175,7 +185,7 @@ func (p *Pool) Start(ctx context.Context) (err error) {
 	p.acker = newAcker(p.js.Conn(), !p.cfg.AckAsync, p.log, p.finish)
 	services := []service{
 		rel,
-		&maxDeliveries{js: p.js, topo: topo, queues: names, log: p.log, fire: p.fire},
+		&maxDeliveries{js: p.js, topo: topo, queues: names, log: p.log, fire: p.fire, states: p.states},
 		watch,
 		p.acker,
 		&heartbeats{every: p.cfg.AckWait / 3, inflight: &p.inflight, reap: p.runners.reap},
@@ -273,10 +283,12 @@ func (p *Pool) finish(ev Event) {
 // fire calls the hooks with ev.
 func (p *Pool) fire(ev Event) { p.cfg.Hooks.fire(ev, p.log) }
 
-// Stop shuts the pool down gracefully: it stops pulling jobs, Naks jobs
-// that arrived but never started, and lets running jobs finish until ctx
-// ends. Then it cancels the contexts of the jobs still running and Naks each
-// of them for immediate redelivery as its handler returns. Stop returns when
+// Stop shuts the pool down gracefully: it stops pulling jobs, hands back
+// jobs that arrived but never started, and lets running jobs finish until
+// ctx ends. Then it cancels the contexts of the jobs still running and hands
+// each of them back for immediate redelivery as its handler returns (it is
+// republished with its attempts so far and acked; a Nak only if that
+// publish fails). Stop returns when
 // no goroutine of the pool is left, after flushing acknowledgements: a
 // handler that ignores its context delays it. It returns ctx's error if jobs
 // had to be canceled, nil otherwise. Calling Stop again returns the first

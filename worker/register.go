@@ -110,6 +110,19 @@ func WithMiddleware(mws ...job.Middleware) KindOption {
 	}
 }
 
+// WithKeepResult keeps the state and result of the kind's jobs that do not
+// say otherwise (job.KeepResult, the Jetjobs-Keep-Result header) for ttl
+// after each change; see docs/results.md.
+func WithKeepResult(ttl time.Duration) KindOption {
+	return func(k *kindEntry) error {
+		if ttl < time.Second {
+			return fmt.Errorf("%w: WithKeepResult(%s): use at least 1s (the server counts state TTLs in seconds)", job.ErrInvalidOption, ttl)
+		}
+		k.keepResult = ttl
+		return nil
+	}
+}
+
 // kindEntry is the engine's view of one registered kind: an untyped handler
 // (decoding is inside it) and the kind's settings.
 type kindEntry struct {
@@ -120,6 +133,7 @@ type kindEntry struct {
 	timeout     time.Duration
 	maxAttempts int
 	policy      retry.Policy
+	keepResult  time.Duration
 }
 
 // Handle registers fn for jobs of kind whose arguments decode into T. It
@@ -130,6 +144,30 @@ func Handle[T any](p *Pool, kind string, fn func(ctx context.Context, j *job.Job
 		return fmt.Errorf("%w: Handle(%q): nil handler", job.ErrInvalidOption, kind)
 	}
 	return p.register(kind, typed(fn, nil), opts)
+}
+
+// HandleResult registers fn, a handler that returns a result, for jobs of
+// kind whose arguments decode into T. When the job keeps its result
+// (job.KeepResult, or WithKeepResult among opts) and fn returns a nil
+// error, the result is stored as JSON with the job's state, for
+// job.Client.Await; a result that does not encode or exceeds
+// job.MaxResultSize fails the attempt permanently (the job is
+// dead-lettered with reason "failed"). For a job that does not keep its
+// result, the result is dropped without being encoded.
+func HandleResult[T, R any](p *Pool, kind string, fn func(ctx context.Context, j *job.Job[T]) (R, error), opts ...KindOption) error {
+	if fn == nil {
+		return fmt.Errorf("%w: HandleResult(%q): nil handler", job.ErrInvalidOption, kind)
+	}
+	return p.register(kind, typed(func(ctx context.Context, j *job.Job[T]) error {
+		r, err := fn(ctx, j)
+		if err != nil || !job.KeepsResult(ctx) {
+			return err
+		}
+		if err := job.RecordResult(ctx, r); err != nil {
+			return job.Permanent(err)
+		}
+		return nil
+	}, nil), opts)
 }
 
 // Register registers w for its kind; see Worker.

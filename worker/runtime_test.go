@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -588,4 +589,40 @@ func TestDeadLetterAfterTheWorkStreamWasRecreated(t *testing.T) {
 		t.Fatalf("sequences %d and %d: the recreated stream should start over", a.Seq, b.Seq)
 	}
 	eventually(t, func() bool { return len(e.deadLetters()) == 2 }, "the second job's dead letter, at the same work-stream sequence")
+}
+
+// A forged MAX_DELIVERIES advisory of queue default that names the
+// sequence of another queue's job does not dead-letter that job; the
+// pool handles advisories in order, so once a later one (for a job of
+// queue default) is handled, the forged one was too.
+func TestForgedMaxDeliveriesAdvisoryOfAnotherQueueIsIgnored(t *testing.T) {
+	e := newEnv(t)
+	busyPool(t, e) // its one slot is taken: queue default's jobs wait
+	other := e.enqueue("report.build", nil, job.Queue("reports"))
+	mine := e.enqueue("crashy", nil)
+	advise := func(seq uint64) {
+		t.Helper()
+		adv, _ := json.Marshal(map[string]any{"stream": "JOBS", "consumer": "default", "stream_seq": seq, "deliveries": 2})
+		must(t, e.js.Conn().Publish("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.JOBS.default", adv))
+	}
+	advise(other.Seq)
+	advise(mine.Seq)
+	eventually(t, func() bool {
+		for _, dl := range e.deadLetters() {
+			if dl.ID == mine.ID {
+				return true
+			}
+		}
+		return false
+	}, "the advisory of queue default's job handled")
+	for _, dl := range e.deadLetters() {
+		if dl.ID == other.ID {
+			t.Fatalf("queue reports' job was dead-lettered by an advisory of queue default: %+v", dl)
+		}
+	}
+	s, err := e.js.Stream(context.Background(), "JOBS")
+	must(t, err)
+	if _, err := s.GetMsg(context.Background(), other.Seq); err != nil {
+		t.Fatalf("queue reports' job is gone from the work stream: %v", err)
+	}
 }

@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -19,7 +21,13 @@ const deadLetterRetryDelay = 5 * time.Second
 // for elapsed (zero if it did not run), logs the one line that says what
 // became of it, takes it off the heartbeat list (token) and finishes it: at
 // once, or for a success once the acker has the server's confirmation.
-func (p *Pool) settle(msg jetstream.Msg, info *job.Info, token uint64, v verdict, elapsed time.Duration) {
+// For a job that keeps its result, sw records the outcome first (a dead
+// letter once it is stored), so a waiter never learns of it after the
+// server acted on it.
+func (p *Pool) settle(msg jetstream.Msg, info *job.Info, token uint64, v verdict, elapsed time.Duration, sw *stateWriter) {
+	if v.action != actDeadLetter {
+		sw.settled(v)
+	}
 	ev := Event{Info: info, Err: v.err, Duration: elapsed, Delay: v.delay}
 	switch v.action {
 	case actAck:
@@ -32,6 +40,17 @@ func (p *Pool) settle(msg jetstream.Msg, info *job.Info, token uint64, v verdict
 		p.inflight.remove(token)
 		p.nak(msg, info, v.delay)
 		p.logVerdict(info, v, 0)
+		p.jobs.Done() // not an attempt: no hooks
+		return
+	case actPass:
+		since := info.Header.Get(wire.UnservedSince)
+		if since == "" {
+			since = time.Now().UTC().Format(time.RFC3339Nano)
+		}
+		p.requeue(msg, info, time.Now().Add(v.delay), wire.CopyUnserved, func(h nats.Header) { h.Set(wire.UnservedSince, since) })
+		p.inflight.remove(token)
+		p.logVerdict(info, v, 0)
+		p.unserved.warn(p.log, info, p.kindNames)
 		p.jobs.Done() // not an attempt: no hooks
 		return
 	case actRetry:
@@ -47,7 +66,7 @@ func (p *Pool) settle(msg jetstream.Msg, info *job.Info, token uint64, v verdict
 		// Off the runner: the publish may retry through a reconnect, and
 		// the job's slot must not wait for it. Heartbeats go on until it is
 		// settled, and Stop waits for it like for a running job.
-		go p.settleDeadLetter(msg, info, token, v, ev)
+		go p.settleDeadLetter(msg, info, token, v, ev, sw)
 		return
 	}
 	p.inflight.remove(token)
@@ -58,7 +77,7 @@ func (p *Pool) settle(msg jetstream.Msg, info *job.Info, token uint64, v verdict
 // settleDeadLetter stores the dead letter of a job and terminates it, or,
 // if the dead letter cannot be stored, hands the job back to the server to
 // be delivered (and dead-lettered) again.
-func (p *Pool) settleDeadLetter(msg jetstream.Msg, info *job.Info, token uint64, v verdict, ev Event) {
+func (p *Pool) settleDeadLetter(msg jetstream.Msg, info *job.Info, token uint64, v verdict, ev Event, sw *stateWriter) {
 	if err := p.deadLetter(msg, info, v.reason, v.err); err != nil {
 		_ = msg.NakWithDelay(deadLetterRetryDelay)
 		v = verdict{action: actRetry, delay: deadLetterRetryDelay, reason: v.reason, level: slog.LevelError,
@@ -68,6 +87,7 @@ func (p *Pool) settleDeadLetter(msg jetstream.Msg, info *job.Info, token uint64,
 	} else {
 		ev.Outcome, ev.Reason = OutcomeDeadLettered, v.reason
 	}
+	sw.settled(v)
 	p.inflight.remove(token)
 	p.logVerdict(info, v, ev.Duration)
 	p.finish(ev)

@@ -25,52 +25,73 @@ func (p *Pool) snooze(msg jetstream.Msg, info *job.Info, d time.Duration) {
 		p.handBack(msg)
 		return
 	}
-	meta, _ := msg.Metadata()
-	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
-	defer cancel()
-	h := job.CopyHeader(msg.Headers(), 5)
-	h.Set(job.HeaderID, info.ID)
-	h.Set(job.HeaderAttemptBase, strconv.Itoa(info.Attempt-1))
-	h.Set(job.HeaderMsgID, wire.CopyID(wire.CopySnooze, meta.Stream, meta.Sequence.Stream, meta.Timestamp, meta.NumDelivered))
 	until := time.Now().Add(d)
 	if p.schedules && !p.cfg.SnoozeInQueue {
-		sh := job.CopyHeader(h, 2)
-		sh.Set(job.HeaderMsgID, h.Get(job.HeaderMsgID))
-		sh.Set(wire.ScheduleSpec, wire.ScheduleAt(until))
-		sh.Set(wire.ScheduleTarget, p.cfg.Topology.FireSubject(info.Queue, info.Kind))
+		meta, _ := msg.Metadata()
+		ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
+		defer cancel()
+		h := laterCopyHeader(msg, info, 3)
+		h.Set(wire.MsgID, wire.CopyID(wire.CopySnooze, meta.Stream, meta.Sequence.Stream, meta.Timestamp, meta.NumDelivered))
+		h.Set(wire.ScheduleSpec, wire.ScheduleAt(until))
+		h.Set(wire.ScheduleTarget, p.cfg.Topology.FireSubject(info.Queue, info.Kind))
 		sm := &nats.Msg{
 			// A subject of this message's own: the server keeps one schedule
 			// per subject, and two messages may carry the same job ID.
 			Subject: p.cfg.Topology.AtSubject(info.ID) + "." + strconv.FormatUint(meta.Sequence.Stream, 10),
-			Header:  sh,
+			Header:  h,
 			Data:    msg.Data(),
 		}
 		_, err := p.js.PublishMsg(ctx, sm)
 		if err == nil {
-			p.ackSnoozed(ctx, msg, info)
+			p.ackCopied(ctx, msg, info, "snoozed")
 			return
 		}
 		p.log.LogAttrs(ctx, slog.LevelWarn, "snooze schedule failed; the job waits in its queue instead",
 			slog.String("job_id", info.ID), slog.String("error", err.Error()))
-		h.Set(job.HeaderMsgID, h.Get(job.HeaderMsgID)+":q")
 	}
-	h.Set(job.HeaderNotBefore, until.UTC().Format(time.RFC3339Nano))
-	if _, err := p.js.PublishMsg(ctx, &nats.Msg{Subject: msg.Subject(), Header: h, Data: msg.Data()}); err != nil {
-		p.log.LogAttrs(ctx, slog.LevelWarn, "snoozing in the queue failed; snoozing with a delayed Nak, which counts an attempt",
-			slog.String("job_id", info.ID), slog.String("error", err.Error()))
-		p.nak(msg, info, d)
-		return
-	}
-	p.ackSnoozed(ctx, msg, info)
+	p.requeue(msg, info, until, wire.CopySnooze, nil)
 }
 
-// ackSnoozed acknowledges the original of a snoozed job once its copy is
-// stored.
-func (p *Pool) ackSnoozed(ctx context.Context, msg jetstream.Msg, info *job.Info) {
+// laterCopyHeader returns the headers of a copy of msg that runs later
+// without using up an attempt: the job's own, its ID, and the attempts used
+// so far. room is capacity for the caller's headers.
+func laterCopyHeader(msg jetstream.Msg, info *job.Info, room int) nats.Header {
+	h := wire.CopyHeader(msg.Headers(), 3+room)
+	h.Set(wire.ID, info.ID)
+	h.Set(wire.AttemptBase, strconv.Itoa(info.Attempt-1))
+	return h
+}
+
+// requeue republishes the job of msg to its own subject to start no
+// earlier than until, without using up an attempt (wire.NotBefore), with
+// the headers set adds, and acknowledges the original once the copy is
+// stored. kind names the copy in its message ID. If the copy cannot be
+// stored the job is Nak'd until then, which counts a delivery.
+func (p *Pool) requeue(msg jetstream.Msg, info *job.Info, until time.Time, kind string, set func(nats.Header)) {
+	meta, _ := msg.Metadata()
+	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
+	defer cancel()
+	h := laterCopyHeader(msg, info, 3)
+	h.Set(wire.MsgID, wire.CopyID(kind, meta.Stream, meta.Sequence.Stream, meta.Timestamp, meta.NumDelivered, 1))
+	h.Set(wire.NotBefore, until.UTC().Format(time.RFC3339Nano))
+	if set != nil {
+		set(h)
+	}
+	if _, err := p.js.PublishMsg(ctx, &nats.Msg{Subject: msg.Subject(), Header: h, Data: msg.Data()}); err != nil {
+		p.log.LogAttrs(ctx, slog.LevelWarn, "republishing a job for later failed; it waits with a delayed Nak, which counts an attempt",
+			slog.String("job_id", info.ID), slog.String("copy", kind), slog.String("error", err.Error()))
+		p.nak(msg, info, time.Until(until))
+		return
+	}
+	p.ackCopied(ctx, msg, info, kind)
+}
+
+// ackCopied acknowledges the original of a job whose copy is stored.
+func (p *Pool) ackCopied(ctx context.Context, msg jetstream.Msg, info *job.Info, what string) {
 	if err := msg.DoubleAck(ctx); err != nil {
 		// The copy is stored; the original comes back after AckWait and
 		// would run too. Say so: this is one of the documented duplicates.
-		p.log.LogAttrs(ctx, slog.LevelWarn, "acknowledging a snoozed job failed; it may run twice",
-			slog.String("job_id", info.ID), slog.String("error", err.Error()))
+		p.log.LogAttrs(ctx, slog.LevelWarn, "acknowledging a job whose copy is stored failed; it may run twice",
+			slog.String("job_id", info.ID), slog.String("copy", what), slog.String("error", err.Error()))
 	}
 }

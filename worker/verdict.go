@@ -34,6 +34,10 @@ const (
 	// actWait gives a job delivered before its job.Info.NotBefore time back
 	// to the server until then; the delivery is not an attempt.
 	actWait
+	// actPass passes a job of a kind the pool has no handler for on to the
+	// other workers of its queue: republished to run after verdict.delay
+	// without using up an attempt.
+	actPass
 )
 
 // attempt is what decide needs to know of one delivery: the job, and either
@@ -49,6 +53,10 @@ type attempt struct {
 	// kinds it has, for the error of a job it cannot serve.
 	served     bool
 	registered []string
+	// unservedSince is when a worker first found no handler for the job
+	// (zero: now); unservedLimit is how long it may wait for one.
+	unservedSince time.Time
+	unservedLimit time.Duration
 	// ran: the handler ran and returned err.
 	ran bool
 	err error
@@ -114,6 +122,13 @@ func decide(a attempt) verdict {
 // little early must not count as one more early delivery.
 const notBeforeSlack = 100 * time.Millisecond
 
+// Bounds of the wait before a job of a kind the pool has no handler for
+// is offered again.
+const (
+	minUnservedDelay = time.Second
+	maxUnservedDelay = 5 * time.Minute
+)
+
 // decideBeforeStart is decide for a job that has not run.
 func decideBeforeStart(a attempt) verdict {
 	info := a.info
@@ -134,11 +149,20 @@ func decideBeforeStart(a attempt) verdict {
 	case !info.NotBefore.IsZero() && info.NotBefore.Sub(a.now) > notBeforeSlack:
 		return verdict{action: actWait, delay: info.NotBefore.Sub(a.now), level: slog.LevelDebug, msg: "job not due yet; waiting"}
 	case !a.served:
-		cause := fmt.Errorf("no handler registered for kind %q (queue %s); registered: %v", info.Kind, info.Queue, a.registered)
-		if info.Attempt >= info.MaxAttempts {
-			return deadLetter(job.ReasonNoHandler, cause)
+		since := a.unservedSince
+		if since.IsZero() || since.After(a.now) {
+			since = a.now
 		}
-		return verdict{action: actRetry, delay: a.policy.Delay(info.Attempt), err: cause, level: slog.LevelWarn, msg: "job has no handler; will retry"}
+		waited := a.now.Sub(since)
+		if waited >= a.unservedLimit {
+			return deadLetter(job.ReasonNoHandler, fmt.Errorf("no worker of queue %s has a handler for kind %q: waited %s for one (this worker has %v)",
+				info.Queue, info.Kind, waited.Round(time.Second), a.registered))
+		}
+		// Ask again after as long as it has waited so far, within bounds:
+		// a worker that serves the kind may start any moment, or never.
+		delay := min(max(waited, minUnservedDelay), maxUnservedDelay, a.unservedLimit-waited)
+		return verdict{action: actPass, delay: delay, err: fmt.Errorf("no handler registered for kind %q (queue %s); registered: %v", info.Kind, info.Queue, a.registered),
+			level: slog.LevelDebug, msg: "job has no handler here; passed on"}
 	}
 	return verdict{action: actRun}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,8 +37,11 @@ func TestDecide(t *testing.T) {
 		{"deadline passed", attempt{info: &job.Info{Attempt: 1, MaxAttempts: 3, Deadline: now.Add(-time.Second)}}, want{actDeadLetter, 0, job.ReasonExpired, slog.LevelError, "job dead-lettered"}},
 		{"not due yet", attempt{info: &job.Info{Attempt: 1, MaxAttempts: 3, NotBefore: now.Add(3 * time.Second)}}, want{actWait, 3 * time.Second, "", slog.LevelDebug, "job not due yet; waiting"}},
 		{"due within the slack", attempt{info: &job.Info{Attempt: 1, MaxAttempts: 3, NotBefore: now.Add(notBeforeSlack / 2)}}, want{action: actRun}},
-		{"no handler", attempt{served: false, info: &job.Info{Attempt: 1, MaxAttempts: 3}}, want{actRetry, 7 * time.Second, "", slog.LevelWarn, "job has no handler; will retry"}},
-		{"no handler, last attempt", attempt{served: false, info: &job.Info{Attempt: 3, MaxAttempts: 3}}, want{actDeadLetter, 0, job.ReasonNoHandler, slog.LevelError, "job dead-lettered"}},
+		{"no handler", attempt{served: false, unservedLimit: time.Hour, info: &job.Info{Attempt: 3, MaxAttempts: 3}}, want{actPass, time.Second, "", slog.LevelDebug, "job has no handler here; passed on"}},
+		{"no handler for a while", attempt{served: false, unservedLimit: time.Hour, unservedSince: now.Add(-90 * time.Second)}, want{actPass, 90 * time.Second, "", slog.LevelDebug, "job has no handler here; passed on"}},
+		{"no handler for long", attempt{served: false, unservedLimit: time.Hour, unservedSince: now.Add(-50 * time.Minute)}, want{actPass, 5 * time.Minute, "", slog.LevelDebug, "job has no handler here; passed on"}},
+		{"no handler until the limit", attempt{served: false, unservedLimit: time.Hour, unservedSince: now.Add(-58 * time.Minute)}, want{actPass, 2 * time.Minute, "", slog.LevelDebug, "job has no handler here; passed on"}},
+		{"no handler past the limit", attempt{served: false, unservedLimit: time.Hour, unservedSince: now.Add(-time.Hour)}, want{actDeadLetter, 0, job.ReasonNoHandler, slog.LevelError, "job dead-lettered"}},
 		{"succeeded", attempt{ran: true}, want{actAck, 0, "", slog.LevelDebug, "job succeeded"}},
 		{"failed", attempt{ran: true, err: boom}, want{actRetry, 7 * time.Second, "", slog.LevelWarn, "job failed, will retry"}},
 		{"panicked", attempt{ran: true, err: &job.PanicError{Value: "x"}}, want{actRetry, 7 * time.Second, "", slog.LevelWarn, "job failed, will retry"}},
@@ -54,7 +58,7 @@ func TestDecide(t *testing.T) {
 			if a.info == nil {
 				a.info = &job.Info{ID: "j1", Queue: "default", Kind: "k", Attempt: 1, MaxAttempts: 3}
 			}
-			if tc.name != "no handler" && tc.name != "no handler, last attempt" {
+			if !strings.HasPrefix(tc.name, "no handler") {
 				a.served = true
 			}
 			a.now = now

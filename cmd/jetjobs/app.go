@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -61,6 +63,9 @@ type app struct {
 	serverJS  bool
 	namespace *job.Topology
 	skipTopo  bool // worker --skip-topology
+
+	// probing ends the running probe, if any (see probe).
+	probing atomic.Pointer[context.CancelFunc]
 }
 
 // exit codes.
@@ -273,8 +278,9 @@ func plural(n int, word string) string {
 // topoFlags name the namespace: the work stream and its subject prefix;
 // and, for commands that may create the streams, their replicas.
 type topoFlags struct {
-	stream, prefix string
-	replicas       int
+	stream, prefix   string
+	replicas         int
+	deadLetterMaxAge time.Duration
 }
 
 func (t *topoFlags) add(cmd *cobra.Command) {
@@ -294,6 +300,13 @@ func (t *topoFlags) addReplicas(cmd *cobra.Command, ensures bool) {
 	cmd.PersistentFlags().IntVar(&t.replicas, "replicas", 0, usage)
 }
 
+// addDeadLetterMaxAge adds --dead-letter-max-age to a command that
+// creates the streams and brings existing ones in line (worker, server).
+func (t *topoFlags) addDeadLetterMaxAge(cmd *cobra.Command) {
+	cmd.PersistentFlags().DurationVar(&t.deadLetterMaxAge, "dead-letter-max-age", 0,
+		"how long dead letters are kept (at least 2m; default: 30 days for a new stream, an existing one keeps its own; given, it is applied to an existing stream too)")
+}
+
 // topology returns the namespace of the flags; changed reports whether
 // the command line gave a flag. Settings left at zero leave an existing
 // stream's as they are, so that a command started with defaults does not
@@ -310,7 +323,12 @@ func (t topoFlags) topology(changed func(name string) bool) (job.Topology, error
 	if err := job.ValidatePrefix(t.prefix); err != nil {
 		return job.Topology{}, usagef("--prefix %q: use tokens of A-Z a-z 0-9 _ - joined by dots, such as myapp or myapp.jobs (env JETJOBS_PREFIX)", t.prefix)
 	}
-	topo := job.Topology{Stream: t.stream, Prefix: t.prefix, Replicas: t.replicas}
+	if changed("dead-letter-max-age") && t.deadLetterMaxAge < 2*time.Minute {
+		// The dead-letter stream removes duplicates over 2 minutes, and the
+		// server wants it to keep messages at least that long.
+		return job.Topology{}, usagef("--dead-letter-max-age %s: use at least 2m, such as 720h for 30 days", t.deadLetterMaxAge)
+	}
+	topo := job.Topology{Stream: t.stream, Prefix: t.prefix, Replicas: t.replicas, DeadLetterMaxAge: t.deadLetterMaxAge}
 	if err := topo.Validate(); err != nil {
 		msg := strings.NewReplacer("Topology.Stream", "--stream", "Topology.Prefix", "--prefix", "Topology.Replicas", "--replicas").Replace(err.Error())
 		return job.Topology{}, usageError{errors.New(msg)}

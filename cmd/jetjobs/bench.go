@@ -25,7 +25,7 @@ type benchFlags struct {
 	duration, work                          time.Duration
 	runs                                    int
 	raw, json, rawHeaders                   bool
-	ackAsync, metrics                       bool
+	ackAsync, metrics, results              bool
 	fetchBatch, enqueueBatch, limit         int
 	memory, syncAlways                      bool
 	replicas                                int
@@ -59,7 +59,7 @@ temporary file store, removed at the end), so its memory counts in max RSS;
 it does not read NATS_URL. Point -s/--server at a separate server to measure
 the workers alone. bench creates the stream JETJOBS_BENCH (subjects
 jetjobs_bench.>) and its companions (JETJOBS_BENCH_DLQ, JETJOBS_BENCH_SCHEDULES
-and the cancel bucket's stream KV_JETJOBS_BENCH_CANCELED) on the server and
+and the buckets' streams KV_JETJOBS_BENCH_CANCELED and KV_JETJOBS_BENCH_STATE) on the server and
 deletes them all at the end; it never touches other streams.
 
 --latency's default rate is half of the concurrent scenario's throughput when
@@ -68,6 +68,8 @@ and nothing else on stdout.`,
 		Example: `  jetjobs bench --raw
   jetjobs bench drain concurrent --raw --runs 5 --json
   jetjobs bench drain -n 1000000 --raw
+  jetjobs bench drain concurrent --results --raw
+  jetjobs bench latency --results --rate 500 --duration 10s
   jetjobs bench drain -n 100000 --concurrency 10000 --work 100ms
   jetjobs bench --server nats://127.0.0.1:4222 --raw --profile-dir ./profiles`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -96,6 +98,7 @@ and nothing else on stdout.`,
 	fl.BoolVar(&f.json, "json", false, "print one JSON object per scenario")
 	fl.BoolVar(&f.ackAsync, "ack-async", false, "acknowledge without waiting for the server's confirmation (worker Config.AckAsync)")
 	fl.BoolVar(&f.metrics, "metrics", false, "instrument the pool with the Prometheus collector (package metrics), to measure its cost")
+	fl.BoolVar(&f.results, "results", false, "keep every job's state and result (job.KeepResult); latency then measures enqueue-to-await-return, each job awaited on its own (use a modest --rate)")
 	fl.IntVar(&f.fetchBatch, "fetch-batch", 0, "most jobs one pull asks for (worker Config.FetchBatch; 0: its default)")
 	fl.IntVar(&f.enqueueBatch, "enqueue-batch", 1000, "jobs per EnqueueMany call")
 	fl.IntVar(&f.limit, "limit", 0, "jobs of a queue pending acknowledgement at once (the consumer's MaxAckPending; 0: unlimited)")
@@ -162,6 +165,7 @@ type benchLine struct {
 	FetchBatch    int    `json:"fetch_batch"` // 0: the pool's default
 	Limit         int    `json:"limit"`       // 0: unlimited
 	SyncAlways    bool   `json:"sync_always"`
+	Results       bool   `json:"results"`
 }
 
 func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
@@ -234,7 +238,7 @@ func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
 	}
 	cfg := bench.Config{
 		Jobs: f.jobs, Concurrency: f.concurrency, PayloadBytes: f.payloadBytes, Queues: f.queues,
-		Rate: f.rate, Duration: f.duration, Work: f.work, AckAsync: f.ackAsync, Metrics: f.metrics,
+		Rate: f.rate, Duration: f.duration, Work: f.work, AckAsync: f.ackAsync, Metrics: f.metrics, Results: f.results,
 		FetchBatch: f.fetchBatch, EnqueueBatch: f.enqueueBatch, RawHeaders: f.rawHeaders, Limit: f.limit,
 		Topology:   job.Topology{MemoryStorage: f.memory, Replicas: f.replicas},
 		Logger:     log,
@@ -278,6 +282,9 @@ func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
 	if f.metrics {
 		ack += " (metrics collector on)"
 	}
+	if f.results {
+		ack += " (results kept; latency is enqueue-to-await-return)"
+	}
 
 	if !f.json {
 		fmt.Fprintf(a.stdout, "server: nats-server %s, %s\n", version, where)
@@ -311,7 +318,7 @@ func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
 				Result: res, Server: server, ServerVersion: version, Storage: storage,
 				Replicas: cfg.Topology.Replicas, Ack: ack, Concurrency: cfg.Concurrency, Queues: cfg.Queues,
 				PayloadBytes: cfg.PayloadBytes, WorkMs: cfg.Work.Milliseconds(),
-				FetchBatch: cfg.FetchBatch, Limit: cfg.Limit, SyncAlways: f.syncAlways,
+				FetchBatch: cfg.FetchBatch, Limit: cfg.Limit, SyncAlways: f.syncAlways, Results: f.results,
 			}
 			b, err := json.Marshal(line)
 			if err != nil {

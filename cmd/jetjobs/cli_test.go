@@ -160,6 +160,7 @@ func TestAgeAndProgressLine(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		0: "-", 850 * time.Millisecond: "850ms", 12 * time.Second: "12s", 250 * time.Second: "4m10s",
 		3*time.Hour + 5*time.Minute: "3h5m", 52 * time.Hour: "2d4h",
+		time.Hour - 200*time.Millisecond: "1h0m", 59*time.Second + 700*time.Millisecond: "1m0s",
 	} {
 		if got := age(d); got != want {
 			t.Errorf("age(%s) = %q, want %q", d, got, want)

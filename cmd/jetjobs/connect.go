@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetjobs/jetjobs/job"
+	"github.com/jetjobs/jetjobs/retry"
 )
 
 // connFlags are the connection flags, named as the nats CLI names them.
@@ -34,6 +35,7 @@ type connFlags struct {
 	tlsCA           string
 	inboxPrefix     string
 	connectTimeout  time.Duration
+	connectForever  bool
 
 	// fromEnv names the environment variable each credential flag's value
 	// came from (credentials).
@@ -68,13 +70,20 @@ func (a *app) addServerFlags(cmd *cobra.Command) {
 	f.StringVar(&a.conn.tlsKey, "tlskey", "", "TLS client private key file")
 	f.StringVar(&a.conn.tlsCA, "tlsca", "", "TLS certificate authority file, to verify the server")
 	f.StringVar(&a.conn.inboxPrefix, "inbox-prefix", "", "prefix of reply subjects instead of _INBOX, for users allowed to subscribe only under their own (see docs/security.md)")
-	f.DurationVar(&a.conn.connectTimeout, "connect-timeout", 5*time.Second, "how long to try to connect")
+	f.DurationVar(&a.conn.connectTimeout, "connect-timeout", 5*time.Second, "how long to keep trying to connect while no server answers")
+	f.BoolVar(&a.conn.connectForever, "connect-forever", false, "keep trying to connect until a server answers, however long it takes (for supervisors that start the worker before NATS)")
 }
 
-// connect connects to NATS with the connection flags. A long-running
+// connectRetry spaces the attempts to connect while no server answers.
+var connectRetry = retry.Exponential{Initial: 100 * time.Millisecond, Max: 2 * time.Second}
+
+// connect connects to NATS with the connection flags. While no server
+// answers (refused, unresolvable or silent: a server that is still
+// starting) it tries again, logging each wait, for --connect-timeout or,
+// with --connect-forever, until ctx ends; a server that answers and
+// refuses (credentials, TLS) is one clear error at once. A long-running
 // command (worker) passes reconnect=true: it then reconnects forever after
-// the first connection, logging each loss and recovery. The first
-// connection is never retried, so an unreachable server is one clear error.
+// the first connection, logging each loss and recovery.
 func (a *app) connect(ctx context.Context, name string, reconnect bool) (*nats.Conn, jetstream.JetStream, error) {
 	opts := []nats.Option{
 		nats.Name("jetjobs " + name),
@@ -87,7 +96,14 @@ func (a *app) connect(ctx context.Context, name string, reconnect bool) (*nats.C
 			if sub != nil {
 				attrs = append(attrs, slog.String("subject", sub.Subject))
 			}
-			a.log.LogAttrs(context.Background(), slog.LevelWarn, "NATS reported an error", attrs...)
+			level := slog.LevelWarn
+			if stop := a.probing.Load(); stop != nil && errors.Is(err, nats.ErrPermissionViolation) {
+				// An optional look (probe) the user may not be allowed:
+				// end it now rather than at its timeout, and say nothing.
+				(*stop)()
+				level = slog.LevelDebug
+			}
+			a.log.LogAttrs(context.Background(), level, "NATS reported an error", attrs...)
 		}),
 	}
 	if reconnect {
@@ -159,37 +175,114 @@ func (a *app) connect(ctx context.Context, name string, reconnect bool) (*nats.C
 			return nil, nil, err
 		}
 	}
+	nc, err := a.dialUntilAnswered(ctx, c, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	a.server = redactServers(nc.ConnectedUrl())
+	a.serverJS, _ = nc.ConnectedServerJetStream()
+	return nc, js, nil
+}
+
+// probe runs look, a read the command can do without (a hint, a
+// warning), with a context that ends after timeout or as soon as the server
+// reports a permission violation: a least-privilege user neither waits for
+// the request's timeout nor sees a warning about it.
+func (a *app) probe(ctx context.Context, timeout time.Duration, look func(ctx context.Context)) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	stop := context.CancelFunc(cancel)
+	a.probing.Store(&stop)
+	defer a.probing.Store(nil)
+	look(ctx)
+}
+
+// dialUntilAnswered connects with opts, trying again while no server
+// answers, for c.connectTimeout or, with c.connectForever, until ctx ends.
+func (a *app) dialUntilAnswered(ctx context.Context, c connFlags, opts []nats.Option) (*nats.Conn, error) {
+	start := time.Now()
+	deadline := start.Add(c.connectTimeout)
+	servers := redactServers(c.server)
+	for attempt := 1; ; attempt++ {
+		// Each try may take --connect-timeout, or what is left of it.
+		timeout := c.connectTimeout
+		if !c.connectForever {
+			timeout = max(min(timeout, time.Until(deadline)), 100*time.Millisecond)
+		}
+		nc, err := dial(ctx, c.server, append(opts, nats.Timeout(timeout)))
+		if err == nil {
+			if attempt > 1 {
+				a.log.LogAttrs(ctx, slog.LevelInfo, "connected to NATS", slog.String("url", redactServers(nc.ConnectedUrl())),
+					slog.Int("attempts", attempt), slog.Duration("waited", time.Since(start).Round(time.Millisecond)))
+			}
+			return nc, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		hint := c.connectHint(err)
+		left := time.Until(deadline)
+		if !unanswered(hint, c) || !c.connectForever && left <= 0 {
+			cerr := &connectError{servers: servers, err: err, hint: hint}
+			if attempt > 1 {
+				cerr.tried = time.Since(start).Round(100 * time.Millisecond)
+			}
+			return nil, cerr
+		}
+		wait := connectRetry.Delay(attempt)
+		until := "(--connect-forever)"
+		if !c.connectForever {
+			wait = min(wait, left)
+			until = fmt.Sprintf("(--connect-timeout %s: %s left)", c.connectTimeout, left.Round(100*time.Millisecond))
+		}
+		a.log.LogAttrs(ctx, slog.LevelWarn, fmt.Sprintf("cannot connect to NATS yet; trying again in %s %s", wait.Round(time.Millisecond), until),
+			slog.String("url", servers), slog.String("error", redact(err.Error())), slog.Int("attempt", attempt),
+			slog.Duration("retry_in", wait))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// unanswered reports whether hint is that of a connection no server
+// answered: nothing listening, a name that does not resolve yet, or
+// silence. Another try may find the server up; a refusal it will not.
+func unanswered(hint string, c connFlags) bool {
+	return hint == hintNoServer || hint == hintDNS || hint == c.timeoutHint()
+}
+
+// dial is nats.Connect that returns when ctx ends, closing a connection
+// that arrives later.
+func dial(ctx context.Context, servers string, opts []nats.Option) (*nats.Conn, error) {
 	type result struct {
 		nc  *nats.Conn
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		nc, err := nats.Connect(c.server, opts...)
+		nc, err := nats.Connect(servers, opts...)
 		done <- result{nc, err}
 	}()
-	var r result
 	select {
-	case r = <-done:
+	case r := <-done:
+		return r.nc, r.err
 	case <-ctx.Done():
 		go func() { // do not leave a late connection open
 			if r := <-done; r.nc != nil {
 				r.nc.Close()
 			}
 		}()
-		return nil, nil, ctx.Err()
+		return nil, ctx.Err()
 	}
-	if r.err != nil {
-		return nil, nil, &connectError{servers: redactServers(c.server), err: r.err, hint: c.connectHint(r.err)}
-	}
-	js, err := jetstream.New(r.nc)
-	if err != nil {
-		r.nc.Close()
-		return nil, nil, err
-	}
-	a.server = redactServers(r.nc.ConnectedUrl())
-	a.serverJS, _ = r.nc.ConnectedServerJetStream()
-	return r.nc, js, nil
 }
 
 // Environment variables of the credentials, as the nats CLI reads them.

@@ -34,7 +34,9 @@ func TestConnectErrorSaysWhatToCheck(t *testing.T) {
 		args []string
 		want []string // in the line, in this order
 	}{
-		{"nothing listens", []string{"-s", unreachable},
+		// Waits for a server are logged (TestConnectGivesUpAfterTheTimeout);
+		// --log-level error leaves the error line alone.
+		{"nothing listens", []string{"-s", unreachable, "--connect-timeout", "200ms", "--log-level", "error"},
 			[]string{"cannot connect to NATS at " + unreachable, "no servers available", hintNoServer}},
 		{"wrong password in the URL", []string{"-s", withUserinfo(users.URL(), "app:"+pw)},
 			[]string{"nats://app:xxxxx@127.0.0.1:", "uthorization", hintBadAuth}},
@@ -86,7 +88,7 @@ func TestConnectErrorSaysWhatToCheck(t *testing.T) {
 	// Of several servers, nats.go tries each in random order and reports
 	// the last one's failure: the cause varies, the redaction must not.
 	servers := unreachable + "," + withUserinfo(users.URL(), "app:"+pw)
-	r := jetjobs(t, "", "queues", "-s", servers)
+	r := jetjobs(t, "", "queues", "-s", servers, "--connect-timeout", "200ms")
 	if want := "at " + unreachable + ",nats://app:xxxxx@127.0.0.1:"; r.Code != exitError || !strings.Contains(r.Stderr, want) || strings.Contains(r.Stderr, pw) {
 		t.Errorf("with several servers: exit %d, stderr %q; want exit 1 and %q", r.Code, r.Stderr, want)
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -21,10 +22,15 @@ type connectError struct {
 	servers string // as given to -s, redacted
 	err     error
 	hint    string
+	tried   time.Duration // how long it tried, when more than once
 }
 
 func (e *connectError) Error() string {
-	return fmt.Sprintf("cannot connect to NATS at %s: %s (%s)", e.servers, redact(e.err.Error()), e.hint)
+	after := ""
+	if e.tried > 0 {
+		after = fmt.Sprintf(" after trying for %s", e.tried)
+	}
+	return fmt.Sprintf("cannot connect to NATS at %s%s: %s (%s)", e.servers, after, redact(e.err.Error()), e.hint)
 }
 
 func (e *connectError) Unwrap() error { return e.err }
@@ -75,9 +81,14 @@ func (c connFlags) connectHint(err error) string {
 	case errors.As(err, &dnsErr):
 		return hintDNS
 	case errors.Is(err, nats.ErrTimeout), errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return fmt.Sprintf("nothing answered within --connect-timeout %s: check -s/--server and any firewall between, or raise --connect-timeout", c.connectTimeout)
+		return c.timeoutHint()
 	}
 	return hintServer
+}
+
+// timeoutHint is connectHint's hint for a server that never answered.
+func (c connFlags) timeoutHint() string {
+	return fmt.Sprintf("nothing answered within --connect-timeout %s: check -s/--server and any firewall between, or raise --connect-timeout", c.connectTimeout)
 }
 
 // tlsHint is connectHint for TLS failures; "" if err is none.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,7 @@ func TestCronCommands(t *testing.T) {
 		"--max-attempts", "3", "report.build", `{"scope":"all"}`); got != "nightly: unchanged\n" {
 		t.Errorf("cron add of the same schedule printed %q", got)
 	}
-	ok(t, "cron", "add", "-s", url, "cleanup", "@every 1h", "tmp.cleanup")
+	ok(t, "cron", "add", "-s", url, "-H", "Tenant=acme", "cleanup", "@every 1h", "tmp.cleanup")
 
 	table := ok(t, "cron", "ls", "-s", url)
 	for _, want := range []string{"NAME", "cleanup", "@every 1h", "nightly", "0 30 2 * * *", "Europe/Berlin", "reports", `{"scope":"all"}`} {
@@ -39,6 +40,23 @@ func TestCronCommands(t *testing.T) {
 	}
 	if len(list) != 2 || list[1].Name != "nightly" || list[1].MaxAttempts != 3 || compact(list[1].Args) != `{"scope":"all"}` || list[0].Queue != job.DefaultQueue {
 		t.Errorf("cron ls --json = %+v", list)
+	}
+	// Options given with -H are listed, and each schedule's next run.
+	if len(list) == 2 && (len(list[0].Header) != 1 || list[0].Header["Tenant"][0] != "acme" || list[1].Header != nil) {
+		t.Errorf("cron ls --json headers: %v and %v, want Tenant=acme for cleanup alone", list[0].Header, list[1].Header)
+	}
+	for _, s := range list {
+		if s.NextRun == nil || time.Until(*s.NextRun) <= 0 || time.Until(*s.NextRun) > 24*time.Hour {
+			t.Errorf("schedule %s: next run %v, want one within a day", s.Name, s.NextRun)
+		}
+	}
+	if len(list) == 2 && list[0].NextRun != nil {
+		if want := list[0].DeclaredAt.Round(time.Second).Add(time.Hour); !list[0].NextRun.Equal(want) {
+			t.Errorf("@every 1h next run %s, want an hour after its declaration, %s", list[0].NextRun, want)
+		}
+	}
+	if !strings.Contains(table, "NEXT RUN") || !regexp.MustCompile(`cleanup .* in (59m\d+s|1h0m)`).MatchString(table) {
+		t.Errorf("cron ls table lacks the next run:\n%s", table)
 	}
 
 	if got := ok(t, "cron", "rm", "-s", url, "cleanup"); got != "cleanup: removed\n" {

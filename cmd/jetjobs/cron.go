@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -40,7 +41,28 @@ type scheduleJSON struct {
 	Args        json.RawMessage `json:"args,omitempty"`
 	MaxAttempts int             `json:"max_attempts,omitempty"`
 	Timeout     string          `json:"timeout,omitempty"`
-	DeclaredAt  time.Time       `json:"declared_at"`
+	// Header holds the extra headers given with -H.
+	Header     map[string][]string `json:"header,omitempty"`
+	DeclaredAt time.Time           `json:"declared_at"`
+	// NextRun is when it fires next, as its spec says (absent if that
+	// cannot be read).
+	NextRun *time.Time `json:"next_run,omitempty"`
+}
+
+// extraHeaders returns the headers of a schedule given with -H: all but
+// the NATS server's and jetjobs' own.
+func extraHeaders(h map[string][]string) map[string][]string {
+	var out map[string][]string
+	for k, v := range h {
+		if strings.HasPrefix(k, wire.NatsPrefix) || strings.HasPrefix(k, wire.JetjobsPrefix) {
+			continue
+		}
+		if out == nil {
+			out = map[string][]string{}
+		}
+		out[k] = v
+	}
+	return out
 }
 
 func newCronListCommand(a *app) *cobra.Command {
@@ -48,7 +70,15 @@ func newCronListCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "ls",
 		Aliases: []string{"list"},
-		Short:   "List the periodic jobs",
+		Short:   "List the periodic jobs and when each runs next",
+		Long: `List the periodic jobs: name, spec, time zone, queue, kind, arguments, when it
+runs next and when it was declared. The next run is computed from the spec
+as the server reads it; an @every period counts from its declaration, and a
+server restart starts it again from the restart.
+
+--json prints an array of objects with name, spec, queue, kind and
+declared_at, and where they apply time_zone, args, max_attempts, timeout,
+header (the -H headers) and next_run.`,
 		Example: `  jetjobs cron ls
   jetjobs cron ls --json | jq -r '.[].name'`,
 		Args: noArgs,
@@ -67,7 +97,10 @@ func newCronListCommand(a *app) *cobra.Command {
 				out := make([]scheduleJSON, 0, len(list))
 				for _, s := range list {
 					sj := scheduleJSON{Name: s.Name, Spec: s.Spec, TimeZone: s.TimeZone, Queue: s.Queue, Kind: s.Kind,
-						MaxAttempts: s.MaxAttempts, DeclaredAt: s.DeclaredAt}
+						MaxAttempts: s.MaxAttempts, Header: extraHeaders(s.Header), DeclaredAt: s.DeclaredAt}
+					if next, err := nextRun(s.Spec, s.TimeZone, s.DeclaredAt, time.Now()); err == nil {
+						sj.NextRun = &next
+					}
 					if len(s.Payload) > 0 {
 						sj.Args = s.Payload
 					}
@@ -82,7 +115,7 @@ func newCronListCommand(a *app) *cobra.Command {
 				fmt.Fprintln(a.stderr, "no periodic jobs; add one with jetjobs cron add")
 				return nil
 			}
-			t := newTable(a.stdout, "NAME", "SPEC", "TIME ZONE", "QUEUE", "KIND", "ARGS", "DECLARED")
+			t := newTable(a.stdout, "NAME", "SPEC", "TIME ZONE", "QUEUE", "KIND", "ARGS", "NEXT RUN", "DECLARED")
 			now := time.Now()
 			for _, s := range list {
 				tz := s.TimeZone
@@ -96,7 +129,11 @@ func newCronListCommand(a *app) *cobra.Command {
 				if args == "" {
 					args = "-"
 				}
-				t.row(s.Name, s.Spec, tz, s.Queue, s.Kind, truncate(args, 40), age(now.Sub(s.DeclaredAt))+" ago")
+				next := "-"
+				if at, err := nextRun(s.Spec, s.TimeZone, s.DeclaredAt, now); err == nil {
+					next = "in " + age(at.Sub(now))
+				}
+				t.row(s.Name, s.Spec, tz, s.Queue, s.Kind, truncate(args, 40), next, age(now.Sub(s.DeclaredAt))+" ago")
 			}
 			return t.flush()
 		},

@@ -149,31 +149,45 @@ func writeDeadLetter(w io.Writer, dl job.DeadLetter) error {
 	field("Attempts", strconv.Itoa(dl.Attempts))
 	field("Failed at", dl.FailedAt.Local().Format(time.RFC3339)+" ("+age(time.Since(dl.FailedAt))+" ago)")
 	field("Error", dl.Error)
-	fmt.Fprintln(bw, "Headers:")
-	names := make([]string, 0, len(dl.Header))
-	for k := range dl.Header {
+	writeHeaders(bw, dl.Header)
+	writePayload(bw, dl.Payload)
+	return bw.Flush()
+}
+
+// writeHeaders writes a job's headers, sorted, one per line.
+func writeHeaders(w io.Writer, h map[string][]string) {
+	fmt.Fprintln(w, "Headers:")
+	names := make([]string, 0, len(h))
+	for k := range h {
 		names = append(names, k)
 	}
 	sort.Strings(names)
 	for _, k := range names {
-		for _, v := range dl.Header[k] {
-			fmt.Fprintf(bw, "  %s: %s\n", printable(k), printable(v))
+		for _, v := range h[k] {
+			fmt.Fprintf(w, "  %s: %s\n", printable(k), printable(v))
 		}
 	}
-	fmt.Fprintln(bw, "Payload:")
+}
+
+// writePayload writes a job's payload: JSON pretty-printed, anything else
+// as its lines of text, unprintable characters escaped.
+func writePayload(w io.Writer, payload []byte) {
 	switch {
-	case len(dl.Payload) == 0:
-		fmt.Fprintln(bw, "  (none)")
-	case json.Valid(dl.Payload):
+	case len(payload) == 0:
+		fmt.Fprintln(w, "Payload: (none)")
+	case json.Valid(payload):
+		fmt.Fprintln(w, "Payload:")
 		var buf strings.Builder
 		enc := json.NewEncoder(&buf)
 		enc.SetIndent("  ", "  ")
-		_ = enc.Encode(json.RawMessage(dl.Payload))
-		fmt.Fprint(bw, "  "+string(escapeJSON([]byte(buf.String()))))
+		_ = enc.Encode(json.RawMessage(payload))
+		fmt.Fprint(w, "  "+string(escapeJSON([]byte(buf.String()))))
 	default:
-		fmt.Fprintf(bw, "  %q\n", dl.Payload)
+		fmt.Fprintln(w, "Payload (not JSON, as text):")
+		for line := range strings.Lines(string(payload)) {
+			fmt.Fprintln(w, "  "+escapeUnprintable(strings.TrimSuffix(line, "\n")))
+		}
 	}
-	return bw.Flush()
 }
 
 // deadLetterJSON is a dead letter in `dlq ls --json` and `dlq show --json`.

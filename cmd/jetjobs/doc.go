@@ -9,7 +9,11 @@
 //	jetjobs worker --exec KIND=COMMAND [--http KIND=URL] [--queue Q] ...
 //	jetjobs enqueue [--queue Q] [--id ID] [--count N] KIND [JSON|-]
 //	jetjobs queues [--json]
+//	jetjobs job show ID
 //	jetjobs dlq ls|show|replay|purge
+//	jetjobs cron ls|add|rm
+//	jetjobs cancel ID...
+//	jetjobs version
 //
 // Every command that talks to NATS takes the nats CLI's connection flags
 // (-s/--server or NATS_URL, --creds, --user, --password, --token, --nkey,

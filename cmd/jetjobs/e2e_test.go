@@ -227,8 +227,10 @@ func TestBadInputIsOneLineAndNonZeroExit(t *testing.T) {
 		{"invalid kind", []string{"enqueue", "-s", unreachable, "email..send", "{}"}, exitUsage, "invalid name"},
 		{"invalid queue", []string{"enqueue", "-s", unreachable, "--queue", "_sys", "email.send"}, exitUsage, "reserved"},
 		{"missing kind", []string{"enqueue"}, exitUsage, "needs 1 argument"},
-		{"unreachable server", []string{"enqueue", "-s", unreachable, "email.send", "{}"}, exitError, "cannot connect to NATS at " + unreachable},
-		{"unreachable server, queues", []string{"queues", "-s", unreachable}, exitError, "cannot connect"},
+		// Waits for the server are logged; --log-level error leaves the
+		// error line alone.
+		{"unreachable server", []string{"enqueue", "-s", unreachable, "--connect-timeout", "200ms", "--log-level", "error", "email.send", "{}"}, exitError, "cannot connect to NATS at " + unreachable},
+		{"unreachable server, queues", []string{"queues", "-s", unreachable, "--connect-timeout", "200ms", "--log-level", "error"}, exitError, "cannot connect"},
 		{"worker without handlers", []string{"worker", "-s", unreachable}, exitUsage, "--exec KIND=COMMAND"},
 		{"worker bad exec", []string{"worker", "-s", unreachable, "--exec", "nocommand"}, exitUsage, "KIND=COMMAND"},
 		{"worker bad http", []string{"worker", "-s", unreachable, "--http", "hook=ftp://x"}, exitUsage, "http://"},
@@ -444,5 +446,21 @@ func TestServerConfigFileAndToken(t *testing.T) {
 	}
 	if code := p.Stop(syscall.SIGTERM); code != 0 {
 		t.Errorf("server exit code = %d, want 0", code)
+	}
+}
+
+// Job IDs are shared by every queue of a namespace: enqueueing an ID that
+// another queue's job holds stores nothing, and the CLI says so with a
+// failing exit instead of printing the ID; --allow-duplicate makes an
+// intended re-enqueue exit 0.
+func TestEnqueueOfATakenIDFails(t *testing.T) {
+	url := natstest.Start(t).URL()
+	ok(t, "enqueue", "-s", url, "--queue", "mail", "--id", "order-43", "email.send", "{}")
+	r := jetjobs(t, "", "enqueue", "-s", url, "--queue", "billing", "--id", "order-43", "invoice.send", "{}")
+	if r.Code != 1 || strings.TrimSpace(r.Stdout) != "" || !strings.Contains(r.Stderr, "order-43") || !strings.Contains(r.Stderr, "--allow-duplicate") {
+		t.Fatalf("enqueue of a taken ID: exit %d, stdout %q, stderr %q; want exit 1, no ID printed, and the error naming --allow-duplicate", r.Code, r.Stdout, r.Stderr)
+	}
+	if out := ok(t, "enqueue", "-s", url, "--queue", "mail", "--id", "order-43", "--allow-duplicate", "email.send", "{}"); strings.TrimSpace(out) != "order-43" {
+		t.Fatalf("enqueue --allow-duplicate printed %q", out)
 	}
 }

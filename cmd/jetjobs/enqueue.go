@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +28,12 @@ type enqueueFlags struct {
 	count int
 	batch int
 	quiet bool
+	// allowDuplicate: a job already stored under the ID is not an error.
+	allowDuplicate bool
+	// Results (docs/results.md).
+	keepResult  time.Duration
+	wait        bool
+	waitTimeout time.Duration
 }
 
 // jobFlags are the flags of the options every job has, shared by enqueue
@@ -99,6 +106,10 @@ every ID (a progress bar shows on a terminal; --quiet prints only a summary).`,
 	fl.IntVarP(&f.count, "count", "n", 1, "enqueue this many copies, pipelined")
 	fl.IntVar(&f.batch, "batch", 1000, "with --count: jobs published before awaiting their acknowledgements")
 	fl.BoolVar(&f.quiet, "quiet", false, "print no job IDs, only errors (and a summary with --count)")
+	fl.BoolVar(&f.allowDuplicate, "allow-duplicate", false, "exit 0 when a job with the same --id was already enqueued (idempotent retries); without it that is an error, since the ID may be another queue's")
+	fl.DurationVar(&f.keepResult, "keep-result", 0, "keep the job's state and result this long after each change, for status and wait (default with --wait: 24h)")
+	fl.BoolVar(&f.wait, "wait", false, "wait for the job to finish and print its result as JSON instead of its ID; exit 1 if it ends dead, canceled or expired")
+	fl.DurationVar(&f.waitTimeout, "wait-timeout", 0, "with --wait: give up after this long (exit 1); 0 waits as long as it takes")
 	a.addConnFlags(cmd)
 	a.topo.addReplicas(cmd, false)
 	return cmd
@@ -142,6 +153,9 @@ func (a *app) enqueue(ctx context.Context, f enqueueFlags, args []string) error 
 	if f.count < 1 {
 		return usagef("--count %d: use at least 1", f.count)
 	}
+	if err := f.resultOptions(&opts); err != nil {
+		return err
+	}
 	if f.batch < 1 {
 		return usagef("--batch %d: use at least 1", f.batch)
 	}
@@ -165,7 +179,9 @@ func (a *app) enqueue(ctx context.Context, f enqueueFlags, args []string) error 
 
 	if f.count == 1 {
 		r, err := c.Enqueue(ctx, kind, json.RawMessage(payload), opts...)
-		if needsTopology(err) {
+		if needsTopology(err) || errors.Is(err, job.ErrSchedulingUnsupported) && job.SupportsSchedules(c.JetStream(), false) {
+			// A new namespace: create the streams (the schedule stream too,
+			// for --in) and try again.
 			if err = c.EnsureTopology(ctx); err == nil {
 				r, err = c.Enqueue(ctx, kind, json.RawMessage(payload), opts...)
 			}
@@ -173,16 +189,131 @@ func (a *app) enqueue(ctx context.Context, f enqueueFlags, args []string) error 
 		if err != nil {
 			return err
 		}
+		if r.Duplicate && !f.allowDuplicate {
+			// IDs are shared by every queue of the namespace: the job stored
+			// under this ID may be another queue's, and this one would never
+			// run. Say so with a failing exit, unless asked not to.
+			return fmt.Errorf("job ID %s was already enqueued within the stream's duplicate window, nothing new was stored: job IDs are shared by every queue of the namespace, so the job stored under it may belong to another queue; use another --id, or give --allow-duplicate when enqueueing the same job again on purpose", r.ID)
+		}
+		if f.wait {
+			return a.waitEnqueued(ctx, c, f, r.ID)
+		}
 		if !f.quiet {
 			fmt.Fprintln(out, r.ID)
 		}
 		if r.Duplicate {
-			a.log.LogAttrs(ctx, slog.LevelWarn, "a job with this ID was already enqueued within the duplicate window; nothing new was stored",
+			a.log.LogAttrs(ctx, slog.LevelInfo, "a job with this ID was already enqueued within the duplicate window; nothing new was stored",
 				slog.String("job_id", r.ID))
+		}
+		if f.in == 0 {
+			a.warnUnserved(ctx, c, f.queue, kind)
 		}
 		return nil
 	}
-	return a.enqueueMany(ctx, c, out, f, kind, payload, opts)
+	if err := a.enqueueMany(ctx, c, out, f, kind, payload, opts); err != nil {
+		return err
+	}
+	if f.in == 0 {
+		a.warnUnserved(ctx, c, f.queue, kind)
+	}
+	return nil
+}
+
+// warnUnserved warns when queue has no consumer (no worker ever served
+// it) while other queues have one: most likely --queue was forgotten or
+// mistyped. Queues that hold jobs of kind come first in the advice. It
+// says nothing when no queue has a consumer yet (workers not started), or
+// when the user may not read consumers (an enqueuer of least privilege),
+// and gives up after probeTimeout.
+func (a *app) warnUnserved(ctx context.Context, c *job.Client, queue, kind string) {
+	a.probe(ctx, probeTimeout, func(ctx context.Context) { a.checkServed(ctx, c, queue, kind) })
+}
+
+// probeTimeout bounds the look of warnUnserved.
+const probeTimeout = 2 * time.Second
+
+func (a *app) checkServed(ctx context.Context, c *job.Client, queue, kind string) {
+	t := c.Topology().WithDefaults()
+	s, err := c.JetStream().Stream(ctx, t.Stream)
+	if err != nil {
+		return
+	}
+	if _, err := s.Consumer(ctx, queue); !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return
+	}
+	var served []string
+	names := s.ConsumerNames(ctx)
+	for name := range names.Name() {
+		if name != queue && job.ValidateQueue(name) == nil {
+			served = append(served, name)
+		}
+	}
+	if names.Err() != nil || len(served) == 0 {
+		return
+	}
+	// Queues served that hold jobs of this kind now.
+	var withKind []string
+	if info, err := s.Info(ctx, jetstream.WithSubjectFilter(t.Prefix+".*."+kind)); err == nil {
+		for subj := range info.State.Subjects {
+			if q, k, err := job.ParseSubject(t.Prefix, subj); err == nil && k == kind && slices.Contains(served, q) && !slices.Contains(withKind, q) {
+				withKind = append(withKind, q)
+			}
+		}
+	}
+	slices.Sort(served)
+	slices.Sort(withKind)
+	suggest := served
+	why := ""
+	if len(withKind) > 0 {
+		suggest = withKind
+		why = fmt.Sprintf(" and holds jobs of kind %s", kind)
+		if len(withKind) > 1 {
+			why = fmt.Sprintf(" and hold jobs of kind %s", kind)
+		}
+	}
+	has := "queue " + suggest[0] + " has one"
+	if len(suggest) > 1 {
+		has = "queues " + strings.Join(suggest, ", ") + " have one"
+	}
+	a.log.LogAttrs(ctx, slog.LevelWarn,
+		fmt.Sprintf("no worker has served queue %s (it has no consumer), while %s%s: the job waits in %s until a worker serves that queue; to enqueue to %s, give --queue %s",
+			queue, has, why, queue, suggest[0], suggest[0]),
+		slog.String("queue", queue), slog.String("kind", kind), slog.Any("served_queues", served))
+}
+
+// resultOptions checks --keep-result, --wait and --wait-timeout and adds
+// the option they give.
+func (f enqueueFlags) resultOptions(opts *[]job.Option) error {
+	switch {
+	case f.changed("keep-result") && f.keepResult < time.Second:
+		return usagef("--keep-result %s: use at least 1s", f.keepResult)
+	case f.waitTimeout < 0:
+		return usagef("--wait-timeout %s: use a positive duration, or 0 to wait as long as it takes", f.waitTimeout)
+	case f.changed("wait-timeout") && !f.wait:
+		return usagef("--wait-timeout goes with --wait")
+	case f.wait && f.count != 1:
+		return usagef("--wait awaits one job; it cannot go with --count %d", f.count)
+	}
+	keep := f.keepResult
+	if keep == 0 && f.wait {
+		keep = job.DefaultKeepResult
+	}
+	if keep > 0 {
+		*opts = append(*opts, job.KeepResult(keep))
+	}
+	return nil
+}
+
+// waitEnqueued awaits the job just enqueued with --wait: its result on
+// stdout, or how it failed on stderr and exit 1.
+func (a *app) waitEnqueued(ctx context.Context, c *job.Client, f enqueueFlags, id string) error {
+	if f.waitTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.waitTimeout)
+		defer cancel()
+	}
+	_, err := a.awaitAndPrint(ctx, c, id)
+	return err
 }
 
 // enqueueMany enqueues f.count copies in pipelined batches.
@@ -197,7 +328,8 @@ func (a *app) enqueueMany(ctx context.Context, c *job.Client, out *bufio.Writer,
 			reqs[i] = job.Request{Kind: kind, Args: json.RawMessage(payload), Options: opts}
 		}
 		results, err := c.EnqueueMany(ctx, reqs)
-		if !ensured && len(results) > 0 && needsTopology(results[0].Err) {
+		if !ensured && len(results) > 0 && (needsTopology(results[0].Err) ||
+			errors.Is(results[0].Err, job.ErrSchedulingUnsupported) && job.SupportsSchedules(c.JetStream(), false)) {
 			ensured = true
 			if err := c.EnsureTopology(ctx); err != nil {
 				return err

@@ -25,10 +25,30 @@ type execHandler struct {
 	command string
 	stdout  io.Writer
 	log     *slog.Logger
+	// reaper kills the command's process group if the worker dies; nil:
+	// none.
+	reaper *groupReaper
 }
 
 // stderrTail is how much of a failed command's stderr becomes its error.
 const stderrTail = 2000
+
+// Exit statuses with a meaning of their own, from sysexits.h, as mail
+// transfer agents read them from their delivery programs: EX_DATAERR
+// bounces, EX_TEMPFAIL defers.
+const (
+	// exitPermanent ends the job: no retry can fix it (job.Permanent). It
+	// goes to the dead letters at once with reason failed.
+	exitPermanent = 65 // EX_DATAERR
+	// exitSnooze defers the job without using up an attempt (job.Snooze),
+	// for the delay the command wrote to $JETJOBS_SNOOZE_FILE, or
+	// defaultSnooze.
+	exitSnooze = 75 // EX_TEMPFAIL
+)
+
+// defaultSnooze is the delay of a command that exits exitSnooze without
+// writing one.
+const defaultSnooze = time.Minute
 
 // pipeGrace is how long Wait waits for the output pipes after the command
 // exited or was killed: a background process it left may hold them open.
@@ -40,23 +60,40 @@ func (h execHandler) handle(ctx context.Context, j *job.Job[json.RawMessage]) er
 	cmd.Stdout = h.stdout
 	tail := &tailBuffer{max: stderrTail}
 	cmd.Stderr = tail
+	snoozeFile, err := newSnoozeFile()
+	if err != nil {
+		return err
+	}
+	defer os.Remove(snoozeFile)
 	cmd.Env = append(execEnv(os.Environ()),
 		"JETJOBS_ID="+j.ID,
 		"JETJOBS_KIND="+j.Kind,
 		"JETJOBS_QUEUE="+j.Queue,
 		"JETJOBS_ATTEMPT="+strconv.Itoa(j.Attempt),
 		"JETJOBS_MAX_ATTEMPTS="+strconv.Itoa(j.MaxAttempts),
+		"JETJOBS_TIMEOUT="+timeoutValue(j.Timeout),
+		"JETJOBS_SNOOZE_FILE="+snoozeFile,
 	)
 	// Its own process group: a terminal's Ctrl-C reaches the worker alone
 	// (which then lets the command finish), and a timeout kills everything
 	// the command started, not only the shell.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Should the worker die, Pdeathsig and the reaper end them too.
+	cmd.SysProcAttr = commandAttr()
 	cmd.Cancel = func() error {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
 	cmd.WaitDelay = pipeGrace
+	capture, ended, err := keepOutput(ctx, cmd)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	err := cmd.Run()
+	if err = cmd.Start(); err == nil {
+		h.reaper.add(cmd.Process.Pid)
+		err = cmd.Wait()
+		h.reaper.remove(cmd.Process.Pid)
+	}
+	ended()
 	h.log.LogAttrs(ctx, slog.LevelDebug, "command finished",
 		slog.String("job_id", j.ID), slog.String("kind", j.Kind), slog.Int("attempt", j.Attempt),
 		slog.Duration("duration", time.Since(start)), slog.Int("exit_code", cmd.ProcessState.ExitCode()))
@@ -69,15 +106,77 @@ func (h execHandler) handle(ctx context.Context, j *job.Job[json.RawMessage]) er
 	var exitErr *exec.ExitError
 	switch {
 	case err == nil, errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState.Success():
+		if capture != nil {
+			return capture.record(ctx)
+		}
 		return nil
 	case errors.As(err, &exitErr):
 		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			return fmt.Errorf("command killed by signal %s%s", ws.Signal(), tail.suffix())
 		}
-		return fmt.Errorf("exit status %d%s", exitErr.ExitCode(), tail.suffix())
+		return commandExitError(exitErr.ExitCode(), tail.suffix(), snoozeFile)
 	default:
 		return fmt.Errorf("run command: %w", err)
 	}
+}
+
+// commandExitError is the error of a command that exited with status code:
+// permanent for exitPermanent, a snooze for exitSnooze, otherwise a failed
+// attempt.
+func commandExitError(code int, stderr, snoozeFile string) error {
+	err := fmt.Errorf("exit status %d%s", code, stderr)
+	switch code {
+	case exitPermanent:
+		return job.Permanent(err)
+	case exitSnooze:
+		d, serr := readSnooze(snoozeFile)
+		if serr != nil {
+			return fmt.Errorf("%w (exit status %d asks to snooze, but: %v)", err, exitSnooze, serr)
+		}
+		return job.Snooze(d)
+	}
+	return err
+}
+
+// newSnoozeFile creates the empty file a command may write its snooze
+// delay to.
+func newSnoozeFile() (string, error) {
+	f, err := os.CreateTemp("", "jetjobs-snooze-")
+	if err != nil {
+		return "", fmt.Errorf("create the snooze file: %w", err)
+	}
+	return f.Name(), f.Close()
+}
+
+// readSnooze reads the delay a command wrote to its snooze file: a Go
+// duration (90s, 1m30s) or whole seconds (90); defaultSnooze if it wrote
+// nothing.
+func readSnooze(path string) (time.Duration, error) {
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return 0, err
+	}
+	v := strings.TrimSpace(string(b))
+	if v == "" {
+		return defaultSnooze, nil
+	}
+	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("$JETJOBS_SNOOZE_FILE holds %q, not a delay such as 30s or 30", truncate(v, 40))
+	}
+	return d, nil
+}
+
+// timeoutValue is a job's time limit as JETJOBS_TIMEOUT and the
+// Jetjobs-Timeout header give it: a Go duration, or "" for none.
+func timeoutValue(d time.Duration) string {
+	if d <= 0 {
+		return ""
+	}
+	return d.String()
 }
 
 // workerOnlyEnv are the variables of the worker's environment that its

@@ -56,6 +56,14 @@ func (h httpHandler) handle(ctx context.Context, j *job.Job[json.RawMessage]) er
 	req.Header.Set(wire.HTTPKind, j.Kind)
 	req.Header.Set(wire.HTTPQueue, j.Queue)
 	req.Header.Set(wire.HTTPAttempt, strconv.Itoa(j.Attempt))
+	req.Header.Set(job.HeaderMaxAttempts, strconv.Itoa(j.MaxAttempts))
+	// The call's time limit: the job's, or --http-timeout for a job
+	// without one.
+	callLimit := j.Timeout
+	if callLimit <= 0 {
+		callLimit = h.timeout
+	}
+	req.Header.Set(job.HeaderTimeout, timeoutValue(callLimit))
 	for _, name := range []string{job.HeaderTraceParent, job.HeaderTraceState} {
 		if v := j.Header.Get(name); v != "" {
 			req.Header.Set(name, v)
@@ -75,7 +83,21 @@ func (h httpHandler) handle(ctx context.Context, j *job.Job[json.RawMessage]) er
 		return h.errorf(err, "")
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, stderrTail))
+	keep := job.KeepsResult(ctx) && resp.StatusCode/100 == 2
+	bodyLimit := int64(stderrTail)
+	if keep {
+		bodyLimit = job.MaxResultSize + 1 // the response body is the result
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, bodyLimit))
+	if keep {
+		switch {
+		case err != nil:
+			return h.errorf(err, "%s: read the response body", resp.Status)
+		case len(body) > job.MaxResultSize:
+			return job.Permanent(fmt.Errorf("%w: POST %s: the response body exceeds %d bytes; return a reference to large output instead", job.ErrResultTooLarge, h.shown, job.MaxResultSize))
+		}
+		return recordOutput(ctx, body)
+	}
 	if resp.StatusCode/100 == 2 {
 		return nil
 	}
@@ -86,7 +108,41 @@ func (h httpHandler) handle(ctx context.Context, j *job.Job[json.RawMessage]) er
 	if b := strings.TrimSpace(string(body)); b != "" {
 		msg += ": " + b
 	}
-	return &httpError{msg: "POST " + h.shown + ": " + msg}
+	return statusError(resp, &httpError{msg: "POST " + h.shown + ": " + msg}, time.Now())
+}
+
+// statusError is the error of a call answered with a status other than
+// 2xx: a 4xx other than 408 (timeout) and 429 (too many requests) says the
+// request itself is wrong, which no retry fixes (job.Permanent); 429 and
+// 503 with a Retry-After header defer the job for that long without using
+// up an attempt (job.Snooze); anything else is a failed attempt.
+func statusError(resp *http.Response, err error, now time.Time) error {
+	code := resp.StatusCode
+	switch {
+	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
+		if d, ok := retryAfter(resp.Header.Get("Retry-After"), now); ok {
+			return job.Snooze(d)
+		}
+	case code >= 400 && code < 500 && code != http.StatusRequestTimeout:
+		return job.Permanent(err)
+	}
+	return err
+}
+
+// retryAfter reads a Retry-After header: seconds, or an HTTP date.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+		return time.Duration(n) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return max(t.Sub(now), 0), true
 }
 
 // errorf returns err as the error of a call, saying what happened when

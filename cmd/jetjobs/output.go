@@ -71,10 +71,12 @@ func age(d time.Duration) string {
 		return "-"
 	case d < time.Second:
 		return d.Round(time.Millisecond).String()
+	}
+	// Rounded before it is compared, so that 59m59.8s is 1h0m, not 60m0s.
+	switch d = d.Round(time.Second); {
 	case d < time.Minute:
-		return d.Round(time.Second).String()
+		return d.String()
 	case d < time.Hour:
-		d = d.Round(time.Second)
 		return fmt.Sprintf("%dm%ds", d/time.Minute, (d%time.Minute)/time.Second)
 	case d < 48*time.Hour:
 		d = d.Round(time.Minute)

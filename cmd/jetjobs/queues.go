@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/jetjobs/jetjobs/job"
@@ -24,13 +28,17 @@ func newQueuesCommand(a *app) *cobra.Command {
   RUNNING      jobs delivered and not yet settled: running, or waiting out a retry delay
   REDELIVERED  of those, the ones delivered more than once (retries, dead workers)
   DEAD         jobs in the dead letters (see jetjobs dlq)
+  DELAYED      jobs waiting for their time in the schedule stream (enqueue --in,
+               snoozes); they join PENDING when due
   WAITING      pull requests workers have open: > 0 means a worker is bound and idle
   OLDEST       age of the oldest pending job
 
 A queue is listed once a worker served it or a job was enqueued to it.
+DELAYED reads each delayed job's target queue, up to 10000 jobs; past that a
+note says how many it counted.
 
 --json prints an array of objects with queue, pending, running, redelivered,
-dead_letters, waiting, bound and paused; and, only where they apply,
+dead_letters, delayed, waiting, bound and paused; and, only where they apply,
 paused_until (a pause with an end), oldest_pending_at and
 oldest_pending_seconds (a queue with pending jobs).`,
 		Example: `  jetjobs queues
@@ -52,6 +60,7 @@ type queueJSON struct {
 	Running           int        `json:"running"`
 	Redelivered       int        `json:"redelivered"`
 	DeadLetters       uint64     `json:"dead_letters"`
+	Delayed           uint64     `json:"delayed"`
 	Waiting           int        `json:"waiting"`
 	Bound             bool       `json:"bound"`
 	Paused            bool       `json:"paused"`
@@ -70,12 +79,26 @@ func (a *app) queues(ctx context.Context, asJSON bool) error {
 	if err != nil {
 		return err
 	}
+	delayed, counted, total, err := delayedByQueue(ctx, c, delayedCountLimit)
+	if err != nil {
+		return err
+	}
+	if counted < total {
+		fmt.Fprintf(a.stderr, "note: DELAYED counts the first %d of %d delayed jobs\n", counted, total)
+	}
+	// Queues that have nothing but delayed jobs yet are listed too.
+	for q := range delayed {
+		if !slices.ContainsFunc(stats, func(s job.QueueStats) bool { return s.Queue == q }) {
+			stats = append(stats, job.QueueStats{Queue: q})
+		}
+	}
+	slices.SortFunc(stats, func(x, y job.QueueStats) int { return strings.Compare(x.Queue, y.Queue) })
 	if asJSON {
 		out := make([]queueJSON, 0, len(stats))
 		for _, s := range stats {
 			q := queueJSON{
 				Queue: s.Queue, Pending: s.Pending, Running: s.Running, Redelivered: s.Redelivered,
-				DeadLetters: s.DeadLetters, Waiting: s.Waiting, Bound: s.Bound, Paused: s.Paused,
+				DeadLetters: s.DeadLetters, Delayed: delayed[s.Queue], Waiting: s.Waiting, Bound: s.Bound, Paused: s.Paused,
 			}
 			if !s.PausedUntil.IsZero() {
 				q.PausedUntil = &s.PausedUntil
@@ -93,12 +116,58 @@ func (a *app) queues(ctx context.Context, asJSON bool) error {
 		fmt.Fprintf(a.stderr, "no queues yet in stream %s: enqueue a job or start a worker\n", c.Topology().Stream)
 		return nil
 	}
-	t := newTable(a.stdout, "QUEUE", "PENDING", "RUNNING", "REDELIVERED", "DEAD", "WAITING", "OLDEST", "")
+	t := newTable(a.stdout, "QUEUE", "PENDING", "RUNNING", "REDELIVERED", "DEAD", "DELAYED", "WAITING", "OLDEST", "")
 	for _, s := range stats {
 		t.row(s.Queue, u(s.Pending), strconv.Itoa(s.Running), strconv.Itoa(s.Redelivered), u(s.DeadLetters),
-			strconv.Itoa(s.Waiting), age(s.OldestPendingAge), queueNote(s))
+			u(delayed[s.Queue]), strconv.Itoa(s.Waiting), age(s.OldestPendingAge), queueNote(s))
 	}
 	return t.flush()
+}
+
+// delayedCountLimit bounds the delayed jobs whose queue `queues` reads.
+const delayedCountLimit = 10_000
+
+// delayedByQueue counts the delayed jobs (one-shot schedules: enqueued for
+// later, or snoozed) of each queue, reading the target of each, up to
+// limit of them; counted is how many it read, total how many there are.
+// A server without the schedule stream has none.
+func delayedByQueue(ctx context.Context, c *job.Client, limit int) (perQueue map[string]uint64, counted, total uint64, err error) {
+	t := c.Topology().WithDefaults()
+	perQueue = map[string]uint64{}
+	s, err := c.JetStream().Stream(ctx, t.ScheduleStream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return perQueue, 0, 0, nil
+	}
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	filter := t.SchedulePrefix + ".at.>"
+	fire := t.SchedulePrefix + ".fire."
+	seq := uint64(1)
+	for counted < uint64(limit) {
+		m, err := s.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return perQueue, counted, counted, nil
+		}
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		seq = m.Sequence + 1
+		counted++
+		if target, ok := strings.CutPrefix(m.Header.Get(jetstream.ScheduleTargetHeader), fire); ok {
+			q, _, _ := strings.Cut(target, ".")
+			perQueue[q]++
+		}
+	}
+	// Past the limit: count the rest by subject, without reading them.
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	for _, n := range info.State.Subjects {
+		total += n
+	}
+	return perQueue, counted, max(total, counted), nil
 }
 
 func queueNote(s job.QueueStats) string {

@@ -78,6 +78,7 @@ every job.`,
 	fl.StringVar(&f.ui, "ui", "", "also serve the web dashboard on this host:port, such as "+defaultUIListen+" (see jetjobs ui)")
 	a.topo.add(cmd)
 	a.topo.addReplicas(cmd, true)
+	a.topo.addDeadLetterMaxAge(cmd)
 	return cmd
 }
 

@@ -43,6 +43,8 @@ type workerFlags struct {
 	skipTopology    bool
 	snoozeInQueue   bool
 	maxTimeout      time.Duration
+	unservedTimeout time.Duration
+	logSuccess      bool
 }
 
 func newWorkerCommand(a *app) *cobra.Command {
@@ -54,17 +56,22 @@ func newWorkerCommand(a *app) *cobra.Command {
 
 --exec KIND=COMMAND runs 'sh -c COMMAND' for each job of KIND, with the job's
 JSON payload on stdin and JETJOBS_ID, JETJOBS_KIND, JETJOBS_QUEUE,
-JETJOBS_ATTEMPT and JETJOBS_MAX_ATTEMPTS in its environment, which is the
-worker's without its connection and credentials (NATS_URL, NATS_USER,
-NATS_PASSWORD, NATS_TOKEN, NATS_CREDS and NATS_NKEY). Exit status 0 is
-success; any other is a failed attempt whose error is the tail of the command's
-stderr. The command's stdout goes to the worker's stdout. A command that runs
+JETJOBS_ATTEMPT, JETJOBS_MAX_ATTEMPTS, JETJOBS_TIMEOUT and JETJOBS_SNOOZE_FILE
+in its environment, which is the worker's without its connection and
+credentials (NATS_URL, NATS_USER, NATS_PASSWORD, NATS_TOKEN, NATS_CREDS and
+NATS_NKEY). Exit status 0 is success; 65 (EX_DATAERR) a permanent failure,
+dead-lettered at once; 75 (EX_TEMPFAIL) a snooze for the delay the command
+wrote to $JETJOBS_SNOOZE_FILE (such as 90s, or 90 for seconds; 1m if none),
+which uses up no attempt; any other a failed attempt whose error is the tail
+of the command's stderr. The command's stdout goes to the worker's stdout. A command that runs
 past --timeout (or the job's own timeout) is killed with its whole process
 group.
 
 --http KIND=URL POSTs the payload (Content-Type: application/json, with
-Jetjobs-Id, Jetjobs-Kind, Jetjobs-Queue and Jetjobs-Attempt headers) to URL;
-a 2xx response is success, anything else a failed attempt. A call may take
+Jetjobs-Id, Jetjobs-Kind, Jetjobs-Queue, Jetjobs-Attempt, Jetjobs-Max-Attempts
+and Jetjobs-Timeout headers) to URL; a 2xx response is success, a 4xx other
+than 408 and 429 a permanent failure, 429 or 503 with Retry-After a snooze
+for that long, anything else a failed attempt. A call may take
 the job's time limit (--timeout or the job's own), or --http-timeout for a job
 without one. Errors and logs show the URL without its password or token.
 
@@ -102,6 +109,7 @@ metrics" names.`,
 	fl.IntVar(&f.maxAttempts, "max-attempts", job.DefaultMaxAttempts, "attempts of jobs that set no limit of their own")
 	fl.DurationVar(&f.timeout, "timeout", 0, "time limit of each attempt of jobs that set none (0: none)")
 	fl.DurationVar(&f.maxTimeout, "max-timeout", 0, "cap on every attempt, whatever time limit the job itself asks for (0: no cap)")
+	fl.DurationVar(&f.unservedTimeout, "unserved-timeout", 24*time.Hour, "how long a job of a kind this worker does not serve waits for a worker that does before it is dead-lettered (no-handler)")
 	fl.DurationVar(&f.httpTimeout, "http-timeout", defaultHTTPTimeout, "time limit of each --http call of a job without a time limit (--timeout or its own)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long running jobs may finish")
 	fl.DurationVar(&f.retryInitial, "retry-initial", time.Second, "delay after the first failed attempt; it doubles for each further one")
@@ -110,8 +118,10 @@ metrics" names.`,
 	fl.StringVar(&f.metricsListen, "metrics-listen", "", "serve /metrics, /healthz and /readyz on this address, such as :9090 (default: off)")
 	fl.BoolVar(&f.skipTopology, "skip-topology", false, "assume the streams exist: neither create nor change them (for least-privilege users)")
 	fl.BoolVar(&f.snoozeInQueue, "snooze-in-queue", false, "snoozed jobs wait in their queue, not in the schedule stream (for least-privilege users)")
+	fl.BoolVar(&f.logSuccess, "log-success", true, "log each job that succeeded at info; --log-success=false logs them at debug only (failures are logged either way)")
 	a.addConnFlags(cmd)
 	a.topo.addReplicas(cmd, true)
+	a.topo.addDeadLetterMaxAge(cmd)
 	return cmd
 }
 
@@ -189,18 +199,34 @@ func (a *app) work(ctx context.Context, f workerFlags) error {
 	if f.skipTopology && topo.Replicas != 0 {
 		return usagef("--replicas %d has no effect with --skip-topology, which leaves the streams alone; give one or the other", topo.Replicas)
 	}
+	if f.skipTopology && topo.DeadLetterMaxAge != 0 {
+		return usagef("--dead-letter-max-age has no effect with --skip-topology, which leaves the streams alone; give one or the other")
+	}
 	cfg := worker.Config{
 		Queues:          queues,
 		Topology:        topo,
 		SkipTopology:    f.skipTopology,
 		SnoozeInQueue:   f.snoozeInQueue,
 		MaxTimeout:      f.maxTimeout,
+		UnservedTimeout: f.unservedTimeout,
 		Logger:          a.log,
 		RetryPolicy:     policy,
 		MaxAttempts:     f.maxAttempts,
 		Timeout:         f.timeout,
 		AckWait:         f.ackWait,
 		ShutdownTimeout: f.shutdownTimeout,
+	}
+	if f.logSuccess {
+		// The pool logs a success at debug; a newcomer at the default level
+		// would see nothing of the jobs that ran.
+		cfg.Hooks.OnSuccess = func(ev worker.Event) {
+			attrs := []slog.Attr{slog.String("job_id", ev.Info.ID), slog.String("queue", ev.Info.Queue), slog.String("kind", ev.Info.Kind),
+				slog.Int("attempt", ev.Info.Attempt), slog.Duration("duration", ev.Duration)}
+			if ev.Err != nil {
+				attrs = append(attrs, slog.String("error", ev.Err.Error()))
+			}
+			a.log.LogAttrs(context.Background(), slog.LevelInfo, "job done", attrs...)
+		}
 	}
 
 	// Listen before connecting, so that a taken port fails at once.
@@ -233,12 +259,23 @@ func (a *app) work(ctx context.Context, f workerFlags) error {
 	}
 	httpClient := &http.Client{}
 	defer httpClient.CloseIdleConnections()
+	var reaper *groupReaper
+	if slices.ContainsFunc(specs, func(s handlerSpec) bool { return !s.http }) {
+		if reaper, err = startReaper(); err != nil {
+			a.log.LogAttrs(ctx, slog.LevelWarn, "commands will outlive this worker if it is killed: "+err.Error())
+		}
+		defer func() {
+			if err := reaper.close(); err != nil {
+				a.log.LogAttrs(context.Background(), slog.LevelWarn, "process-group reaper", slog.String("error", err.Error()))
+			}
+		}()
+	}
 	for _, s := range specs {
 		var h func(context.Context, *job.Job[json.RawMessage]) error
 		if s.http {
 			h = newHTTPHandler(httpClient, s.target, f.httpTimeout).handle
 		} else {
-			h = execHandler{command: s.target, stdout: a.stdout, log: a.log}.handle
+			h = execHandler{command: s.target, stdout: a.stdout, log: a.log, reaper: reaper}.handle
 		}
 		if err := worker.Handle(pool, s.kind, h); err != nil {
 			return usageError{err}
@@ -321,6 +358,8 @@ func (f workerFlags) check() error {
 		return usagef("--max-attempts %d: use at least 1", f.maxAttempts)
 	case f.timeout < 0:
 		return usagef("--timeout %s: use a positive duration, or 0 for none", f.timeout)
+	case f.unservedTimeout <= 0:
+		return usagef("--unserved-timeout %s: use a positive duration", f.unservedTimeout)
 	case f.maxTimeout < 0:
 		return usagef("--max-timeout %s: use a positive duration, or 0 for no cap", f.maxTimeout)
 	case f.httpTimeout <= 0:

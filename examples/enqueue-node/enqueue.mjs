@@ -19,7 +19,9 @@ const NAME = /^[A-Za-z0-9_-]+$/;
  * @param {import("nats").JetStreamClient} js
  * @param {string} kind  one or more [A-Za-z0-9_-] tokens joined by dots
  * @param {unknown} args  the job's arguments, sent as JSON
- * @param {{queue?: string, id?: string, maxAttempts?: number, timeout?: string}} [opts]
+ * @param {{queue?: string, id?: string, maxAttempts?: number, timeout?: string, keepResult?: string}} [opts]
+ *   keepResult (a Go duration such as "1h") asks workers to keep the job's
+ *   state and result; see await.mjs
  */
 export async function enqueue(js, kind, args, opts = {}) {
   const queue = opts.queue ?? "default";
@@ -35,6 +37,7 @@ export async function enqueue(js, kind, args, opts = {}) {
   h.set("Jetjobs-Enqueued-At", new Date().toISOString());
   if (opts.maxAttempts !== undefined) h.set("Jetjobs-Max-Attempts", String(opts.maxAttempts));
   if (opts.timeout !== undefined) h.set("Jetjobs-Timeout", opts.timeout);
+  if (opts.keepResult !== undefined) h.set("Jetjobs-Keep-Result", opts.keepResult);
   const payload = args === undefined ? new Uint8Array() : new TextEncoder().encode(JSON.stringify(args));
   // msgID sets Nats-Msg-Id: a second publish of the same ID within the
   // stream's duplicate window is stored once.

@@ -2,6 +2,7 @@ package enqueuenode_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/jetjobs/jetjobs/internal/natstest"
 	"github.com/jetjobs/jetjobs/internal/proctest"
+	"github.com/jetjobs/jetjobs/jetjobstest"
 	"github.com/jetjobs/jetjobs/job"
 	"github.com/jetjobs/jetjobs/worker"
 )
@@ -72,36 +74,11 @@ type emailArgs struct {
 	To string `json:"to"`
 }
 
-func TestNodeEnqueuesJobsAGoWorkerRuns(t *testing.T) {
+func TestNodeEnqueuesJobsAGoWorkerReads(t *testing.T) {
 	nodeBin := node(t)
-	srv := natstest.Start(t)
-	_, js := srv.Connect(t)
+	s := jetjobstest.StartServer(t)
 
-	ran := make(chan *job.Job[emailArgs], 4)
-	pool, err := worker.New(js, worker.Config{
-		Queues: map[string]worker.QueueConfig{"default": {}, "mail": {}},
-		Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := worker.Handle(pool, "email.send", func(_ context.Context, j *job.Job[emailArgs]) error {
-		ran <- j
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := pool.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = pool.Stop(sctx)
-	})
-
-	env := []string{"NATS_URL=" + srv.URL()}
+	env := []string{"NATS_URL=" + s.URL()}
 	enqueue := func(args ...string) string {
 		t.Helper()
 		r := proctest.Run(t, nodeBin, env, "", append([]string{"enqueue.mjs"}, args...)...)
@@ -118,30 +95,6 @@ func TestNodeEnqueuesJobsAGoWorkerRuns(t *testing.T) {
 		t.Fatal("no ID printed for a job without --id")
 	}
 
-	want := map[string]struct {
-		to, queue   string
-		maxAttempts int
-		timeout     time.Duration
-	}{
-		"node-1":  {"ada@example.com", "default", 3, 30 * time.Second},
-		generated: {"alan@example.com", "mail", job.DefaultMaxAttempts, 0},
-	}
-	for n := len(want); n > 0; n-- { // not "range want": the loop deletes from it
-		select {
-		case j := <-ran:
-			w, ok := want[j.ID]
-			if !ok {
-				t.Fatalf("ran unexpected job %q", j.ID)
-			}
-			if j.Args.To != w.to || j.Queue != w.queue || j.MaxAttempts != w.maxAttempts || j.Timeout != w.timeout || j.EnqueuedAt.IsZero() {
-				t.Errorf("job %s ran as to=%s queue=%s max_attempts=%d timeout=%s; want %+v", j.ID, j.Args.To, j.Queue, j.MaxAttempts, j.Timeout, w)
-			}
-			delete(want, j.ID)
-		case <-time.After(30 * time.Second):
-			t.Fatalf("jobs %v never ran", want)
-		}
-	}
-
 	// The same ID again within the duplicate window is stored once.
 	r := proctest.Run(t, nodeBin, env, "", "enqueue.mjs", "--id", "node-1", "email.send", `{"to":"ada@example.com"}`)
 	if r.Code != 0 || !strings.Contains(r.Stderr, "already enqueued") {
@@ -152,9 +105,59 @@ func TestNodeEnqueuesJobsAGoWorkerRuns(t *testing.T) {
 	if r.Code != 1 || !strings.Contains(r.Stderr, "invalid kind") {
 		t.Errorf("bad kind: exit %d, stderr %q", r.Code, r.Stderr)
 	}
-	select {
-	case j := <-ran:
-		t.Errorf("job %s ran again", j.ID)
-	default:
+
+	// Exactly the two jobs wait, as a Go worker reads them.
+	jobs := jetjobstest.RequireManyEnqueued(t, s.Client(),
+		jetjobstest.Want{Kind: "email.send", Expect: []jetjobstest.Expect{jetjobstest.ID("node-1"), jetjobstest.Queue("default"),
+			jetjobstest.MaxAttempts(3), jetjobstest.Timeout(30 * time.Second), jetjobstest.Args(emailArgs{To: "ada@example.com"})}},
+		jetjobstest.Want{Kind: "email.send", Expect: []jetjobstest.Expect{jetjobstest.ID(generated), jetjobstest.Queue("mail"),
+			jetjobstest.MaxAttempts(0), jetjobstest.Args(emailArgs{To: "alan@example.com"})}},
+	)
+	for _, j := range jobs {
+		if j.EnqueuedAt.IsZero() {
+			t.Errorf("job %s has no enqueue time", j.ID)
+		}
+	}
+}
+
+type thumbArgs struct {
+	Sizes []int `json:"sizes"`
+}
+
+// await.mjs enqueues with Jetjobs-Keep-Result and waits for the result a
+// Go handler returns, following docs/protocol.md alone.
+func TestNodeAwaitsAJobsResult(t *testing.T) {
+	nodeBin := node(t)
+	srv := natstest.Start(t)
+	_, js := srv.Connect(t)
+	pool, err := worker.New(js, worker.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := worker.HandleResult(pool, "thumb.make", func(ctx context.Context, j *job.Job[thumbArgs]) (map[string]int, error) {
+		if len(j.Args.Sizes) == 0 {
+			return nil, job.Permanent(errors.New("no sizes"))
+		}
+		_ = job.Progress(ctx, 0.5, "half")
+		return map[string]int{"made": len(j.Args.Sizes)}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = pool.Stop(sctx)
+	})
+	env := []string{"NATS_URL=" + srv.URL()}
+	r := proctest.Run(t, nodeBin, env, "", "await.mjs", "--id", "a b/c", "thumb.make", `{"sizes":[64,128]}`)
+	if r.Code != 0 || strings.TrimSpace(r.Stdout) != `{"made":2}` {
+		t.Fatalf("node await.mjs: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+	r = proctest.Run(t, nodeBin, env, "", "await.mjs", "thumb.make", `{}`)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "dead (reason failed): no sizes") {
+		t.Fatalf("node await.mjs of a failing job: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 }

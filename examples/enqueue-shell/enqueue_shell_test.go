@@ -1,17 +1,14 @@
 package enqueueshell_test
 
 import (
-	"context"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jetjobs/jetjobs/internal/natstest"
 	"github.com/jetjobs/jetjobs/internal/proctest"
+	"github.com/jetjobs/jetjobs/jetjobstest"
 	"github.com/jetjobs/jetjobs/job"
-	"github.com/jetjobs/jetjobs/worker"
 )
 
 // jetjobsBin is the jetjobs binary the script runs, built once.
@@ -25,7 +22,7 @@ type emailArgs struct {
 	To string `json:"to"`
 }
 
-func TestShellEnqueuesJobsAGoWorkerRuns(t *testing.T) {
+func TestShellEnqueuesJobsAGoWorkerReads(t *testing.T) {
 	srv := natstest.Start(t)
 	_, js := srv.Connect(t)
 	env := []string{"NATS_URL=" + srv.URL(), "JETJOBS=" + jetjobsBin}
@@ -37,26 +34,6 @@ func TestShellEnqueuesJobsAGoWorkerRuns(t *testing.T) {
 		t.Errorf("raw publish without a stream: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 
-	ran := make(chan *job.Job[emailArgs], 4)
-	pool, err := worker.New(js, worker.Config{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := worker.Handle(pool, "email.send", func(_ context.Context, j *job.Job[emailArgs]) error {
-		ran <- j
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := pool.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = pool.Stop(ctx)
-	})
-
 	r = proctest.Run(t, "bash", env, "", "enqueue.sh")
 	if r.Code != 0 {
 		t.Fatalf("enqueue.sh: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
@@ -66,26 +43,16 @@ func TestShellEnqueuesJobsAGoWorkerRuns(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, r.Stdout)
 		}
 	}
-	want := map[string]struct {
-		to          string
-		maxAttempts int
-	}{
-		"shell-cli-1": {"ada@example.com", 3},
-		"shell-raw-1": {"alan@example.com", job.DefaultMaxAttempts},
+	// Both jobs wait in the queue as a Go worker reads them: the ID, the
+	// limit and the arguments the script gave.
+	c, err := job.NewClient(js, job.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for n := len(want); n > 0; n-- { // not "range want": the loop deletes from it
-		select {
-		case j := <-ran:
-			w, ok := want[j.ID]
-			if !ok {
-				t.Fatalf("ran unexpected job %q", j.ID)
-			}
-			if j.Args.To != w.to || j.MaxAttempts != w.maxAttempts || j.Queue != "default" {
-				t.Errorf("job %s ran with to=%s max_attempts=%d queue=%s, want %+v", j.ID, j.Args.To, j.MaxAttempts, j.Queue, w)
-			}
-			delete(want, j.ID)
-		case <-time.After(30 * time.Second):
-			t.Fatalf("jobs %v never ran", want)
-		}
-	}
+	jetjobstest.RequireManyEnqueued(t, c,
+		jetjobstest.Want{Kind: "email.send", Expect: []jetjobstest.Expect{
+			jetjobstest.ID("shell-cli-1"), jetjobstest.Queue("default"), jetjobstest.MaxAttempts(3), jetjobstest.Args(emailArgs{To: "ada@example.com"})}},
+		jetjobstest.Want{Kind: "email.send", Expect: []jetjobstest.Expect{
+			jetjobstest.ID("shell-raw-1"), jetjobstest.Queue("default"), jetjobstest.Args(emailArgs{To: "alan@example.com"})}},
+	)
 }

@@ -103,6 +103,12 @@ type Config struct {
 	// every job (Jetjobs-Id, Jetjobs-Enqueued-At, Nats-Msg-Id), to tell the
 	// cost of the protocol from the cost of the client.
 	RawHeaders bool
+	// Results makes the framework side keep every job's state and result
+	// (job.KeepResult, a handler returning a small result), to measure
+	// what results cost per job; in the Latency scenario each job is then
+	// enqueued and awaited (job.Client.Await) on its own goroutine, and the
+	// latency is enqueue-to-await-return. The raw side is unchanged.
+	Results bool
 	// Limit bounds the jobs of a queue pending acknowledgement on the
 	// server (the consumer's MaxAckPending, worker.QueueConfig.Limit), on
 	// both sides; zero is unlimited.
@@ -295,8 +301,8 @@ func (r *Runner) Close(ctx context.Context) error {
 }
 
 // deleteStreams deletes everything Topology.Ensure creates for the
-// namespace: its streams (worker presence too) and its cancel bucket
-// (stream KV_<bucket>).
+// namespace: its streams (worker presence too) and its cancel and state
+// buckets (streams KV_<bucket>).
 func (r *Runner) deleteStreams(ctx context.Context) error {
 	t := r.cfg.Topology
 	for _, name := range []string{t.Stream, t.DeadLetterStream, t.ScheduleStream, t.WorkerStream()} {
@@ -306,6 +312,9 @@ func (r *Runner) deleteStreams(ctx context.Context) error {
 	}
 	if err := r.js.DeleteKeyValue(ctx, t.CancelBucket); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
 		return fmt.Errorf("delete benchmark cancel bucket %s: %w", t.CancelBucket, err)
+	}
+	if err := r.js.DeleteKeyValue(ctx, t.StateBucket); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return fmt.Errorf("delete benchmark state bucket %s: %w", t.StateBucket, err)
 	}
 	return nil
 }

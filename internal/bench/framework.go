@@ -5,8 +5,10 @@ import (
 
 	"context"
 	"fmt"
-	"github.com/jetjobs/jetjobs/metrics"
+	"sync"
 	"time"
+
+	"github.com/jetjobs/jetjobs/metrics"
 
 	"github.com/jetjobs/jetjobs/job"
 	"github.com/jetjobs/jetjobs/worker"
@@ -17,9 +19,20 @@ type framework struct {
 	*run
 	client *job.Client
 	pad    string
-	opts   [][]job.Option // the Queue option of each queue
+	opts   [][]job.Option // the Queue option of each queue (and KeepResult with Config.Results)
 	reqs   []job.Request
 	pool   *worker.Pool
+	// awaiters are the goroutines that enqueue and await one job each in
+	// the Latency scenario with Config.Results.
+	awaiters sync.WaitGroup
+}
+
+// keepResultTTL is how long the benchmark keeps states with Config.Results.
+const keepResultTTL = 10 * time.Minute
+
+// benchResult is what the benchmark's handler returns with Config.Results.
+type benchResult struct {
+	N int `json:"n"`
 }
 
 func newFramework(r *run) (*framework, error) {
@@ -29,7 +42,11 @@ func newFramework(r *run) (*framework, error) {
 	}
 	f := &framework{run: r, client: client, pad: padding(r.cfg.PayloadBytes)}
 	for _, q := range r.queues {
-		f.opts = append(f.opts, []job.Option{job.Queue(q)})
+		opts := []job.Option{job.Queue(q)}
+		if r.cfg.Results {
+			opts = append(opts, job.KeepResult(keepResultTTL))
+		}
+		f.opts = append(f.opts, opts)
 	}
 	return f, nil
 }
@@ -54,6 +71,11 @@ func (f *framework) enqueueRange(ctx context.Context, from, to int) error {
 // publish enqueues job n without waiting, as an open-loop producer must:
 // the framework's message, published asynchronously.
 func (f *framework) publish(n int) error {
+	if f.cfg.Results {
+		f.awaiters.Add(1)
+		go f.enqueueAndAwait(n)
+		return nil
+	}
 	msg, _, err := f.client.Message(kind, newArgs(n, f.pad), f.opts[n%len(f.opts)]...)
 	if err != nil {
 		return err
@@ -62,7 +84,39 @@ func (f *framework) publish(n int) error {
 	return err
 }
 
-func (f *framework) await(ctx context.Context) error { return f.awaitPublished(ctx) }
+// enqueueAndAwait enqueues job n keeping its result, awaits it, and
+// records the time from before the enqueue to Await's return.
+func (f *framework) enqueueAndAwait(n int) {
+	defer f.awaiters.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), stallLimit)
+	defer cancel()
+	sent := time.Now()
+	res, err := f.client.Enqueue(ctx, kind, newArgs(n, f.pad), f.opts[n%len(f.opts)]...)
+	if err != nil {
+		f.fail(err)
+		return
+	}
+	st, err := f.client.Await(ctx, res.ID)
+	if err == nil {
+		_, err = job.ResultOf[benchResult](st)
+	}
+	if err != nil {
+		f.fail(fmt.Errorf("await job %s: %w", res.ID, err))
+		return
+	}
+	f.latencies.add(time.Since(sent))
+}
+
+func (f *framework) await(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { f.awaiters.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return f.awaitPublished(ctx)
+}
 
 func (f *framework) start(ctx context.Context) error {
 	queues := make(map[string]worker.QueueConfig, len(f.queues))
@@ -102,8 +156,7 @@ func (f *framework) start(ctx context.Context) error {
 		return err
 	}
 	work := f.cfg.Work
-	err = worker.Handle(pool, kind, func(ctx context.Context, j *job.Job[args]) error {
-		f.started(j.Args.Sent)
+	handle := func(ctx context.Context, j *job.Job[args]) error {
 		if work > 0 {
 			t := time.NewTimer(work)
 			defer t.Stop()
@@ -114,7 +167,23 @@ func (f *framework) start(ctx context.Context) error {
 			}
 		}
 		return nil
-	})
+	}
+	if f.cfg.Results {
+		// The latency is the awaiter's in the Latency scenario, else the
+		// start's as without results.
+		awaited := f.scenario == Latency
+		err = worker.HandleResult(pool, kind, func(ctx context.Context, j *job.Job[args]) (benchResult, error) {
+			if !awaited {
+				f.started(j.Args.Sent)
+			}
+			return benchResult{N: j.Args.N}, handle(ctx, j)
+		})
+	} else {
+		err = worker.Handle(pool, kind, func(ctx context.Context, j *job.Job[args]) error {
+			f.started(j.Args.Sent)
+			return handle(ctx, j)
+		})
+	}
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,12 @@ import (
 // cause is cut and ends in "…".
 const MaxErrorLen = 2048
 
+// DeadLetterHeadroom is the most a dead letter adds to its job: the reason,
+// the error (at most MaxErrorLen), the attempts, the original subject, the
+// time and a message ID. A job is at most the server's max_payload less
+// this, or its dead letter could not be stored.
+const DeadLetterHeadroom = 4096
+
 // DeadLetter holds what the dead letter of a job message is made of.
 type DeadLetter struct {
 	// Prefix is the dead-letter subject prefix (Topology.DeadLetterPrefix).

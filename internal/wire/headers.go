@@ -25,6 +25,14 @@ const (
 	ReplayedAt = "Jetjobs-Replayed-At"
 	// NotBefore is the time before which the job must not start (RFC 3339).
 	NotBefore = "Jetjobs-Not-Before"
+	// UnservedSince is when a worker first found no handler for the job's
+	// kind (RFC 3339); workers pass such a job on without charging an
+	// attempt until it has waited their unserved limit.
+	UnservedSince = "Jetjobs-Unserved-Since"
+	// KeepResult asks workers to keep the job's state and result in the
+	// namespace's state bucket, each record for this long after it was
+	// written (a Go duration of at least 1s).
+	KeepResult = "Jetjobs-Keep-Result"
 	// AttemptBase counts attempts used by earlier messages of the same job.
 	AttemptBase = "Jetjobs-Attempt-Base"
 	// Schedule names the periodic schedule that fired the job.
@@ -84,6 +92,15 @@ const (
 	// (value RollupSubject).
 	Rollup        = jetstream.MsgRollup
 	RollupSubject = jetstream.MsgRollupSubject
+	// ExpectedLastSubjectSeq makes a publish fail unless the subject's last
+	// message has that sequence (compare-and-set).
+	ExpectedLastSubjectSeq = jetstream.ExpectedLastSubjSeqHeader
+	// MsgTTL is a message's own time to live (whole seconds, or a Go
+	// duration).
+	MsgTTL = jetstream.MsgTTLHeader
+	// MarkerReason says why the server left a delete marker (a message
+	// whose TTL ran out, a purge).
+	MarkerReason = jetstream.MarkerReasonHeader
 	// ScheduleSpec, ScheduleTarget and ScheduleTimeZone make a server
 	// message schedule.
 	ScheduleSpec     = jetstream.ScheduleHeader

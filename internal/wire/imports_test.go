@@ -21,6 +21,8 @@ var allowedImports = map[string][]string{
 	"middleware":    {"job", "internal/wire"},
 	"tracing":       {"job", "internal/wire"},
 	"dashboard":     {"job", "internal/wire"},
+	// The hooks between worker and jetjobstest sit below worker.
+	"internal/inline": {"job"},
 }
 
 // serverAllowed are the packages (and the trees under them) that may use

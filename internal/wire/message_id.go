@@ -14,12 +14,13 @@ const (
 	CopyFired      = "fired"    // a fired schedule relayed into the work stream
 	CopyDeadLetter = "dlq"      // a dead letter
 	CopyReplay     = "replay"   // a dead letter replayed into the work stream
+	CopyUnserved   = "unserved" // a job passed on by a worker without its kind
 )
 
 // ReservedIDPrefixes start the message IDs of jetjobs' own copies of jobs:
 // a job ID equal to one would make the work stream drop such a copy as a
 // duplicate, so job IDs may not start with any of them.
-var ReservedIDPrefixes = []string{CopyReplay + ":", CopyFired + ":", CopyHandBack + ":", CopySnooze + ":", CopyDeadLetter + ":"}
+var ReservedIDPrefixes = []string{CopyReplay + ":", CopyFired + ":", CopyHandBack + ":", CopySnooze + ":", CopyDeadLetter + ":", CopyUnserved + ":"}
 
 // ReservedIDPrefix returns the reserved prefix id starts with, or "".
 func ReservedIDPrefix(id string) string {
