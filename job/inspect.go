@@ -39,6 +39,10 @@ type QueueStats struct {
 	// is bound and idle; 0 with Running > 0 means every bound worker is busy
 	// (or none is bound).
 	Waiting int
+	// Deliveries counts the deliveries of the queue's consumer since it
+	// was created, redeliveries included: its rate is the queue's
+	// throughput.
+	Deliveries uint64
 	// Bound reports whether the queue's consumer exists.
 	Bound bool
 	// Paused reports whether an operator paused the queue's consumer, and
@@ -153,6 +157,7 @@ func (i *Inspector) inspect(ctx context.Context, only string) ([]QueueStats, err
 		s.Running = ci.NumAckPending
 		s.Redelivered = ci.NumRedelivered
 		s.Waiting = ci.NumWaiting
+		s.Deliveries = ci.Delivered.Consumer
 		s.Paused = ci.Paused
 		if ci.Paused && ci.Config.PauseUntil != nil && !PausedIndefinitely(*ci.Config.PauseUntil) {
 			s.PausedUntil = *ci.Config.PauseUntil
@@ -190,19 +195,26 @@ func (i *Inspector) inspect(ctx context.Context, only string) ([]QueueStats, err
 	// The oldest pending job: the first job of the queue after the last one
 	// its consumer delivered.
 	now := time.Now()
-	for name, s := range stats {
-		if s.Pending == 0 {
-			continue
+	var withPending []*QueueStats
+	for _, s := range stats {
+		if s.Pending > 0 {
+			withPending = append(withPending, s)
 		}
-		m, err := stream.GetMsg(ctx, delivered[name]+1, jetstream.WithGetMsgSubject(Subject(i.topo.Prefix, name, ">")))
+	}
+	err = forEachConcurrently(ctx, withPending, inspectParallelism, func(s *QueueStats) error {
+		m, err := stream.GetMsg(ctx, delivered[s.Queue]+1, jetstream.WithGetMsgSubject(Subject(i.topo.Prefix, s.Queue, ">")))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue // worked off since the counts were read
+			return nil // worked off since the counts were read
 		}
 		if err != nil {
-			return nil, fmt.Errorf("jetjobs: read oldest pending job of queue %s: %w", name, err)
+			return fmt.Errorf("jetjobs: read oldest pending job of queue %s: %w", s.Queue, err)
 		}
 		s.OldestPendingAt = m.Time
 		s.OldestPendingAge = max(now.Sub(m.Time), 0)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 
 	out := make([]QueueStats, 0, len(stats))
@@ -250,16 +262,25 @@ func (i *Inspector) countDeadLetters(ctx context.Context, dlq jetstream.Stream, 
 	i.mu.Lock()
 	maps.Copy(queues, i.deadLetterOnly)
 	i.mu.Unlock()
-	var counted uint64
-	for q := range queues {
+	var (
+		counted uint64
+		mu      sync.Mutex
+	)
+	err := forEachConcurrently(ctx, slices.Collect(maps.Keys(queues)), inspectParallelism, func(q string) error {
 		n, err := count(q)
 		if err != nil {
 			return err
 		}
+		mu.Lock()
+		defer mu.Unlock()
 		counted += n
 		if n > 0 {
 			get(q).DeadLetters = n
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if counted >= total {
 		i.forgetDeadLetterOnly(stats)

@@ -255,9 +255,10 @@ func orUnlimited(n int64) int64 {
 	return n
 }
 
-// Ensure creates the work, dead-letter and schedule streams and the cancel
-// and state buckets (the state bucket on nats-server 2.11 or newer, which
-// has per-message TTLs), or brings existing ones in line with the settings t sets
+// Ensure creates the work, dead-letter, schedule and worker presence
+// streams and the cancel and state buckets (the state bucket and the
+// presence stream on nats-server 2.11 or newer, which has per-message
+// TTLs), or brings existing ones in line with the settings t sets
 // explicitly (zero fields leave an existing stream's values alone). It never
 // changes what would lose jobs or alter their meaning: an existing stream
 // with another retention policy, storage type, discard policy or subjects is
@@ -294,6 +295,9 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 		return err
 	}
 	if err := t.ensureStateBucket(ctx, js, set); err != nil {
+		return err
+	}
+	if err := t.ensureWorkerStream(ctx, js); err != nil {
 		return err
 	}
 	if !SupportsSchedules(js, false) {

@@ -189,6 +189,7 @@ func (p *Pool) Start(ctx context.Context) (err error) {
 		watch,
 		p.acker,
 		&heartbeats{every: p.cfg.AckWait / 3, inflight: &p.inflight, reap: p.runners.reap},
+		p.newPresence(),
 	}
 	if err := startServices(ctx, services); err != nil {
 		return err

@@ -24,22 +24,46 @@ import (
 func init() { register("", newDemoCommand) }
 
 func newDemoCommand(a *app) *cobra.Command {
-	return &cobra.Command{
+	var ui string
+	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "See jetjobs work: a server, a worker pool and a few jobs, in one process",
 		Long: `Start an embedded NATS server with JetStream in a temporary store, a worker pool
 and a few sample jobs, one of which fails once and is retried and one of which
 fails every attempt and ends in the dead letters; print what happened, then
-clean up. Nothing is left behind and no port is opened.`,
+clean up. Nothing is left behind and no port is opened.
+
+With --ui ADDR it then serves the web dashboard of the demo on ADDR and keeps
+everything up until Ctrl-C: open the address it prints.`,
+		Example: `  jetjobs demo
+  jetjobs demo --ui 127.0.0.1:8090`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if ui != "" {
+				if err := checkDashboardListen("--ui", ui, false, false); err != nil {
+					return err
+				}
+			}
 			log := a.log
 			if !cmd.Flags().Changed("log-level") {
 				log = slog.New(slog.DiscardHandler) // the narration says it all
 			}
-			return runDemo(cmd.Context(), a.stdout, log)
+			return runDemo(cmd.Context(), a.stdout, log, func(ctx context.Context, srv *server.Server) error {
+				if ui == "" {
+					fmt.Fprintf(a.stdout, "\nSee it in the web dashboard: jetjobs demo --ui %s\n", defaultUIListen)
+					return nil
+				}
+				fmt.Fprintln(a.stdout)
+				done, err := a.serverUI(ctx, log, srv, nil, job.Topology{}, ui)
+				if err != nil {
+					return err
+				}
+				return <-done
+			})
 		},
 	}
+	cmd.Flags().StringVar(&ui, "ui", "", "then serve the web dashboard on this host:port (such as "+defaultUIListen+") until interrupted")
+	return cmd
 }
 
 // Sample job arguments of the demo.
@@ -56,8 +80,9 @@ type (
 	}
 )
 
-// runDemo runs the demo, narrating to out.
-func runDemo(ctx context.Context, out io.Writer, log *slog.Logger) error {
+// runDemo runs the demo, narrating to out, and calls after with the
+// server before it cleans up.
+func runDemo(ctx context.Context, out io.Writer, log *slog.Logger, after func(context.Context, *server.Server) error) error {
 	store, err := os.MkdirTemp("", "jetjobs-demo-")
 	if err != nil {
 		return err
@@ -219,6 +244,9 @@ Next, for real (each in its own terminal):
   jetjobs enqueue email.send '{"to":"ada@example.com"}'  # enqueue; prints the job ID
   jetjobs queues; jetjobs dlq ls                         # look inside
 Or embed it: see examples/ and the worker and job packages.`, defaultStore)
+	if after != nil {
+		return after(ctx, srv)
+	}
 	return nil
 }
 

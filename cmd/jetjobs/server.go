@@ -32,6 +32,7 @@ type serverFlags struct {
 	syncAlways bool
 	config     string
 	allowOpen  bool
+	ui         string
 }
 
 func newServerCommand(a *app) *cobra.Command {
@@ -61,7 +62,8 @@ every job.`,
 		Example: `  jetjobs server
   jetjobs server --config auth.conf --listen 0.0.0.0:4222 --store /var/lib/jetjobs --sync-always
   jetjobs server --config nats.conf
-  jetjobs server --config cluster.conf --replicas 3`,
+  jetjobs server --config cluster.conf --replicas 3
+  jetjobs server --ui 127.0.0.1:8090`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.serve(cmd, f)
@@ -73,6 +75,7 @@ every job.`,
 	fl.BoolVar(&f.syncAlways, "sync-always", false, "fsync every write (slower; no acknowledged job is lost on an OS crash)")
 	fl.StringVar(&f.config, "config", "", "nats-server configuration file")
 	fl.BoolVar(&f.allowOpen, "allow-open", false, "start without authentication on an address other machines can reach")
+	fl.StringVar(&f.ui, "ui", "", "also serve the web dashboard on this host:port, such as "+defaultUIListen+" (see jetjobs ui)")
 	a.topo.add(cmd)
 	a.topo.addReplicas(cmd, true)
 	a.topo.addDeadLetterMaxAge(cmd)
@@ -109,6 +112,11 @@ func (a *app) serve(cmd *cobra.Command, f serverFlags) error {
 	opts.StoreDir = store
 	if changed("sync-always") {
 		opts.SyncAlways = f.syncAlways
+	}
+	if f.ui != "" {
+		if err := checkDashboardListen("--ui", f.ui, false, f.allowOpen); err != nil {
+			return err
+		}
 	}
 	open := !authConfigured(opts) && !opts.TLSVerify && !loopback(opts.Host)
 	if open && !f.allowOpen {
@@ -167,10 +175,16 @@ func (a *app) serve(cmd *cobra.Command, f serverFlags) error {
 	a.log.LogAttrs(ctx, slog.LevelInfo, "server ready", slog.String("url", srv.ClientURL()), slog.String("store", store),
 		slog.Bool("sync_always", opts.SyncAlways))
 
+	uiDone, err := a.serverUI(ctx, a.log, srv, opts, topo, f.ui)
+	if err != nil {
+		return err
+	}
 	select {
 	case <-ctx.Done():
 		a.log.LogAttrs(context.Background(), slog.LevelInfo, "shutting down")
-		return nil
+		return <-uiDone
+	case err := <-uiDone:
+		return err
 	case <-waitShutdown(srv):
 		return fmt.Errorf("the server stopped by itself")
 	}

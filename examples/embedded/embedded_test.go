@@ -86,6 +86,10 @@ func TestEmbeddedServiceEnqueuesWorksAndShutsDown(t *testing.T) {
 					t.Errorf("/metrics lacks %s", want)
 				}
 			}
+			// The dashboard, mounted under /jobs/, lists the queue.
+			if code, body := get(t, base+"/jobs/"); code != http.StatusOK || !strings.Contains(body, `data-queue="default"`) || !strings.Contains(body, `href="/jobs/queues/default"`) {
+				t.Errorf("GET /jobs/ = %d, want 200 and the default queue linked under /jobs:\n%s", code, body)
+			}
 			for path, want := range map[string]string{"/healthz": "ok\n", "/readyz": "ready\n"} {
 				if code, body := get(t, base+path); code != http.StatusOK || body != want {
 					t.Errorf("GET %s = %d %q, want 200 %q", path, code, body, want)

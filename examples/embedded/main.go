@@ -7,8 +7,9 @@
 //	curl -d '{"email":"ada@example.com"}' localhost:8080/signup
 //
 // The same port serves GET /metrics (Prometheus: the jobs this process ran
-// and the queue figures read from the server), /healthz (alive) and /readyz
-// (the worker pool is started, connected and not stopping).
+// and the queue figures read from the server), /healthz (alive), /readyz
+// (the worker pool is started, connected and not stopping) and the jetjobs
+// dashboard under /jobs/ (open http://localhost:8080/jobs/).
 //
 // SIGINT or SIGTERM shuts it down in order: the HTTP server stops taking
 // requests and finishes the ones in flight, then the worker pool lets
@@ -41,6 +42,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/jetjobs/jetjobs/dashboard"
 	"github.com/jetjobs/jetjobs/job"
 	"github.com/jetjobs/jetjobs/metrics"
 	"github.com/jetjobs/jetjobs/tracing"
@@ -144,7 +146,13 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	health := metrics.NewHandler(metrics.HandlerConfig{Gatherer: reg, Ready: pool.Ready})
-	hs := &http.Server{Handler: routes(client, health, log), ReadHeaderTimeout: 5 * time.Second}
+	// The dashboard, under /jobs/. It has no authentication of its own: a
+	// real application wraps it in its own (this one listens on loopback).
+	dash, err := dashboard.New(js, dashboard.Config{Prefix: "/jobs", Logger: log})
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: routes(client, health, dash, log), ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	log.Info("listening", slog.String("addr", ln.Addr().String()))
@@ -168,12 +176,13 @@ func run(ctx context.Context, log *slog.Logger) error {
 }
 
 // routes serves the application's endpoint and, from health, /metrics,
-// /healthz and /readyz.
-func routes(client *job.Client, health http.Handler, log *slog.Logger) http.Handler {
+// /healthz and /readyz, and the dashboard under /jobs/.
+func routes(client *job.Client, health, dash http.Handler, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	for _, path := range []string{"/metrics", "/healthz", "/readyz"} {
 		mux.Handle(path, health)
 	}
+	mux.Handle("/jobs/", dash)
 	mux.HandleFunc("POST /signup", func(w http.ResponseWriter, r *http.Request) {
 		var args WelcomeArgs
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&args); err != nil || args.Email == "" {

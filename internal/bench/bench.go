@@ -301,11 +301,11 @@ func (r *Runner) Close(ctx context.Context) error {
 }
 
 // deleteStreams deletes everything Topology.Ensure creates for the
-// namespace: its streams and its cancel and state buckets (streams
-// KV_<bucket>).
+// namespace: its streams (worker presence too) and its cancel and state
+// buckets (streams KV_<bucket>).
 func (r *Runner) deleteStreams(ctx context.Context) error {
 	t := r.cfg.Topology
-	for _, name := range []string{t.Stream, t.DeadLetterStream, t.ScheduleStream} {
+	for _, name := range []string{t.Stream, t.DeadLetterStream, t.ScheduleStream, t.WorkerStream()} {
 		if err := r.js.DeleteStream(ctx, name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			return fmt.Errorf("delete benchmark stream %s: %w", name, err)
 		}

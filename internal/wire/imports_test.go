@@ -20,6 +20,7 @@ var allowedImports = map[string][]string{
 	"retry":         {"job", "internal/wire"},
 	"middleware":    {"job", "internal/wire"},
 	"tracing":       {"job", "internal/wire"},
+	"dashboard":     {"job", "internal/wire"},
 	// The hooks between worker and jetjobstest sit below worker.
 	"internal/inline": {"job"},
 }

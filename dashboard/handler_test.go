@@ -1,0 +1,179 @@
+package dashboard_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jetjobs/jetjobs/dashboard"
+	"github.com/jetjobs/jetjobs/job"
+)
+
+func TestEveryPageRendersUnderThePrefix(t *testing.T) {
+	e := newEnv(t, dashboard.Config{})
+	r := e.enqueue("email.send", map[string]string{"to": "ada@example.com"}, job.ID("j-1"), job.Queue("mail"))
+	seq := e.deadLetter("dead-1", "mail", "email.send", []byte(`{"to":"x"}`), job.ReasonFailed, "smtp down", nil)
+	e.enqueue("report.build", nil, job.ID("later-1"), job.In(time.Hour))
+	for _, path := range []string{"/", "/queues/mail", "/queues/mail?order=newest&kind=email.send", "/job?id=j-1", "/job?id=later-1",
+		"/job?id=dead-1", "/job?id=nope", "/dead-letters", "/dead-letters?queue=mail&reason=failed&error=SMTP",
+		"/dead-letters/" + itoa(seq), "/schedules", "/workers", "/job"} {
+		status, body := e.get(path)
+		if status != http.StatusOK {
+			t.Fatalf("GET %s: %d\n%s", path, status, clip(body))
+		}
+		if strings.Contains(body, `href="/queues`) || strings.Contains(body, `href="/dead-letters`) {
+			t.Fatalf("GET %s: a link misses the prefix", path)
+		}
+	}
+	_, body := e.get("/queues/mail")
+	mustContain(t, body, "j-1", `href="`+prefix+`/job?id=j-1&seq=`+itoa(r.Seq)+`"`)
+	_, body = e.get("/job?id=later-1")
+	mustContain(t, body, "delayed", "report.build")
+	const trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	e.enqueue("traced.work", map[string]int{"n": 1}, job.ID("traced-1"), job.Header(job.HeaderTraceParent, "00-"+trace+"-00f067aa0ba902b7-01"))
+	_, body = e.get("/job?id=traced-1")
+	mustContain(t, body, `id="trace-id">`+trace, "pending", "&#34;n&#34;: 1")
+	status, _ := e.get("/dead-letters/99999")
+	if status != http.StatusNotFound {
+		t.Fatalf("missing dead letter: %d", status)
+	}
+	resp, err := e.http.Get(e.url("/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+		t.Fatalf("CSP = %q", csp)
+	}
+	status, _ = e.get("/static/app.js")
+	if status != http.StatusOK {
+		t.Fatalf("static: %d", status)
+	}
+}
+
+func TestStateChangesNeedPOSTWithCSRFToken(t *testing.T) {
+	e := newEnv(t, dashboard.Config{})
+	seq := e.deadLetter("dead-1", "mail", "k", nil, job.ReasonFailed, "x", nil)
+	path := "/dead-letters/" + itoa(seq) + "/delete"
+	status, body, _ := e.post(path, url.Values{})
+	if status != http.StatusForbidden || !strings.Contains(body, "CSRF") {
+		t.Fatalf("POST without token: %d %s", status, body)
+	}
+	status, _, _ = e.post(path, url.Values{"csrf": {"forged"}})
+	if status != http.StatusForbidden {
+		t.Fatalf("POST with a forged token: %d", status)
+	}
+	status, _ = e.get(path)
+	if status != http.StatusMethodNotAllowed {
+		t.Fatalf("GET of an action: %d", status)
+	}
+	if _, err := e.client.DeadLetterAt(context.Background(), seq); err != nil {
+		t.Fatalf("the dead letter is gone: %v", err)
+	}
+	tok := e.token("/dead-letters/" + itoa(seq))
+	status, _, loc := e.post(path, url.Values{"csrf": {tok}})
+	if status != http.StatusSeeOther || loc != prefix+"/dead-letters" {
+		t.Fatalf("POST with token: %d, location %q", status, loc)
+	}
+	if _, err := e.client.DeadLetterAt(context.Background(), seq); !errors.Is(err, job.ErrDeadLetterNotFound) {
+		t.Fatalf("dead letter still there: %v", err)
+	}
+	_, body = e.get("/dead-letters")
+	mustContain(t, body, "Deleted dead letter "+itoa(seq))
+}
+
+func TestReadOnlyHidesActionsAndRefusesChanges(t *testing.T) {
+	e := newEnv(t, dashboard.Config{ReadOnly: true})
+	seq := e.deadLetter("dead-1", "mail", "k", nil, job.ReasonFailed, "x", nil)
+	for _, path := range []string{"/dead-letters", "/dead-letters/" + itoa(seq), "/schedules", "/job?id=dead-1"} {
+		_, body := e.get(path)
+		if strings.Contains(body, `method="post"`) {
+			t.Fatalf("%s shows a form that changes something in read-only mode", path)
+		}
+		mustContain(t, body, "read-only")
+	}
+	for _, path := range []string{"/dead-letters/" + itoa(seq) + "/delete", "/dead-letters/" + itoa(seq) + "/replay", "/queues/mail/pause", "/job/cancel", "/schedules"} {
+		status, body, _ := e.post(path, url.Values{"id": {"dead-1"}, "name": {"x"}})
+		if status != http.StatusForbidden || !strings.Contains(body, "read-only") {
+			t.Fatalf("POST %s in read-only mode: %d %s", path, status, body)
+		}
+	}
+	if _, err := e.client.DeadLetterAt(context.Background(), seq); err != nil {
+		t.Fatalf("read-only mode let the dead letter go: %v", err)
+	}
+}
+
+func TestBadInputGetsClearErrors(t *testing.T) {
+	e := newEnv(t, dashboard.Config{})
+	status, body := e.get("/queues/_bad")
+	if status != http.StatusBadRequest || !strings.Contains(body, "reserved") {
+		t.Fatalf("reserved queue: %d", status)
+	}
+	if _, err := dashboard.New(e.js, dashboard.Config{Prefix: "jobs/"}); !errors.Is(err, job.ErrInvalidOption) {
+		t.Fatalf("bad prefix: %v", err)
+	}
+	if _, err := dashboard.New(nil, dashboard.Config{}); err == nil {
+		t.Fatal("nil JetStream accepted")
+	}
+}
+
+// A lost connection shows as a banner on the page, not a blank page.
+func TestLostConnectionShowsBanner(t *testing.T) {
+	e := newEnv(t, dashboard.Config{Timeout: 300 * time.Millisecond})
+	e.srv.Shutdown()
+	eventually(t, func() bool { return e.js.Conn().Status() != 1 /* CONNECTED */ }, "the client did not notice")
+	status, body := e.get("/")
+	if status != http.StatusServiceUnavailable {
+		t.Fatalf("status %d", status)
+	}
+	mustContain(t, body, "Lost the connection to NATS", "<h1>Overview</h1>")
+}
+
+func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// A huge payload is cut in lists and on detail pages, and shown whole only
+// on request, up to Config.MaxPayload.
+func TestHugePayloadsAreCut(t *testing.T) {
+	e := newEnv(t, dashboard.Config{MaxPayload: 64 << 10})
+	big := `{"blob":"` + strings.Repeat("é", 40<<10) + `"}` // 80 KiB of two-byte runes
+	r := e.enqueue("blob.store", []byte(big), job.ID("big-1"))
+	_, body := e.get("/queues/default")
+	if strings.Count(body, "é") > 200 || !strings.Contains(body, "bytes)") {
+		t.Fatalf("the queue page shows %d characters of the payload", strings.Count(body, "é"))
+	}
+	_, body = e.get("/job?id=big-1&seq=" + itoa(r.Seq))
+	mustContain(t, body, "Showing 16,383 of 81,931 bytes", "Show the whole payload")
+	_, body = e.get("/job?id=big-1&seq=" + itoa(r.Seq) + "&full=1")
+	mustContain(t, body, "Showing 65,535 of 81,931 bytes", "the dashboard shows at most this much")
+}
+
+// The dead letters page lists newest first and pages on, or oldest first
+// when asked.
+func TestDeadLettersPages(t *testing.T) {
+	e := newEnv(t, dashboard.Config{})
+	for i := range 120 {
+		e.deadLetter("dl-"+strconv.Itoa(i), "mail", "k", nil, job.ReasonFailed, "x", nil)
+	}
+	_, body := e.get("/dead-letters?queue=mail")
+	mustContain(t, body, ">dl-119<", "Newest first")
+	if strings.Contains(body, ">dl-69<") {
+		t.Fatal("the first page shows more than 50")
+	}
+	next := regexp.MustCompile(`href="([^"]+)" id="next"`).FindStringSubmatch(body)
+	if next == nil {
+		t.Fatal("no next page link")
+	}
+	_, body = e.get(strings.TrimPrefix(strings.ReplaceAll(next[1], "&amp;", "&"), prefix))
+	mustContain(t, body, ">dl-69<", ">dl-20<")
+	if strings.Contains(body, ">dl-70<") || strings.Contains(body, ">dl-19<") {
+		t.Fatal("the second page overlaps the first or runs past 50")
+	}
+	_, body = e.get("/dead-letters?queue=mail&order=oldest")
+	mustContain(t, body, ">dl-0<", ">dl-49<", "Oldest first")
+}
