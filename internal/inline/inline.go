@@ -20,6 +20,10 @@ var (
 	// settle would do with that verdict only in Outcome. ctx is the parent
 	// of the job's context.
 	Work func(ctx context.Context, pool any, msg jetstream.Msg) Outcome
+	// Unfinished returns how many jobs pool (a started *worker.Pool) has
+	// taken that are not yet finished: settled, and for a success
+	// acknowledged, with their hooks called.
+	Unfinished func(pool any) int
 )
 
 // Outcome is what a pool would have done with one delivery.
