@@ -36,7 +36,8 @@ func (c *jobCount) Wait()         { c.wg.Wait() }
 func (c *jobCount) len() int      { return int(c.n.Load()) }
 
 // newInlinePool returns a pool with cfg that has no server: kinds can be
-// registered on it and workInline runs deliveries on it; Start fails.
+// registered on it and workInline runs deliveries on it. It must never be
+// started (it has no connection); jetjobstest keeps it to itself.
 func newInlinePool(cfg Config) (*Pool, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {

@@ -12,7 +12,8 @@ import (
 var (
 	// NewPool returns a *worker.Pool for cfg, a worker.Config, that has no
 	// server: kinds are registered on it with worker.Handle or
-	// worker.Register, and Work runs deliveries on it. It cannot Start.
+	// worker.Register, and Work runs deliveries on it. It must not be
+	// started: it has no connection.
 	NewPool func(cfg any) (pool any, err error)
 	// Work runs msg on pool (from NewPool) as the pool's runner would:
 	// decode, the verdict before start, the kind's chain with its timeout,
