@@ -63,7 +63,8 @@ type Config struct {
 	// for waits for a worker of its queue that has one before it is
 	// dead-lettered with reason no-handler; default 24 hours. While it
 	// waits, workers without the kind pass it on without charging an
-	// attempt, each time after as long as it has waited so far (1s to 5m).
+	// attempt, each time after a quarter of the time it has waited so far
+	// (1s to 5m).
 	UnservedTimeout time.Duration
 	// MaxTimeout caps every attempt, whatever the job's own Jetjobs-Timeout
 	// or its kind's setting asks (a job from another service may ask for

@@ -158,9 +158,11 @@ func decideBeforeStart(a attempt) verdict {
 			return deadLetter(job.ReasonNoHandler, fmt.Errorf("no worker of queue %s has a handler for kind %q: waited %s for one (this worker has %v)",
 				info.Queue, info.Kind, waited.Round(time.Second), a.registered))
 		}
-		// Ask again after as long as it has waited so far, within bounds:
-		// a worker that serves the kind may start any moment, or never.
-		delay := min(max(waited, minUnservedDelay), maxUnservedDelay, a.unservedLimit-waited)
+		// Offer it again after a quarter of the time it has waited so far,
+		// within bounds: soon while a worker that serves the kind may be
+		// among the queue's (each offer reaches one of them), seldom once
+		// none has come for long.
+		delay := min(max(waited/4, minUnservedDelay), maxUnservedDelay, a.unservedLimit-waited)
 		return verdict{action: actPass, delay: delay, err: fmt.Errorf("no handler registered for kind %q (queue %s); registered: %v", info.Kind, info.Queue, a.registered),
 			level: slog.LevelDebug, msg: "job has no handler here; passed on"}
 	}

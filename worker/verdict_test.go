@@ -38,7 +38,7 @@ func TestDecide(t *testing.T) {
 		{"not due yet", attempt{info: &job.Info{Attempt: 1, MaxAttempts: 3, NotBefore: now.Add(3 * time.Second)}}, want{actWait, 3 * time.Second, "", slog.LevelDebug, "job not due yet; waiting"}},
 		{"due within the slack", attempt{info: &job.Info{Attempt: 1, MaxAttempts: 3, NotBefore: now.Add(notBeforeSlack / 2)}}, want{action: actRun}},
 		{"no handler", attempt{served: false, unservedLimit: time.Hour, info: &job.Info{Attempt: 3, MaxAttempts: 3}}, want{actPass, time.Second, "", slog.LevelDebug, "job has no handler here; passed on"}},
-		{"no handler for a while", attempt{served: false, unservedLimit: time.Hour, unservedSince: now.Add(-90 * time.Second)}, want{actPass, 90 * time.Second, "", slog.LevelDebug, "job has no handler here; passed on"}},
+		{"no handler for a while", attempt{served: false, unservedLimit: time.Hour, unservedSince: now.Add(-90 * time.Second)}, want{actPass, 90 * time.Second / 4, "", slog.LevelDebug, "job has no handler here; passed on"}},
 		{"no handler for long", attempt{served: false, unservedLimit: time.Hour, unservedSince: now.Add(-50 * time.Minute)}, want{actPass, 5 * time.Minute, "", slog.LevelDebug, "job has no handler here; passed on"}},
 		{"no handler until the limit", attempt{served: false, unservedLimit: time.Hour, unservedSince: now.Add(-58 * time.Minute)}, want{actPass, 2 * time.Minute, "", slog.LevelDebug, "job has no handler here; passed on"}},
 		{"no handler past the limit", attempt{served: false, unservedLimit: time.Hour, unservedSince: now.Add(-time.Hour)}, want{actDeadLetter, 0, job.ReasonNoHandler, slog.LevelError, "job dead-lettered"}},
