@@ -19,18 +19,25 @@ func init() {
 }
 
 func newStatusCommand(a *app) *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON    bool
+		scanLimit int
+	)
 	cmd := &cobra.Command{
 		Use:   "status ID...",
-		Short: "Show the state of jobs that keep their result",
+		Short: "Show the state of jobs by ID, wherever they are",
 		Long: `Show the state of the jobs with the given IDs: waiting, scheduled, running
 (attempt, worker, progress), retrying (next attempt, last error), succeeded
 (result), dead (reason, error), canceled or expired.
 
-Only jobs enqueued with --keep-result or --wait (job.KeepResult, the
+Jobs enqueued with --keep-result or --wait (job.KeepResult, the
 Jetjobs-Keep-Result header, or a kind registered with WithKeepResult) have a
-state; for others, and once a state expired, status says it has none and
-exits 1.`,
+state record, which status shows. For any other job, status finds it in the
+streams as jetjobs job show does (reading them without taking anything, up
+to --scan-limit jobs of the work stream) and shows where it is: waiting,
+running, scheduled (delayed or snoozed) or dead. A job found nowhere (one
+that succeeded without keeping its result leaves no trace) is reported on
+stderr and the exit status is 1.`,
 		Example: `  jetjobs status order-42
   jetjobs status --json order-42 order-43`,
 		Args: argsBetween(1, -1),
@@ -45,7 +52,15 @@ exits 1.`,
 			err = a.eachArg(args, func(id string) (bool, error) {
 				st, err := c.Status(ctx, id)
 				if errors.Is(err, job.ErrJobNotFound) {
-					return true, err
+					// No state kept: where is the job now?
+					found, _, ferr := jobFinder{c: c, scanLimit: scanLimit}.find(ctx, id)
+					if ferr != nil {
+						return false, ferr
+					}
+					if len(found) == 0 {
+						return true, fmt.Errorf("%w; and it is in none of the streams (a job that succeeded without keeping its result leaves no trace)", err)
+					}
+					st, err = stateOfFound(id, found[0]), nil
 				}
 				if err != nil {
 					return false, err
@@ -66,8 +81,30 @@ exits 1.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the states as a JSON array")
+	cmd.Flags().IntVar(&scanLimit, "scan-limit", defaultScanLimit, "for jobs without a state record: read at most this many jobs of the work stream")
 	a.addConnFlags(cmd)
 	return cmd
+}
+
+// stateOfFound is the state of a job that keeps none, from where it was
+// found in the streams (job show's places).
+func stateOfFound(id string, f foundJob) *job.State {
+	st := &job.State{ID: id, Queue: f.Queue, Kind: f.Kind, EnqueuedAt: f.Stored.UTC(), UpdatedAt: f.Stored.UTC()}
+	switch f.State {
+	case "running":
+		st.Status = job.StatusRunning
+	case "delayed", "snoozed":
+		st.Status, st.RunAt = job.StatusScheduled, f.RunAt.UTC()
+	case "dead":
+		st.Status = job.StatusDead
+		if f.Dead != nil {
+			st.Status = job.StatusOfReason(f.Dead.Reason)
+			st.Reason, st.Error, st.Attempt, st.FinishedAt = f.Dead.Reason, f.Dead.Error, f.Dead.Attempts, f.Dead.FailedAt.UTC()
+		}
+	default:
+		st.Status = job.StatusWaiting
+	}
+	return st
 }
 
 func newWaitCommand(a *app) *cobra.Command {

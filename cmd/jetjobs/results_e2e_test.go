@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jetjobs/jetjobs/internal/natstest"
 	"github.com/jetjobs/jetjobs/job"
@@ -111,5 +112,25 @@ func TestExecProgress(t *testing.T) {
 	}
 	if got := ok(t, "wait", "-s", srv.URL(), id); got != "\"done\"\n" {
 		t.Fatalf("wait printed %q", got)
+	}
+}
+
+// status is the one command that finds a job wherever it is: a job that
+// keeps no state is found in the streams (waiting, delayed) and a dead one
+// in the dead letters, with the same JSON shape as a kept state.
+func TestStatusFindsJobsThatKeepNoState(t *testing.T) {
+	url := natstest.Start(t).URL()
+	ok(t, "enqueue", "-s", url, "--id", "plain-1", "report.build", "{}")
+	ok(t, "enqueue", "-s", url, "--id", "later-1", "--in", "1h", "report.build", "{}")
+	var states []job.State
+	if err := json.Unmarshal([]byte(ok(t, "status", "-s", url, "--json", "plain-1", "later-1")), &states); err != nil {
+		t.Fatal(err)
+	}
+	if len(states) != 2 || states[0].Status != job.StatusWaiting || states[0].Kind != "report.build" ||
+		states[1].Status != job.StatusScheduled || states[1].RunAt.Before(time.Now().Add(50*time.Minute)) {
+		t.Fatalf("states = %+v; want plain-1 waiting and later-1 scheduled in an hour", states)
+	}
+	if out := ok(t, "status", "-s", url, "plain-1"); !strings.Contains(out, "waiting") {
+		t.Fatalf("status printed %q", out)
 	}
 }
