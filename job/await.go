@@ -224,10 +224,13 @@ type awaitOptions struct {
 	onUpdate func(*State)
 }
 
-// OnProgress calls fn with each state the job passes through before its
-// final one (waiting, running with its progress, retrying, ...), in order,
-// on Await's goroutine. Progress reports are throttled by the worker (see
-// Progress), so fn sees the latest ones, not necessarily every one.
+// OnProgress calls fn with the job's records before its final one
+// (waiting, running with its progress, retrying, ...), in the order they
+// were written, on Await's goroutine. The bucket keeps a job's latest
+// record only, so one overwritten before it reached the waiter (a running
+// record an instant before the attempt failed) is skipped; and progress
+// reports are throttled by the worker (see Progress): fn sees the latest
+// state, not necessarily every one.
 func OnProgress(fn func(*State)) AwaitOption {
 	return func(o *awaitOptions) { o.onUpdate = fn }
 }

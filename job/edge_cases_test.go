@@ -509,7 +509,7 @@ func TestEnsureReplicasReachesTheCancelBucket(t *testing.T) {
 	if err := (job.Topology{Replicas: 3}).Ensure(ctx, js); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"JOBS", "JOBS_DLQ", "JOBS_SCHEDULES", "KV_JOBS_CANCELED"} {
+	for _, name := range []string{"JOBS", "JOBS_DLQ", "JOBS_SCHEDULES", "KV_JOBS_CANCELED", "KV_JOBS_STATE"} {
 		s, err := js.Stream(ctx, name)
 		if err != nil {
 			t.Fatal(err)
@@ -517,6 +517,21 @@ func TestEnsureReplicasReachesTheCancelBucket(t *testing.T) {
 		if r := s.CachedInfo().Config.Replicas; r != 3 {
 			t.Errorf("after Ensure with Replicas 3: %s has %d replica(s)", name, r)
 		}
+		// Let the new replicas catch up before the servers stop: a server
+		// shut down while it creates a replica's store leaves that store's
+		// goroutines behind.
+		natstest.Eventually(t, 30*time.Second, func() bool {
+			info, err := s.Info(ctx)
+			if err != nil || info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
+				return false
+			}
+			for _, p := range info.Cluster.Replicas {
+				if !p.Current {
+					return false
+				}
+			}
+			return true
+		}, "%s: replicas current", name)
 	}
 }
 

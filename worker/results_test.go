@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -191,11 +192,41 @@ func TestResultTooLargeFailsTheAttempt(t *testing.T) {
 
 func TestAwaitSeesRetriesAndFailures(t *testing.T) {
 	e := newEnv(t)
-	var calls atomic.Int32
-	e.pool(worker.Config{RetryPolicy: retry.Constant(10 * time.Millisecond)}, func(p *worker.Pool) {
+	ctx := awaitCtx(t)
+	// The waiter watches before the job first runs, and the second attempt
+	// waits until the waiter saw the retry: every change reaches it.
+	r := e.enqueue("flaky", nil, job.KeepResult(time.Minute))
+	watching, sawRetrying := make(chan struct{}), make(chan struct{})
+	var watchOnce, retryOnce sync.Once
+	var statuses []job.Status
+	type outcome struct {
+		st  *job.State
+		err error
+	}
+	got := make(chan outcome, 1)
+	go func() {
+		st, err := e.client.Await(ctx, r.ID, job.OnProgress(func(st *job.State) {
+			watchOnce.Do(func() { close(watching) })
+			statuses = append(statuses, st.Status)
+			if st.Status == job.StatusRetrying {
+				if st.Error != "first attempt fails" || st.NextAttemptAt.IsZero() || st.Attempt != 1 {
+					t.Errorf("retrying state = %+v", st)
+				}
+				retryOnce.Do(func() { close(sawRetrying) })
+			}
+		}))
+		got <- outcome{st, err}
+	}()
+	<-watching
+	e.pool(worker.Config{RetryPolicy: retry.Constant(200 * time.Millisecond)}, func(p *worker.Pool) {
 		must(t, worker.HandleResult(p, "flaky", func(ctx context.Context, j *job.Job[struct{}]) (int, error) {
-			if calls.Add(1) == 1 {
+			if j.Attempt == 1 {
 				return 0, errors.New("first attempt fails")
+			}
+			select {
+			case <-sawRetrying:
+			case <-ctx.Done():
+				return 0, ctx.Err()
 			}
 			return j.Attempt, nil
 		}))
@@ -203,27 +234,39 @@ func TestAwaitSeesRetriesAndFailures(t *testing.T) {
 			return job.Permanent(errors.New("bad input"))
 		}))
 	})
-	ctx := awaitCtx(t)
-	var statuses []job.Status
-	st, err := e.client.EnqueueAndAwait(ctx, job.Request{Kind: "flaky"}, job.OnProgress(func(st *job.State) {
-		statuses = append(statuses, st.Status)
-		if st.Status == job.StatusRetrying && (st.Error != "first attempt fails" || st.NextAttemptAt.IsZero()) {
-			t.Errorf("retrying state = %+v", st)
-		}
-	}))
-	if err != nil || st.Status != job.StatusSucceeded || string(st.Result) != "2" || st.Attempt != 2 {
-		t.Fatalf("flaky: %+v, %v", st, err)
+	o := <-got
+	if o.err != nil || o.st.Status != job.StatusSucceeded || string(o.st.Result) != "2" || o.st.Attempt != 2 {
+		t.Fatalf("flaky: %+v, %v", o.st, o.err)
 	}
-	if !containsStatus(statuses, job.StatusRetrying) {
-		t.Errorf("statuses seen %v, want retrying among them", statuses)
+	// In order; a record overwritten before it reached the waiter (the
+	// bucket keeps the latest) may be missing, but not the retry the second
+	// attempt waited for.
+	want := []job.Status{job.StatusWaiting, job.StatusRunning, job.StatusRetrying, job.StatusRunning}
+	if !inOrder(statuses, want) || !slices.Contains(statuses, job.StatusRetrying) {
+		t.Errorf("statuses seen %v, want retrying among %v, in that order", statuses, want)
 	}
-	st, err = e.client.EnqueueAndAwait(ctx, job.Request{Kind: "broken"})
+	st, err := e.client.EnqueueAndAwait(ctx, job.Request{Kind: "broken"})
 	if err != nil || st.Status != job.StatusDead || st.Reason != job.ReasonFailed || st.Error != "bad input" {
 		t.Fatalf("broken: %+v, %v", st, err)
 	}
 	if _, err := job.ResultOf[int](st); err == nil || !strings.Contains(err.Error(), "bad input") {
 		t.Fatalf("ResultOf dead job: %v", err)
 	}
+}
+
+// inOrder reports whether seen is a subsequence of want.
+func inOrder(seen, want []job.Status) bool {
+	i := 0
+	for _, s := range seen {
+		for i < len(want) && want[i] != s {
+			i++
+		}
+		if i == len(want) {
+			return false
+		}
+		i++
+	}
+	return true
 }
 
 func containsStatus(ss []job.Status, s job.Status) bool {

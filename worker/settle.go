@@ -21,9 +21,10 @@ const deadLetterRetryDelay = 5 * time.Second
 // for elapsed (zero if it did not run), logs the one line that says what
 // became of it, takes it off the heartbeat list (token) and finishes it: at
 // once, or for a success once the acker has the server's confirmation.
-// For a job that keeps its result, sw records the outcome first (a dead
-// letter once it is stored), so a waiter never learns of it after the
-// server acted on it.
+// For a job that keeps its result, sw records the outcome before it is
+// carried out (a dead letter once it is stored): a job the server counts
+// as done always has its final record, and a worker that dies in between
+// leaves a final record and a job that runs again (docs/results.md).
 func (p *Pool) settle(msg jetstream.Msg, info *job.Info, token uint64, v verdict, elapsed time.Duration, sw *stateWriter) {
 	if v.action != actDeadLetter {
 		sw.settled(v)

@@ -156,9 +156,9 @@ func (w *stateWriter) publish(st *job.State) {
 }
 
 // settled records what settle carries out for v, and waits until the
-// server stored it: a waiter learns a job's outcome no later than the
-// server does. A verdict that changes nothing a waiter sees (a job not due
-// yet) writes nothing.
+// server stored it: settle then carries it out, so a job the server counts
+// as done always has its final record. A verdict that changes nothing a
+// waiter sees (a job not due yet) writes nothing.
 func (w *stateWriter) settled(v verdict) {
 	if w == nil {
 		return
