@@ -300,3 +300,25 @@ func ExamplePool_Drain() {
 	// order-1 1 retried 10ms
 	// order-1 2 succeeded 0s
 }
+
+// StartPool starts a real pool on the test server, stopped when the test
+// ends; the pool's own hooks still fire.
+func ExampleStartPool() {
+	t := &exampleT{}
+	defer t.done()
+	s := jetjobstest.StartServer(t)
+
+	var sent []string
+	p := jetjobstest.StartPool(t, s, worker.Config{}, func(p *worker.Pool) error {
+		return worker.Handle(p, "email.send", func(ctx context.Context, j *job.Job[struct{ To string }]) error {
+			sent = append(sent, j.Args.To) // one job at a time here: Drain reads it after
+			return nil
+		})
+	})
+	s.Client().Enqueue(t.Context(), "email.send", struct{ To string }{"ada@example.com"})
+
+	events := p.Drain(t, 5*time.Second)
+	fmt.Println(len(events), events[0].Outcome, sent)
+	// Output:
+	// 1 succeeded [ada@example.com]
+}

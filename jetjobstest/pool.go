@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetjobs/jetjobs/internal/inline"
 	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 	"github.com/jetjobs/jetjobs/worker"
@@ -26,11 +27,9 @@ type Pool struct {
 	s      *Server
 	topo   job.Topology // the pool's, with defaults
 	queues []string
-	base   map[string]uint64 // each queue consumer's deliveries before the pool started
 
 	mu       sync.Mutex
-	events   []worker.Event // since the last Drain
-	settled  map[string]uint64
+	events   []worker.Event          // since the last Drain
 	retrying map[string]pendingRetry // by job ID: jobs whose last attempt was retried
 	notify   chan struct{}
 }
@@ -54,7 +53,7 @@ func StartPool(tb testing.TB, s *Server, cfg worker.Config, register func(p *wor
 	if cfg.Logger == nil {
 		cfg.Logger = quietLogger
 	}
-	p := &Pool{s: s, topo: cfg.Topology.WithDefaults(), base: map[string]uint64{}, settled: map[string]uint64{}, retrying: map[string]pendingRetry{}, notify: make(chan struct{}, 1)}
+	p := &Pool{s: s, topo: cfg.Topology.WithDefaults(), retrying: map[string]pendingRetry{}, notify: make(chan struct{}, 1)}
 	user := cfg.Hooks.OnEvent
 	cfg.Hooks.OnEvent = func(ev worker.Event) {
 		p.record(ev)
@@ -78,16 +77,6 @@ func StartPool(tb testing.TB, s *Server, cfg worker.Config, register func(p *wor
 	}
 	ctx, cancel := context.WithTimeout(tb.Context(), readTimeout)
 	defer cancel()
-	for _, q := range p.queues {
-		ci, err := p.consumerInfo(ctx, p.topo.Stream, q)
-		if err != nil {
-			tb.Fatalf("jetjobstest: StartPool: %v", err)
-			return nil
-		}
-		if ci != nil {
-			p.base[q] = ci.Delivered.Consumer
-		}
-	}
 	if err := pool.Start(ctx); err != nil {
 		tb.Fatalf("jetjobstest: StartPool: %v", err)
 		return nil
@@ -103,7 +92,6 @@ func StartPool(tb testing.TB, s *Server, cfg worker.Config, register func(p *wor
 func (p *Pool) record(ev worker.Event) {
 	p.mu.Lock()
 	p.events = append(p.events, ev)
-	p.settled[ev.Info.Queue]++
 	if ev.Outcome == worker.OutcomeRetried {
 		p.retrying[ev.Info.ID] = pendingRetry{queue: ev.Info.Queue, due: time.Now().Add(ev.Delay)}
 	} else {
@@ -124,9 +112,10 @@ func (p *Pool) record(ev worker.Event) {
 // job is waiting in the queues or running, every delivery is settled, and
 // no retry, snooze or scheduled job of the queues comes due before the
 // wait ends; jobs due later are left waiting. If the queues are not idle
-// in time Drain fails the test, saying what is still going on. A job
-// snoozed in its queue (worker.Config.SnoozeInQueue) counts as waiting
-// until it runs.
+// in time Drain fails the test, saying what is still going on. A job that
+// waits in its queue for a later time (snoozed with
+// worker.Config.SnoozeInQueue, or of a kind the pool has no handler for)
+// is due at that time.
 func (p *Pool) Drain(tb testing.TB, within time.Duration) []worker.Event {
 	tb.Helper()
 	horizon := time.Now().Add(within)
@@ -161,9 +150,14 @@ func (p *Pool) Drain(tb testing.TB, within time.Duration) []worker.Event {
 
 // busy says what keeps the queues from being idle until horizon, or
 // returns "". It looks where a job passes, in the order it passes there
-// (schedule, fired, queue, delivered, settled), so a job that moves on
-// while busy looks is seen in the next place.
+// (schedule, fired, queue, running), so a job that moves on while busy
+// looks is seen in the next place; the pool's count of unfinished jobs
+// comes last, as a job leaves the stream (acknowledged) before its hooks
+// are called.
 func (p *Pool) busy(ctx context.Context, horizon time.Time) (string, error) {
+	if n := inline.Unfinished(p.Pool); n > 0 {
+		return fmt.Sprintf("%d %s running or being settled", n, plural(n, "job")), nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
 	topo := p.topo
@@ -189,39 +183,34 @@ func (p *Pool) busy(ctx context.Context, horizon time.Time) (string, error) {
 		if fire != nil && fire.NumPending+uint64(fire.NumAckPending) > 0 {
 			return fmt.Sprintf("queue %s has fired jobs not yet moved into it", q), nil
 		}
-		ci, err := p.consumerInfo(ctx, topo.Stream, q)
+		// Every job left in the queue must wait for a time after horizon:
+		// a retry's (from its event) or its not-before time (a snooze or an
+		// unserved job waiting in the queue).
+		p.mu.Lock()
+		retrying := maps.Clone(p.retrying)
+		p.mu.Unlock()
+		err = eachMsg(ctx, p.s.js, topo.Stream, wire.JobSubject(topo.Prefix, q, ">"), func(m *jetstream.RawStreamMsg) {
+			f := readJob(topo, m.Subject, m)
+			at := f.info.NotBefore
+			if r, ok := retrying[f.id]; ok && r.due.After(at) {
+				at = r.due
+			}
+			switch {
+			case at.IsZero():
+				due = append(due, fmt.Sprintf("job %s of queue %s is waiting or running", f.id, q))
+			case !at.After(horizon):
+				due = append(due, fmt.Sprintf("job %s of queue %s comes due at %s", f.id, q, at.Format(time.RFC3339Nano)))
+			}
+		})
 		if err != nil {
 			return "", err
 		}
-		if ci == nil {
-			return "", fmt.Errorf("queue %s has no consumer", q)
+		if len(due) > 0 {
+			return strings.Join(due, "; "), nil
 		}
-		p.mu.Lock()
-		settled := p.settled[q]
-		var waiting int
-		var soon []string
-		for id, r := range p.retrying {
-			if r.queue != q {
-				continue
-			}
-			if r.due.After(horizon) {
-				waiting++
-			} else {
-				soon = append(soon, fmt.Sprintf("job %s retries at %s", id, r.due.Format(time.RFC3339Nano)))
-			}
-		}
-		p.mu.Unlock()
-		switch delivered := ci.Delivered.Consumer - p.base[q]; {
-		case ci.NumPending > 0:
-			return fmt.Sprintf("queue %s has %d jobs waiting", q, ci.NumPending), nil
-		case delivered > settled:
-			return fmt.Sprintf("queue %s has %d deliveries not settled yet", q, delivered-settled), nil
-		case len(soon) > 0:
-			slices.Sort(soon)
-			return strings.Join(soon, "; "), nil
-		case ci.NumAckPending > waiting:
-			return fmt.Sprintf("queue %s has %d jobs awaiting acknowledgement", q, ci.NumAckPending-waiting), nil
-		}
+	}
+	if n := inline.Unfinished(p.Pool); n > 0 {
+		return fmt.Sprintf("%d %s running or being settled", n, plural(n, "job")), nil
 	}
 	return "", nil
 }

@@ -112,7 +112,7 @@ func TestDrainFailsWhileJobsRun(t *testing.T) {
 	enqueue(t, s.Client(), "slow", nil, job.ID("slow-1"))
 	r := record(t)
 	p.Drain(r, 200*time.Millisecond)
-	requireContains(t, r.failure(t), "jetjobstest: Drain: the queues [default] are not idle after 200ms: queue default has ")
+	requireContains(t, r.failure(t), "jetjobstest: Drain: the queues [default] are not idle after 200ms: 1 job running or being settled")
 	close(release)
 	if evs := p.Drain(t, 5*time.Second); len(evs) != 1 || evs[0].Outcome != worker.OutcomeSucceeded {
 		t.Errorf("events %+v", evs)
@@ -129,4 +129,22 @@ func TestDrainLeavesJobsDueAfterIt(t *testing.T) {
 		t.Errorf("events %+v", evs)
 	}
 	jetjobstest.RequireEnqueued[struct{}](t, s.Client(), "later", jetjobstest.Delayed(time.Hour))
+}
+
+// Jobs that wait in their queue for a later time (a snooze with
+// SnoozeInQueue, a job of a kind the pool does not serve) leave the queue
+// idle until then, though the pool takes and hands them back meanwhile.
+func TestDrainLeavesJobsWaitingInTheirQueue(t *testing.T) {
+	s := jetjobstest.StartServer(t)
+	p := jetjobstest.StartPool(t, s, worker.Config{SnoozeInQueue: true}, func(p *worker.Pool) error {
+		return worker.Handle(p, "nap", func(ctx context.Context, j *job.Job[struct{}]) error { return job.Snooze(time.Hour) })
+	})
+	enqueue(t, s.Client(), "nap", nil, job.ID("nap-1"))
+	enqueue(t, s.Client(), "nobody.serves", nil, job.ID("orphan-1"))
+	evs := p.Drain(t, 500*time.Millisecond)
+	if len(evs) != 1 || evs[0].Outcome != worker.OutcomeSnoozed || evs[0].Info.ID != "nap-1" {
+		t.Errorf("events %+v", evs)
+	}
+	jetjobstest.RequireEnqueued[struct{}](t, s.Client(), "nap", jetjobstest.Header(job.HeaderAttemptBase, "0"))
+	jetjobstest.RequireEnqueued[struct{}](t, s.Client(), "nobody.serves")
 }

@@ -91,8 +91,10 @@ type WorkerInfo struct {
 	Host    string `json:"host"`
 	PID     int    `json:"pid"`
 	Version string `json:"version,omitempty"`
-	// Queues are the queues the pool serves.
+	// Queues are the queues the pool serves, and Kinds the kinds it has
+	// handlers for (in every queue it serves).
 	Queues []WorkerQueue `json:"queues"`
+	Kinds  []string      `json:"kinds,omitempty"`
 	// Running are the jobs it runs now (at most the first 100).
 	Running []RunningJob `json:"running"`
 	// StartedAt is when the pool started, LastSeen when it last published.

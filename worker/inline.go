@@ -2,6 +2,8 @@ package worker
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -17,10 +19,25 @@ func init() {
 	inline.Work = func(ctx context.Context, pool any, msg jetstream.Msg) inline.Outcome {
 		return pool.(*Pool).workInline(ctx, msg)
 	}
+	inline.Unfinished = func(pool any) int { return pool.(*Pool).jobs.len() }
 }
 
+// jobCount is a WaitGroup of the pool's dispatched jobs that also says how
+// many there are, so a test can tell when every delivery has been settled
+// and its hooks called (jetjobstest's Pool.Drain).
+type jobCount struct {
+	wg sync.WaitGroup
+	n  atomic.Int64
+}
+
+func (c *jobCount) Add(delta int) { c.n.Add(int64(delta)); c.wg.Add(delta) }
+func (c *jobCount) Done()         { c.n.Add(-1); c.wg.Done() }
+func (c *jobCount) Wait()         { c.wg.Wait() }
+func (c *jobCount) len() int      { return int(c.n.Load()) }
+
 // newInlinePool returns a pool with cfg that has no server: kinds can be
-// registered on it and workInline runs deliveries on it; Start fails.
+// registered on it and workInline runs deliveries on it. It must never be
+// started (it has no connection); jetjobstest keeps it to itself.
 func newInlinePool(cfg Config) (*Pool, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {

@@ -59,7 +59,7 @@ type Pool struct {
 	unserved  unservedWarnings
 	runners   runners
 	inflight  inflight           // running jobs, for heartbeats
-	jobs      sync.WaitGroup     // dispatched jobs not yet finished
+	jobs      jobCount           // dispatched jobs not yet finished
 	jobCtx    context.Context    // parent of every job's context
 	jobCancel context.CancelFunc // cancels running jobs at the shutdown deadline
 }

@@ -52,6 +52,7 @@ func (p *Pool) newPresence() *presence {
 			Version:   moduleVersion(),
 			StartedAt: time.Now().UTC(),
 			TTL:       job.PresenceTTL,
+			Kinds:     p.kindNames,
 		},
 	}
 }

@@ -54,7 +54,7 @@ type scheduleJSON struct {
 func extraHeaders(h map[string][]string) map[string][]string {
 	var out map[string][]string
 	for k, v := range h {
-		if strings.HasPrefix(k, wire.NatsPrefix) || strings.HasPrefix(k, wire.JetjobsPrefix) {
+		if wire.ReservedHeader(k) {
 			continue
 		}
 		if out == nil {

@@ -464,3 +464,25 @@ func TestEnqueueOfATakenIDFails(t *testing.T) {
 		t.Fatalf("enqueue --allow-duplicate printed %q", out)
 	}
 }
+
+// `queues` counts the jobs of kinds no live worker of their queue serves:
+// a worker of queue mail that serves email.send leaves the misspelt
+// emial.send jobs waiting, and UNSERVED says so, with the kind.
+func TestQueuesCountsUnservedKinds(t *testing.T) {
+	url := natstest.Start(t).URL()
+	ok(t, "enqueue", "-s", url, "--queue", "mail", "emial.send", "{}")
+	ok(t, "enqueue", "-s", url, "--queue", "mail", "emial.send", "{}")
+	w := proctest.Start(t, binary, nil, "worker", "-s", url, "--log-format", "json", "--queue", "mail", "--exec", "email.send=true")
+	w.WaitOutput(w.Stderr, `"msg":"worker pool started"`)
+	var q queueJSON
+	eventually(t, func() bool {
+		q = queueFigures(t, url)["mail"]
+		return q.Unserved != nil && *q.Unserved == 2
+	}, "queues counts the 2 emial.send jobs as unserved (got %+v)", q)
+	if len(q.UnservedKinds) != 1 || q.UnservedKinds[0] != "emial.send" {
+		t.Errorf("unserved kinds = %v, want [emial.send]", q.UnservedKinds)
+	}
+	if code := w.Stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("worker exit code = %d", code)
+	}
+}

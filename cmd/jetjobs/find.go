@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -109,12 +110,10 @@ func (f jobFinder) delayed(ctx context.Context, js jetstream.JetStream, t job.To
 			}
 			seq = m.Sequence
 			fj := foundJob{State: stateDelayed, Subject: m.Subject, Seq: m.Sequence, Stored: m.Time, Header: m.Header, Payload: m.Data}
-			if at, ok := strings.CutPrefix(m.Header.Get(jetstream.ScheduleHeader), "@at "); ok {
+			if at, ok := strings.CutPrefix(m.Header.Get(wire.ScheduleSpec), "@at "); ok {
 				fj.RunAt, _ = time.Parse(time.RFC3339, at)
 			}
-			if target, ok := strings.CutPrefix(m.Header.Get(jetstream.ScheduleTargetHeader), t.SchedulePrefix+".fire."); ok {
-				fj.Queue, fj.Kind, _ = strings.Cut(target, ".")
-			}
+			fj.Queue, fj.Kind, _ = wire.ParseFireSubject(t.SchedulePrefix, m.Header.Get(wire.ScheduleTarget))
 			found = append(found, fj)
 		}
 	}

@@ -56,14 +56,14 @@ func (h httpHandler) handle(ctx context.Context, j *job.Job[json.RawMessage]) er
 	req.Header.Set(wire.HTTPKind, j.Kind)
 	req.Header.Set(wire.HTTPQueue, j.Queue)
 	req.Header.Set(wire.HTTPAttempt, strconv.Itoa(j.Attempt))
-	req.Header.Set(job.HeaderMaxAttempts, strconv.Itoa(j.MaxAttempts))
+	req.Header.Set(wire.MaxAttempts, strconv.Itoa(j.MaxAttempts))
 	// The call's time limit: the job's, or --http-timeout for a job
 	// without one.
 	callLimit := j.Timeout
 	if callLimit <= 0 {
 		callLimit = h.timeout
 	}
-	req.Header.Set(job.HeaderTimeout, timeoutValue(callLimit))
+	req.Header.Set(wire.Timeout, timeoutValue(callLimit))
 	for _, name := range []string{job.HeaderTraceParent, job.HeaderTraceState} {
 		if v := j.Header.Get(name); v != "" {
 			req.Header.Set(name, v)

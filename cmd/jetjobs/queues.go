@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -30,6 +31,10 @@ func newQueuesCommand(a *app) *cobra.Command {
   DEAD         jobs in the dead letters (see jetjobs dlq)
   DELAYED      jobs waiting for their time in the schedule stream (enqueue --in,
                snoozes); they join PENDING when due
+  UNSERVED     jobs in the queue whose kind no live worker of the queue has a
+               handler for (from the workers' presence, see jetjobs workers);
+               they wait for one (docs/semantics.md), "-" where a live worker
+               does not report its kinds
   WAITING      pull requests workers have open: > 0 means a worker is bound and idle
   OLDEST       age of the oldest pending job
 
@@ -39,6 +44,7 @@ note says how many it counted.
 
 --json prints an array of objects with queue, pending, running, redelivered,
 dead_letters, delayed, waiting, bound and paused; and, only where they apply,
+unserved (with the kinds in unserved_kinds),
 paused_until (a pause with an end), oldest_pending_at and
 oldest_pending_seconds (a queue with pending jobs).`,
 		Example: `  jetjobs queues
@@ -61,6 +67,8 @@ type queueJSON struct {
 	Redelivered       int        `json:"redelivered"`
 	DeadLetters       uint64     `json:"dead_letters"`
 	Delayed           uint64     `json:"delayed"`
+	Unserved          *uint64    `json:"unserved,omitempty"`
+	UnservedKinds     []string   `json:"unserved_kinds,omitempty"`
 	Waiting           int        `json:"waiting"`
 	Bound             bool       `json:"bound"`
 	Paused            bool       `json:"paused"`
@@ -86,6 +94,7 @@ func (a *app) queues(ctx context.Context, asJSON bool) error {
 	if counted < total {
 		fmt.Fprintf(a.stderr, "note: DELAYED counts the first %d of %d delayed jobs\n", counted, total)
 	}
+	unserved := unservedByQueue(ctx, c)
 	// Queues that have nothing but delayed jobs yet are listed too.
 	for q := range delayed {
 		if !slices.ContainsFunc(stats, func(s job.QueueStats) bool { return s.Queue == q }) {
@@ -99,6 +108,9 @@ func (a *app) queues(ctx context.Context, asJSON bool) error {
 			q := queueJSON{
 				Queue: s.Queue, Pending: s.Pending, Running: s.Running, Redelivered: s.Redelivered,
 				DeadLetters: s.DeadLetters, Delayed: delayed[s.Queue], Waiting: s.Waiting, Bound: s.Bound, Paused: s.Paused,
+			}
+			if un, ok := unserved[s.Queue]; ok && un.known {
+				q.Unserved, q.UnservedKinds = &un.jobs, un.kinds
 			}
 			if !s.PausedUntil.IsZero() {
 				q.PausedUntil = &s.PausedUntil
@@ -116,12 +128,82 @@ func (a *app) queues(ctx context.Context, asJSON bool) error {
 		fmt.Fprintf(a.stderr, "no queues yet in stream %s: enqueue a job or start a worker\n", c.Topology().Stream)
 		return nil
 	}
-	t := newTable(a.stdout, "QUEUE", "PENDING", "RUNNING", "REDELIVERED", "DEAD", "DELAYED", "WAITING", "OLDEST", "")
+	t := newTable(a.stdout, "QUEUE", "PENDING", "RUNNING", "REDELIVERED", "DEAD", "DELAYED", "UNSERVED", "WAITING", "OLDEST", "")
 	for _, s := range stats {
+		un := "0"
+		if x, ok := unserved[s.Queue]; ok {
+			un = "-"
+			if x.known {
+				un = u(x.jobs)
+			}
+		}
 		t.row(s.Queue, u(s.Pending), strconv.Itoa(s.Running), strconv.Itoa(s.Redelivered), u(s.DeadLetters),
-			u(delayed[s.Queue]), strconv.Itoa(s.Waiting), age(s.OldestPendingAge), queueNote(s))
+			u(delayed[s.Queue]), un, strconv.Itoa(s.Waiting), age(s.OldestPendingAge), queueNote(s))
 	}
 	return t.flush()
+}
+
+// unserved is what `queues` knows of a queue's jobs of kinds no live worker
+// serves: known is false where a live worker of the queue does not report
+// its kinds (an older version).
+type unserved struct {
+	jobs  uint64
+	kinds []string
+	known bool
+}
+
+// unservedByQueue counts, for each queue with jobs in the work stream, the
+// jobs whose kind no live worker of the queue has a handler for, from the
+// workers' presence. Where presence cannot be read it returns nothing.
+func unservedByQueue(ctx context.Context, c *job.Client) map[string]unserved {
+	workers, err := c.Workers(ctx)
+	if err != nil {
+		return nil
+	}
+	served := map[string]map[string]bool{} // queue -> kind; nil map: kinds unknown
+	unknown := map[string]bool{}
+	for _, w := range workers {
+		for _, q := range w.Queues {
+			if len(w.Kinds) == 0 {
+				unknown[q.Name] = true
+				continue
+			}
+			if served[q.Name] == nil {
+				served[q.Name] = map[string]bool{}
+			}
+			for _, k := range w.Kinds {
+				served[q.Name][k] = true
+			}
+		}
+	}
+	t := c.Topology()
+	s, err := c.JetStream().Stream(ctx, t.Stream)
+	if err != nil {
+		return nil
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(t.Prefix+".>"))
+	if err != nil {
+		return nil
+	}
+	out := map[string]unserved{}
+	for subject, n := range info.State.Subjects {
+		queue, kind, err := job.ParseSubject(t.Prefix, subject)
+		if err != nil || served[queue][kind] {
+			continue
+		}
+		x := out[queue]
+		x.known = !unknown[queue]
+		x.jobs += n
+		if !slices.Contains(x.kinds, kind) {
+			x.kinds = append(x.kinds, kind)
+		}
+		out[queue] = x
+	}
+	for q, x := range out {
+		slices.Sort(x.kinds)
+		out[q] = x
+	}
+	return out
 }
 
 // delayedCountLimit bounds the delayed jobs whose queue `queues` reads.
@@ -141,8 +223,7 @@ func delayedByQueue(ctx context.Context, c *job.Client, limit int) (perQueue map
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	filter := t.SchedulePrefix + ".at.>"
-	fire := t.SchedulePrefix + ".fire."
+	filter := t.SchedulePrefix + "." + wire.ScheduleAtToken + ".>"
 	seq := uint64(1)
 	for counted < uint64(limit) {
 		m, err := s.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
@@ -154,8 +235,7 @@ func delayedByQueue(ctx context.Context, c *job.Client, limit int) (perQueue map
 		}
 		seq = m.Sequence + 1
 		counted++
-		if target, ok := strings.CutPrefix(m.Header.Get(jetstream.ScheduleTargetHeader), fire); ok {
-			q, _, _ := strings.Cut(target, ".")
+		if q, _, ok := wire.ParseFireSubject(t.SchedulePrefix, m.Header.Get(wire.ScheduleTarget)); ok {
 			perQueue[q]++
 		}
 	}

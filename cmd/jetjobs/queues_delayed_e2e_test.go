@@ -26,8 +26,8 @@ func TestQueuesShowsDelayedJobs(t *testing.T) {
 		t.Errorf("queue default = %+v, want 1 delayed, 1 pending", q)
 	}
 	table := ok(t, "queues", "-s", url)
-	if !regexp.MustCompile(`(?m)^QUEUE +PENDING +RUNNING +REDELIVERED +DEAD +DELAYED +WAITING +OLDEST\n`).MatchString(table) ||
-		!regexp.MustCompile(`(?m)^later +0 +0 +0 +0 +2 +0 +- +no worker has served it yet$`).MatchString(table) {
+	if !regexp.MustCompile(`(?m)^QUEUE +PENDING +RUNNING +REDELIVERED +DEAD +DELAYED +UNSERVED +WAITING +OLDEST\n`).MatchString(table) ||
+		!regexp.MustCompile(`(?m)^later +0 +0 +0 +0 +2 +0 +0 +- +no worker has served it yet$`).MatchString(table) {
 		t.Errorf("queues table:\n%s\nwant a DELAYED column with 2 for queue later", table)
 	}
 

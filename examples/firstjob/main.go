@@ -25,8 +25,9 @@ type EmailArgs struct {
 func main() {
 	// Ctrl-C (or SIGTERM) stops the worker gracefully.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx); err != nil {
+	err := run(ctx)
+	stop()
+	if err != nil {
 		log.Fatal(err)
 	}
 }

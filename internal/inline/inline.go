@@ -12,7 +12,8 @@ import (
 var (
 	// NewPool returns a *worker.Pool for cfg, a worker.Config, that has no
 	// server: kinds are registered on it with worker.Handle or
-	// worker.Register, and Work runs deliveries on it. It cannot Start.
+	// worker.Register, and Work runs deliveries on it. It must not be
+	// started: it has no connection.
 	NewPool func(cfg any) (pool any, err error)
 	// Work runs msg on pool (from NewPool) as the pool's runner would:
 	// decode, the verdict before start, the kind's chain with its timeout,
@@ -20,6 +21,10 @@ var (
 	// settle would do with that verdict only in Outcome. ctx is the parent
 	// of the job's context.
 	Work func(ctx context.Context, pool any, msg jetstream.Msg) Outcome
+	// Unfinished returns how many jobs pool (a started *worker.Pool) has
+	// taken that are not yet finished: settled, and for a success
+	// acknowledged, with their hooks called.
+	Unfinished func(pool any) int
 )
 
 // Outcome is what a pool would have done with one delivery.
