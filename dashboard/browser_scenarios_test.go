@@ -415,6 +415,6 @@ func TestBrowserSchedulesAndWorkers(t *testing.T) {
 
 	do(t, ctx, chromedp.Navigate(e.url("/workers")))
 	waitJS(t, ctx, `document.querySelector('#workers').textContent.includes('encode-9')`, "the running job on the workers page")
-	mustContain(t, text(t, ctx, "#workers"), "default 1/4", "video.encode")
+	mustContain(t, text(t, ctx, "#workers"), "default 1/4", "video.encode", "kinds: video.encode")
 	screenshot(t, ctx, "workers")
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jetjobs/jetjobs/dashboard"
 	"github.com/jetjobs/jetjobs/job"
+	"github.com/jetjobs/jetjobs/worker"
 )
 
 func TestEveryPageRendersUnderThePrefix(t *testing.T) {
@@ -176,4 +177,31 @@ func TestDeadLettersPages(t *testing.T) {
 	}
 	_, body = e.get("/dead-letters?queue=mail&order=oldest")
 	mustContain(t, body, ">dl-0<", ">dl-49<", "Oldest first")
+}
+
+// A job that keeps its result shows its kept state, also after it
+// succeeded and left every stream.
+func TestJobPageShowsKeptState(t *testing.T) {
+	e := newEnv(t, dashboard.Config{})
+	e.pool(worker.Config{}, func(p *worker.Pool) {
+		if err := worker.HandleResult(p, "sum", func(ctx context.Context, j *job.Job[[]int]) (map[string]int, error) {
+			n := 0
+			for _, v := range j.Args {
+				n += v
+			}
+			return map[string]int{"sum": n}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	e.enqueue("sum", []int{1, 2, 3}, job.ID("sum-1"), job.KeepResult(time.Hour))
+	eventually(t, func() bool {
+		st, err := e.client.Status(context.Background(), "sum-1")
+		return err == nil && st.Status == job.StatusSucceeded
+	}, "the job did not succeed")
+	status, body := e.get("/job?id=sum-1")
+	if status != http.StatusOK {
+		t.Fatalf("status %d", status)
+	}
+	mustContain(t, body, `id="kept-state"`, `id="state-status">succeeded`, `&#34;sum&#34;: 6`, `id="left-streams"`)
 }

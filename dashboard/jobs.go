@@ -27,6 +27,9 @@ type jobData struct {
 	Trace    string
 	DeadURL  string
 	NotFound string
+	// State is the job's kept state (KeepResult), when it has one.
+	State  *job.State
+	Result payloadView
 }
 
 func (h *handler) jobPage(ctx context.Context, r *http.Request, v *view) (string, error) {
@@ -41,9 +44,18 @@ func (h *handler) jobPage(ctx context.Context, r *http.Request, v *view) (string
 	}
 	v.Title = "Job " + id
 	seq, _ := strconv.ParseUint(q.Get("seq"), 10, 64)
+	// A job that keeps its result has a state record, also after it left
+	// every stream (succeeded); without one, Status errs and there is none
+	// to show.
+	if st, err := h.client.Status(ctx, id); err == nil {
+		d.State = st
+		d.Result = viewPayload(st.Result, q.Get("full") == "1", detailBytes, h.cfg.MaxPayload)
+	}
 	found, err := h.client.FindJob(ctx, id, job.FindOptions{Seq: seq})
 	if errors.Is(err, job.ErrJobNotLocated) {
-		d.NotFound = err.Error()
+		if d.State == nil {
+			d.NotFound = err.Error()
+		}
 		return "job", nil
 	}
 	if err != nil {
