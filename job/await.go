@@ -24,7 +24,7 @@ type stateStore struct {
 
 // Headers of the key-value protocol that state writes use.
 const (
-	headerKVOperation     = "KV-Operation"
+	headerKVOperation     = wire.KVOperation
 	headerMarkerReason    = wire.MarkerReason
 	headerRollup          = wire.Rollup
 	headerExpectedLastSeq = wire.ExpectedLastSubjectSeq
@@ -114,8 +114,8 @@ func (cl *stateClaim) release(c *Client) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	h := nats.Header{
-		headerKVOperation:     {"PURGE"},
-		headerRollup:          {"sub"},
+		headerKVOperation:     {wire.KVPurge},
+		headerRollup:          {wire.RollupSubject},
 		headerTTL:             {formatTTL(stateMarkerTTL)},
 		headerExpectedLastSeq: {strconv.FormatUint(cl.rev, 10)},
 	}
@@ -177,7 +177,7 @@ func (c *Client) stateHandles(ctx context.Context) (jetstream.KeyValue, jetstrea
 	if err != nil {
 		return nil, nil, c.stateError("state bucket "+c.topo.StateBucket, err)
 	}
-	stream, err := c.js.Stream(ctx, "KV_"+c.topo.StateBucket)
+	stream, err := c.js.Stream(ctx, wire.KVStream(c.topo.StateBucket))
 	if err != nil {
 		return nil, nil, c.stateError("state bucket "+c.topo.StateBucket, err)
 	}

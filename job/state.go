@@ -191,7 +191,7 @@ const DefaultKeepResult = 24 * time.Hour
 // StateSubject is the subject of the state record of job id: the key-value
 // bucket's subject for the key SubjectToken(id).
 func (t Topology) StateSubject(id string) string {
-	return "$KV." + t.WithDefaults().StateBucket + "." + SubjectToken(id)
+	return wire.KVSubject(t.WithDefaults().StateBucket, SubjectToken(id))
 }
 
 // StateMessage is the message that stores st as the state of its job, kept

@@ -472,7 +472,7 @@ func (t Topology) ensureCancelBucket(ctx context.Context, js jetstream.JetStream
 	} else if err != nil {
 		return fmt.Errorf("jetjobs: look up cancel bucket %s: %w", want.Bucket, err)
 	}
-	s, err := js.Stream(ctx, "KV_"+want.Bucket)
+	s, err := js.Stream(ctx, wire.KVStream(want.Bucket))
 	if err != nil {
 		return fmt.Errorf("jetjobs: cancel bucket %s: %w", want.Bucket, err)
 	}
@@ -538,7 +538,7 @@ func (t Topology) ensureStateBucket(ctx context.Context, js jetstream.JetStream,
 	} else if err != nil {
 		return fmt.Errorf("jetjobs: look up state bucket %s: %w", want.Bucket, err)
 	}
-	s, err := js.Stream(ctx, "KV_"+want.Bucket)
+	s, err := js.Stream(ctx, wire.KVStream(want.Bucket))
 	if err != nil {
 		return fmt.Errorf("jetjobs: state bucket %s: %w", want.Bucket, err)
 	}

@@ -149,3 +149,20 @@ func IDOf(h nats.Header, stream string, seq uint64) string {
 	}
 	return stream + "-" + strconv.FormatUint(seq, 10)
 }
+
+// The key-value protocol of nats.go's jetstream KeyValue, which the state
+// and cancel buckets follow so that any client's KV API reads them: a
+// bucket B is the stream KV_B, key K is the subject $KV.B.K, and a delete
+// or purge is a message whose KV-Operation header says so.
+const (
+	// KVOperation marks a delete ("DEL") or purge ("PURGE") of a key.
+	KVOperation = "KV-Operation"
+	// KVPurge is the KVOperation of a purge.
+	KVPurge = "PURGE"
+)
+
+// KVStream is the stream that holds bucket.
+func KVStream(bucket string) string { return "KV_" + bucket }
+
+// KVSubject is the subject of key in bucket.
+func KVSubject(bucket, key string) string { return "$KV." + bucket + "." + key }
