@@ -252,7 +252,7 @@ func TestJobPageShowsProgressResultAndFailure(t *testing.T) {
 		return err == nil && st.Status == job.StatusSucceeded
 	}, "the job did not succeed")
 	_, body = e.get("/job?id=rep-1")
-	mustContain(t, body, `id="state-status">succeeded`, `id="state-finished">`, `id="left-streams"`, "report.build",
+	mustContain(t, body, `id="state-status">succeeded`, `id="state-finished">`, "its kept state above is what is left of it", "report.build",
 		`\u003cscript\u003ealert(1)`, "Showing 16,384 of 20,", `id="show-result"`)
 	whole := regexp.MustCompile(`href="([^"]+)" id="show-result"`).FindStringSubmatch(body)
 	if whole == nil {
