@@ -244,7 +244,6 @@ func TestBrowserCancelRunningJob(t *testing.T) {
 	if got := text(t, ctx, "#job-state"); got != "running" {
 		t.Fatalf("state = %q, want running", got)
 	}
-	screenshot(t, ctx, "job")
 	do(t, ctx, chromedp.Click(css("#cancel")))
 	waitFlash(t, ctx, "Canceled job encode-7")
 	eventually(t, func() bool {
@@ -417,4 +416,91 @@ func TestBrowserSchedulesAndWorkers(t *testing.T) {
 	waitJS(t, ctx, `document.querySelector('#workers').textContent.includes('encode-9')`, "the running job on the workers page")
 	mustContain(t, text(t, ctx, "#workers"), "default 1/4", "video.encode", "kinds: video.encode")
 	screenshot(t, ctx, "workers")
+}
+
+// A job that keeps its result shows its progress while it runs, updated by
+// the live refresh, and its result once it succeeded and left the streams.
+// A result or message holding markup stays text.
+func TestBrowserJobProgressAndResult(t *testing.T) {
+	e := newEnv(t, dashboard.Config{Refresh: time.Second})
+	started, step, release := make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	e.pool(worker.Config{}, func(p *worker.Pool) {
+		if err := worker.HandleResult(p, "report.build", func(ctx context.Context, j *job.Job[map[string]string]) (json.RawMessage, error) {
+			if err := job.Progress(ctx, 0.25, "rendered 1 of 4 pages"); err != nil {
+				return nil, err
+			}
+			started <- struct{}{}
+			for _, wait := range []chan struct{}{step, release} {
+				select {
+				case <-wait:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+				if wait == step {
+					if err := job.Progress(ctx, 0.75, "rendered 3 of 4 pages <script>alert(5)</script>"); err != nil {
+						return nil, err
+					}
+				}
+			}
+			// Raw JSON is kept as it is: markup reaches the record as
+			// escapes (\u003c), and stays text on the page either way.
+			return json.RawMessage(`{"pages":4,"url":"https://reports.example.com/2026-12.pdf","note":"<script>alert(6)</script>"}`), nil
+		}, worker.WithKeepResult(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	e.enqueue("report.build", map[string]string{"month": "2026-12"}, job.ID("report-dec"))
+	<-started
+	ctx := browser(t)
+	do(t, ctx, chromedp.Navigate(e.url("/job?id=report-dec")), chromedp.WaitVisible(css("#kept-state")))
+	waitJS(t, ctx, `document.querySelector('#progress-percent').textContent === "25%"`, "progress 25%")
+	if got := text(t, ctx, "#progress-message"); got != "rendered 1 of 4 pages" {
+		t.Fatalf("progress message = %q", got)
+	}
+	screenshot(t, ctx, "job")
+	// The live refresh, not a reload, brings the next report.
+	eval[bool](t, ctx, `(window.notReloaded = true)`)
+	close(step)
+	waitJS(t, ctx, `document.querySelector('#progress-percent').textContent === "75%" && window.notReloaded === true`, "progress 75% by the live refresh")
+	if got := eval[float64](t, ctx, `document.querySelector('#state-progress progress').value`); got != 0.75 {
+		t.Fatalf("progress bar at %v", got)
+	}
+	mustContain(t, text(t, ctx, "#progress-message"), "<script>alert(5)</script>")
+	if got := text(t, ctx, "#state-status"); got != "running" {
+		t.Fatalf("status = %q, want running", got)
+	}
+	inert(t, ctx, "/job?id=report-dec")
+
+	close(release)
+	waitJS(t, ctx, `document.querySelector('#state-status').textContent === "succeeded" && !!document.querySelector('#result')`, "the result by the live refresh")
+	mustContain(t, text(t, ctx, "#result"), `"pages": 4`, "reports.example.com")
+	// Opened anew, the job is in no stream: its kept state is all there is.
+	do(t, ctx, chromedp.Navigate(e.url("/job?id=report-dec")), chromedp.WaitVisible(css("#left-streams")))
+	if got := text(t, ctx, "#job-state"); got != "succeeded" {
+		t.Fatalf("badge = %q, want succeeded", got)
+	}
+	mustContain(t, text(t, ctx, "#result"), `"pages": 4`)
+	inert(t, ctx, "/job?id=report-dec")
+
+	// A foreign worker's record, with markup not escaped in its JSON.
+	const markup = `<script>alert(7)</script><img src=x onerror=alert(8)>`
+	e.foreignState("foreign-7", `{"id":"foreign-7","status":"succeeded","worker":"`+jsonText(markup)+`",`+
+		`"progress":{"fraction":1,"message":"`+jsonText(markup)+`","at":"2026-12-06T10:00:00Z"},`+
+		`"result":{"html":"`+jsonText(markup)+`"},"updated_at":"2026-12-06T10:00:01Z"}`)
+	do(t, ctx, chromedp.Navigate(e.url("/job?id=foreign-7")), chromedp.WaitVisible(css("#result")))
+	mustContain(t, text(t, ctx, "#result"), markup)
+	mustContain(t, text(t, ctx, "#progress-message"), markup)
+	inert(t, ctx, "/job?id=foreign-7")
+}
+
+// inert fails the test when the page holds an element or script that
+// untrusted text made: no img, no onerror, only the dashboard's script.
+func inert(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	imgs := eval[int](t, ctx, `document.querySelectorAll('img').length`)
+	scripts := eval[int](t, ctx, `document.querySelectorAll('script').length`)
+	handlers := eval[int](t, ctx, `document.querySelectorAll('[onerror]').length`)
+	if imgs != 0 || scripts != 1 || handlers != 0 {
+		t.Fatalf("%s: %d img, %d script, %d onerror elements: untrusted content became markup", page, imgs, scripts, handlers)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"math"
 	"path"
 	"strconv"
 	"strings"
@@ -49,6 +50,7 @@ var funcs = template.FuncMap{
 	"headers":  sortedHeaders,
 	"add":      func(a, b int) int { return a + b },
 	"pct":      func(part, whole int) int { return part * 100 / max(whole, 1) },
+	"percent":  percent,
 	"joinKind": func(q, k string) string { return q + "/" + k },
 }
 
@@ -88,6 +90,12 @@ func clock(t time.Time) string {
 		return "—"
 	}
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+// percent is a fraction from 0 to 1 as a whole percentage: "42%". A
+// fraction outside that range (a foreign worker's) is shown as it is.
+func percent(f float64) string {
+	return strconv.FormatFloat(math.Floor(f*100), 'f', 0, 64) + "%"
 }
 
 // count formats a number with thousands separators.

@@ -205,3 +205,89 @@ func TestJobPageShowsKeptState(t *testing.T) {
 	}
 	mustContain(t, body, `id="kept-state"`, `id="state-status">succeeded`, `&#34;sum&#34;: 6`, `id="left-streams"`)
 }
+
+// A running job's page shows its progress; once it ended, its result
+// (escaped, cut with a link to the whole), or how it failed.
+func TestJobPageShowsProgressResultAndFailure(t *testing.T) {
+	e := newEnv(t, dashboard.Config{})
+	reported := make(chan struct{}, 1)
+	release := make(chan struct{})
+	e.pool(worker.Config{}, func(p *worker.Pool) {
+		if err := worker.HandleResult(p, "report.build", func(ctx context.Context, j *job.Job[struct{}]) (map[string]string, error) {
+			if err := job.Progress(ctx, 0.4, "page 4 of 10 <b>bold</b>"); err != nil {
+				return nil, err
+			}
+			reported <- struct{}{}
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			return map[string]string{"html": "<script>alert(1)</script>", "rows": strings.Repeat("x", 20<<10)}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := worker.Handle(p, "report.fail", func(context.Context, *job.Job[struct{}]) error {
+			return job.Permanent(errors.New("template <missing>"))
+		}, worker.WithKeepResult(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	e.enqueue("report.build", nil, job.ID("rep-1"), job.KeepResult(time.Hour))
+	<-reported
+	eventually(t, func() bool {
+		st, err := e.client.Status(context.Background(), "rep-1")
+		return err == nil && st.Progress != nil
+	}, "no progress stored")
+	_, body := e.get("/job?id=rep-1")
+	mustContain(t, body, `id="state-live" data-live`, `id="state-status">running`, `<progress max="1" value="0.4">`,
+		`id="progress-percent">40%`, `page 4 of 10 &lt;b&gt;bold&lt;/b&gt;`, "Attempt", "Started", "Updated", `id="cancel"`)
+	if strings.Contains(body, "<b>bold") {
+		t.Fatal("the progress message became markup")
+	}
+
+	close(release)
+	eventually(t, func() bool {
+		st, err := e.client.Status(context.Background(), "rep-1")
+		return err == nil && st.Status == job.StatusSucceeded
+	}, "the job did not succeed")
+	_, body = e.get("/job?id=rep-1")
+	mustContain(t, body, `id="state-status">succeeded`, `id="state-finished">`, "its kept state above is what is left of it", "report.build",
+		`\u003cscript\u003ealert(1)`, "Showing 16,384 of 20,", `id="show-result"`)
+	whole := regexp.MustCompile(`href="([^"]+)" id="show-result"`).FindStringSubmatch(body)
+	if whole == nil {
+		t.Fatal("no link to the whole result")
+	}
+	_, body = e.get(strings.TrimPrefix(strings.ReplaceAll(whole[1], "&amp;", "&"), prefix))
+	mustContain(t, body, `id="result"`, `&#34;rows&#34;: &#34;xxx`)
+	if strings.Contains(body, `id="show-result"`) || strings.Contains(body, "Showing ") {
+		t.Fatal("the whole result is still cut")
+	}
+
+	e.enqueue("report.fail", nil, job.ID("rep-2"))
+	eventually(t, func() bool {
+		st, err := e.client.Status(context.Background(), "rep-2")
+		return err == nil && st.Status == job.StatusDead
+	}, "the failing job did not die")
+	_, body = e.get("/job?id=rep-2")
+	mustContain(t, body, `id="state-status">dead`, `id="state-reason">failed`, `template &lt;missing&gt;`)
+
+	// A foreign worker's record may hold markup anywhere; it stays text.
+	const markup = `<script>alert(1)</script><img src=x onerror=alert(2)>`
+	e.foreignState("foreign-1", `{"id":"foreign-1","status":"dead","queue":"default","kind":"k","attempt":2,"max_attempts":3,`+
+		`"worker":"`+jsonText(markup)+`","progress":{"fraction":0.5,"message":"`+jsonText(markup)+`","at":"2026-12-06T10:00:00Z"},`+
+		`"result":{"html":"`+jsonText(markup)+`"},"reason":"`+jsonText(markup)+`","error":"`+jsonText(markup)+`","updated_at":"2026-12-06T10:00:01Z"}`)
+	_, body = e.get("/job?id=foreign-1")
+	mustContain(t, body, `id="state-status">dead`, `id="state-attempt">2 of 3`, `id="progress-percent">50%`, `id="left-streams"`,
+		`&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;`)
+	if strings.Contains(body, "<script>alert") || strings.Contains(body, "<img") {
+		t.Fatal("a foreign state record became markup")
+	}
+
+	// A job that keeps no state shows none, and no error for it.
+	e.enqueue("report.other", nil, job.ID("plain-1"))
+	_, body = e.get("/job?id=plain-1")
+	if strings.Contains(body, `id="kept-state"`) || strings.Contains(body, `id="state-error"`) {
+		t.Fatal("a job without kept state shows a state or an error")
+	}
+}

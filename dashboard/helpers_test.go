@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetjobs/jetjobs/dashboard"
@@ -138,6 +140,26 @@ func (e *env) deadLetter(id, queue, kind string, payload []byte, reason job.Reas
 		e.t.Fatal(err)
 	}
 	return ack.Sequence
+}
+
+// foreignState stores doc, as a foreign worker would, as the state record
+// of job id.
+func (e *env) foreignState(id, doc string) {
+	e.t.Helper()
+	msg := &nats.Msg{Subject: e.client.Topology().StateSubject(id), Header: nats.Header{"Nats-TTL": {"1h"}}, Data: []byte(doc)}
+	if _, err := e.js.PublishMsg(context.Background(), msg); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// jsonText is s as the inside of a JSON string, with no escaping of HTML:
+// what a foreign worker may write.
+func jsonText(s string) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	return strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(b.String()), `"`), `"`)
 }
 
 func eventually(t *testing.T, cond func() bool, msg string, args ...any) {

@@ -1,7 +1,9 @@
 package dashboard
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -30,6 +32,10 @@ type jobData struct {
 	// State is the job's kept state (KeepResult), when it has one.
 	State  *job.State
 	Result payloadView
+	// ResultURL shows the whole result when Result is cut.
+	ResultURL string
+	// StateErr says why the kept state could not be read.
+	StateErr string
 }
 
 func (h *handler) jobPage(ctx context.Context, r *http.Request, v *view) (string, error) {
@@ -44,13 +50,7 @@ func (h *handler) jobPage(ctx context.Context, r *http.Request, v *view) (string
 	}
 	v.Title = "Job " + id
 	seq, _ := strconv.ParseUint(q.Get("seq"), 10, 64)
-	// A job that keeps its result has a state record, also after it left
-	// every stream (succeeded); without one, Status errs and there is none
-	// to show.
-	if st, err := h.client.Status(ctx, id); err == nil {
-		d.State = st
-		d.Result = viewPayload(st.Result, q.Get("full") == "1", detailBytes, h.cfg.MaxPayload)
-	}
+	h.keptState(ctx, r, d)
 	found, err := h.client.FindJob(ctx, id, job.FindOptions{Seq: seq})
 	if errors.Is(err, job.ErrJobNotLocated) {
 		if d.State == nil {
@@ -89,6 +89,43 @@ func (h *handler) jobPage(ctx context.Context, r *http.Request, v *view) (string
 		d.Canceled = c
 	}
 	return "job", nil
+}
+
+// keptState fills d.State with the job's kept state. A job that keeps its
+// result (job.KeepResult) has one, also after it succeeded and left every
+// stream; most jobs have none (job.ErrJobNotFound), and neither has a
+// namespace whose state bucket was never created or a server too old to
+// keep states. Any other failure is
+// shown on the page beside what the streams say, not instead of it.
+func (h *handler) keptState(ctx context.Context, r *http.Request, d *jobData) {
+	st, err := h.client.Status(ctx, d.ID)
+	switch {
+	case errors.Is(err, job.ErrJobNotFound), errors.Is(err, job.ErrNoStream), errors.Is(err, job.ErrStateUnsupported):
+		return
+	case err != nil:
+		d.StateErr = h.describe(err)
+		return
+	}
+	d.State = st
+	if len(st.Result) == 0 {
+		return
+	}
+	// The result comes from a handler or a foreign worker: shown like a
+	// payload, cut unless asked for whole, and bounded even then. It is
+	// formatted before it is cut (it is at most job.MaxResultSize from a
+	// jetjobs worker), so a cut result reads as formatted JSON too.
+	data := []byte(st.Result)
+	var buf bytes.Buffer
+	if json.Indent(&buf, data, "", "  ") == nil {
+		data = buf.Bytes()
+	}
+	full := r.URL.Query().Get("result") == "full"
+	d.Result = viewPayload(data, full, detailBytes, h.cfg.MaxPayload)
+	if d.Result.Cut && !full {
+		u := r.URL.Query()
+		u.Set("result", "full")
+		d.ResultURL = h.cfg.Prefix + "/job?" + u.Encode()
+	}
 }
 
 func (h *handler) cancelJob(ctx context.Context, w http.ResponseWriter, r *http.Request) (string, string, error) {
