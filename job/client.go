@@ -304,10 +304,11 @@ func (c *Client) build(kind string, args any, o *options) (*nats.Msg, string, er
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: kind %s: %w", ErrEncode, kind, err)
 	}
+	if err := o.check(); err != nil {
+		return nil, "", err
+	}
 	id := o.id
 	switch {
-	case id != "" && o.unique:
-		return nil, "", fmt.Errorf("%w: ID and Unique both set; use one", ErrInvalidOption)
 	case o.unique:
 		id = UniqueID(o.queue, kind, data)
 	case id == "":
@@ -336,13 +337,8 @@ func (c *Client) build(kind string, args any, o *options) (*nats.Msg, string, er
 	if o.maxAttempts > 0 {
 		set(HeaderMaxAttempts, strconv.Itoa(o.maxAttempts))
 	}
-	if o.untilDone {
-		if o.id == "" && !o.unique {
-			return nil, "", fmt.Errorf("%w: UniqueUntilDone needs the job's ID: add ID or Unique", ErrInvalidOption)
-		}
-		if o.keepResult == 0 {
-			o.keepResult = DefaultKeepResult
-		}
+	if o.untilDone && o.keepResult == 0 {
+		o.keepResult = DefaultKeepResult
 	}
 	if o.keepResult > 0 {
 		set(HeaderKeepResult, o.keepResult.String())

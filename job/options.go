@@ -26,6 +26,34 @@ type options struct {
 	untilDone   bool
 }
 
+// ValidateOptions checks opts as Enqueue does, without a client or a
+// connection: each option's value, and the combinations refused (ID with
+// Unique, UniqueUntilDone without ID or Unique). What depends on the server
+// or the client, such as the size limits and support for delayed jobs, is
+// left to Enqueue. Tools call it to refuse bad input before connecting.
+//
+// Errors: ErrInvalidOption, ErrInvalidName.
+func ValidateOptions(opts ...Option) error {
+	o := &options{}
+	for _, opt := range opts {
+		if err := opt(o); err != nil {
+			return err
+		}
+	}
+	return o.check()
+}
+
+// check refuses the options that cannot go together.
+func (o *options) check() error {
+	switch {
+	case o.id != "" && o.unique:
+		return fmt.Errorf("%w: ID and Unique both set; use one", ErrInvalidOption)
+	case o.untilDone && o.id == "" && !o.unique:
+		return fmt.Errorf("%w: UniqueUntilDone needs the job's ID: add ID or Unique", ErrInvalidOption)
+	}
+	return nil
+}
+
 // KeepResult keeps the job's state and result for ttl (at least 1s) after
 // each change: Client.Status and Client.Await then report it, and a
 // handler's result (RecordResult, worker.HandleResult) is stored. It costs

@@ -130,30 +130,52 @@ func validateScheduleName(name string) error {
 	return nil
 }
 
-// scheduleMessage builds and checks the schedule message of s.
-func (c *Client) scheduleMessage(s Schedule) (*nats.Msg, error) {
+// Validate checks s as DeclareSchedule does, without a client or a
+// connection: its name, spec, time zone, kind, arguments and options. The
+// size limits, which depend on the server, and the cron fields, which the
+// server reads, are left to DeclareSchedule. Tools call it to refuse bad
+// input before connecting.
+//
+// Errors: ErrInvalidName, ErrInvalidOption, ErrEncode.
+func (s Schedule) Validate() error {
+	_, _, _, err := s.check("")
+	return err
+}
+
+// check validates s and returns its normalized spec, its options (queue,
+// unless an option sets it) and its encoded arguments.
+func (s Schedule) check(queue string) (spec string, o options, data []byte, err error) {
 	if err := validateScheduleName(s.Name); err != nil {
-		return nil, err
+		return "", o, nil, err
 	}
-	spec, err := normalizeSpec(s.Spec, s.TimeZone)
+	spec, err = normalizeSpec(s.Spec, s.TimeZone)
 	if err != nil {
-		return nil, fmt.Errorf("schedule %s: %w", s.Name, err)
+		return "", o, nil, fmt.Errorf("schedule %s: %w", s.Name, err)
 	}
-	o := options{queue: c.queue}
+	o.queue = queue
 	for _, opt := range s.Options {
 		if err := opt(&o); err != nil {
-			return nil, fmt.Errorf("schedule %s: %w", s.Name, err)
+			return "", o, nil, fmt.Errorf("schedule %s: %w", s.Name, err)
 		}
 	}
 	if o.id != "" || o.unique || !o.deadline.IsZero() || !o.runAt.IsZero() {
-		return nil, fmt.Errorf("%w: schedule %s: ID, Unique, At, In and Deadline do not apply to periodic jobs; use Queue, MaxAttempts, Timeout or Header", ErrInvalidOption, s.Name)
+		return "", o, nil, fmt.Errorf("%w: schedule %s: ID, Unique, At, In and Deadline do not apply to periodic jobs; use Queue, MaxAttempts, Timeout or Header", ErrInvalidOption, s.Name)
 	}
 	if err := ValidateKind(s.Kind); err != nil {
-		return nil, fmt.Errorf("schedule %s: %w", s.Name, err)
+		return "", o, nil, fmt.Errorf("schedule %s: %w", s.Name, err)
 	}
-	data, err := encodeArgs(s.Args)
+	data, err = encodeArgs(s.Args)
 	if err != nil {
-		return nil, fmt.Errorf("%w: schedule %s: %w", ErrEncode, s.Name, err)
+		return "", o, nil, fmt.Errorf("%w: schedule %s: %w", ErrEncode, s.Name, err)
+	}
+	return spec, o, data, nil
+}
+
+// scheduleMessage builds and checks the schedule message of s.
+func (c *Client) scheduleMessage(s Schedule) (*nats.Msg, error) {
+	spec, o, data, err := s.check(c.queue)
+	if err != nil {
+		return nil, err
 	}
 	msg := &nats.Msg{Subject: c.topo.CronSubject(s.Name), Data: data, Header: make(nats.Header, 6+len(o.header))}
 	for k, v := range o.header {

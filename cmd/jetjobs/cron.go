@@ -203,6 +203,9 @@ func (a *app) cronAdd(ctx context.Context, f cronAddFlags, args []string) error 
 		return err
 	}
 	s.Options = append(opts, headers...)
+	if err := checkSchedule(s); err != nil {
+		return err
+	}
 	nc, c, err := a.client(ctx, "cron add")
 	if err != nil {
 		return err
@@ -224,6 +227,23 @@ func (a *app) cronAdd(ctx context.Context, f cronAddFlags, args []string) error 
 		fmt.Fprintf(a.stdout, "%s: %s, kind %s on queue %s\n", s.Name, describeSpec(s.Spec, s.TimeZone), s.Kind, f.queue)
 	default:
 		fmt.Fprintf(a.stdout, "%s: unchanged\n", s.Name)
+	}
+	return nil
+}
+
+// checkSchedule refuses a schedule the server would refuse for its input
+// alone, before connecting.
+func checkSchedule(s job.Schedule) error {
+	if tz := s.TimeZone; tz != "" {
+		if _, err := time.LoadLocation(tz); err != nil || tz == "Local" {
+			return usagef("--tz %q: use an IANA time zone such as Europe/Berlin or America/New_York", tz)
+		}
+		if strings.HasPrefix(strings.TrimSpace(s.Spec), "@every") {
+			return usagef("--tz %s: an @every period does not depend on a time zone; leave --tz out", tz)
+		}
+	}
+	if err := s.Validate(); err != nil {
+		return usageError{err}
 	}
 	return nil
 }

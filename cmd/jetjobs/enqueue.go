@@ -23,11 +23,15 @@ func init() { register("", newEnqueueCommand) }
 
 type enqueueFlags struct {
 	jobFlags
-	id    string
-	in    time.Duration
-	count int
-	batch int
-	quiet bool
+	id string
+	// unique derives the ID from the kind, queue and arguments.
+	unique bool
+	// deadline is --deadline as given: an RFC 3339 time or a duration.
+	deadline string
+	in       time.Duration
+	count    int
+	batch    int
+	quiet    bool
 	// allowDuplicate: a job already stored under the ID is not an error.
 	allowDuplicate bool
 	// Results (docs/results.md).
@@ -72,9 +76,29 @@ func (f jobFlags) options() (opts, headers []job.Option, err error) {
 		if !ok {
 			return nil, nil, usagef("--header %q: use NAME=VALUE", h)
 		}
-		headers = append(headers, job.Header(name, value))
+		opt := job.Header(name, value)
+		if err := job.ValidateOptions(opt); err != nil {
+			return nil, nil, usagef("--header %q: %w", h, err)
+		}
+		headers = append(headers, opt)
 	}
 	return opts, headers, nil
+}
+
+// parseDeadline reads --deadline: an RFC 3339 time, or a positive Go
+// duration counted from now.
+func parseDeadline(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		return time.Time{}, usagef("--deadline %q: use an RFC 3339 time such as 2026-12-24T18:00:00Z, or a duration from now such as 30m", s)
+	case d <= 0:
+		return time.Time{}, usagef("--deadline %s: use a positive duration from now, or an RFC 3339 time", s)
+	}
+	return now.Add(d), nil
 }
 
 func newEnqueueCommand(a *app) *cobra.Command {
@@ -89,6 +113,8 @@ every ID (a progress bar shows on a terminal; --quiet prints only a summary).`,
   echo '{"to":"ada@example.com"}' | jetjobs enqueue --queue mail --max-attempts 5 email.send -
   jetjobs enqueue --id order-42 --timeout 30s invoice.render '{"order":42}'
   jetjobs enqueue --in 10m reminder.send '{"user":7}'
+  jetjobs enqueue --unique --deadline 30m report.build '{"month":"2026-11"}'
+  jetjobs enqueue --deadline 2026-12-24T18:00:00Z greeting.send '{"user":7}'
   jetjobs enqueue --count 100000 --quiet load.test '{}'`,
 		Args: argsBetween(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -99,9 +125,11 @@ every ID (a progress bar shows on a terminal; --quiet prints only a summary).`,
 	fl := cmd.Flags()
 	fl.StringVarP(&f.queue, "queue", "q", job.DefaultQueue, "queue to enqueue to")
 	fl.StringVar(&f.id, "id", "", "job ID (jobs with the same ID within the duplicate window are stored once); default: a new unique ID")
+	fl.BoolVar(&f.unique, "unique", false, "derive the job's ID from its kind, queue and JSON, so the same job enqueued again within the duplicate window is stored once (exit 0, the same ID); not with --id or --count")
 	fl.IntVar(&f.maxAttempts, "max-attempts", 0, "attempts before the job is dead-lettered; default: the worker's")
 	fl.DurationVar(&f.timeout, "timeout", 0, "time limit of each attempt; default: the worker's")
 	fl.DurationVar(&f.in, "in", 0, "run the job after this delay (needs nats-server 2.12 or newer)")
+	fl.StringVar(&f.deadline, "deadline", "", "the job must start by then, or a worker dead-letters it as expired without running it: an RFC 3339 time (2026-12-24T18:00:00Z) or a duration from now (30m)")
 	fl.StringArrayVarP(&f.headers, "header", "H", nil, "extra header NAME=VALUE for the job (repeatable)")
 	fl.IntVarP(&f.count, "count", "n", 1, "enqueue this many copies, pipelined")
 	fl.IntVar(&f.batch, "batch", 1000, "with --count: jobs published before awaiting their acknowledgements")
@@ -138,16 +166,35 @@ func (a *app) enqueue(ctx context.Context, f enqueueFlags, args []string) error 
 		return err
 	}
 	if f.id != "" {
-		if f.count != 1 {
+		switch {
+		case f.unique:
+			return usagef("--unique derives the job's ID from its kind, queue and JSON; it cannot go with --id %s (leave one out)", f.id)
+		case f.count != 1:
 			return usagef("--id names one job; it cannot go with --count %d", f.count)
 		}
 		opts = append(opts, job.ID(f.id))
+		if err := job.ValidateOptions(job.ID(f.id)); err != nil {
+			return usagef("--id: %w", err)
+		}
+	}
+	if f.unique {
+		if f.count != 1 {
+			return usagef("--unique stores one job for one content; it cannot go with --count %d", f.count)
+		}
+		opts = append(opts, job.Unique())
 	}
 	if f.in < 0 {
 		return usagef("--in %s: use a duration of 0 or more", f.in)
 	}
 	if f.in != 0 {
 		opts = append(opts, job.In(f.in))
+	}
+	if f.changed("deadline") {
+		opt, err := a.deadlineOption(ctx, f)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, opt)
 	}
 	opts = append(opts, headers...)
 	if f.count < 1 {
@@ -159,18 +206,18 @@ func (a *app) enqueue(ctx context.Context, f enqueueFlags, args []string) error 
 	if f.batch < 1 {
 		return usagef("--batch %d: use at least 1", f.batch)
 	}
+	// Whatever the flags above did not catch is still bad input, not a
+	// reason to connect.
+	if err := job.ValidateOptions(opts...); err != nil {
+		return usageError{err}
+	}
 	nc, c, err := a.client(ctx, "enqueue", expectStream)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	// Options are checked when the message is built: refuse bad ones as
-	// usage errors before publishing anything.
-	for i, h := range headers {
-		if _, _, err := c.Message(kind, nil, h); err != nil {
-			return usagef("--header %q: %w", f.headers[i], err)
-		}
-	}
+	// What depends on the server (the size limits) is checked when the
+	// message is built: refuse bad input before publishing anything.
 	if _, _, err := c.Message(kind, json.RawMessage(payload), opts...); errors.Is(err, job.ErrInvalidOption) || errors.Is(err, job.ErrInvalidName) {
 		return usageError{err}
 	}
@@ -189,7 +236,9 @@ func (a *app) enqueue(ctx context.Context, f enqueueFlags, args []string) error 
 		if err != nil {
 			return err
 		}
-		if r.Duplicate && !f.allowDuplicate {
+		// With --unique the ID is the content's: a job stored under it is
+		// this same job, enqueued before.
+		if r.Duplicate && !f.allowDuplicate && !f.unique {
 			// IDs are shared by every queue of the namespace: the job stored
 			// under this ID may be another queue's, and this one would never
 			// run. Say so with a failing exit, unless asked not to.
@@ -279,6 +328,24 @@ func (a *app) checkServed(ctx context.Context, c *job.Client, queue, kind string
 		fmt.Sprintf("no worker has served queue %s (it has no consumer), while %s%s: the job waits in %s until a worker serves that queue; to enqueue to %s, give --queue %s",
 			queue, has, why, queue, suggest[0], suggest[0]),
 		slog.String("queue", queue), slog.String("kind", kind), slog.Any("served_queues", served))
+}
+
+// deadlineOption checks --deadline against --in and returns its option.
+// A time already past is allowed, as by job.Deadline: the job is stored and
+// a worker dead-letters it as expired; a warning says so.
+func (a *app) deadlineOption(ctx context.Context, f enqueueFlags) (job.Option, error) {
+	now := time.Now()
+	t, err := parseDeadline(f.deadline, now)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case f.in > 0 && !t.After(now.Add(f.in)):
+		return nil, usagef("--deadline %s is not after the job's time (--in %s): it would expire unrun; give a later --deadline or a shorter --in", f.deadline, f.in)
+	case !t.After(now):
+		a.log.LogAttrs(ctx, slog.LevelWarn, "--deadline "+f.deadline+" has passed: a worker dead-letters the job as expired without running it")
+	}
+	return job.Deadline(t), nil
 }
 
 // resultOptions checks --keep-result, --wait and --wait-timeout and adds
