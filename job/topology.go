@@ -459,26 +459,12 @@ func (t Topology) CancelBucketConfig() jetstream.KeyValueConfig {
 
 func (t Topology) ensureCancelBucket(ctx context.Context, js jetstream.JetStream, set Topology) error {
 	want := t.CancelBucketConfig()
-	_, err := js.KeyValue(ctx, want.Bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		_, err = js.CreateKeyValue(ctx, want)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, jetstream.ErrBucketExists) {
-			return fmt.Errorf("jetjobs: create cancel bucket %s: %w", want.Bucket, err)
-		}
-		// Another process created it first: check it like an existing one.
-	} else if err != nil {
-		return fmt.Errorf("jetjobs: look up cancel bucket %s: %w", want.Bucket, err)
-	}
-	s, err := js.Stream(ctx, wire.KVStream(want.Bucket))
-	if err != nil {
-		return fmt.Errorf("jetjobs: cancel bucket %s: %w", want.Bucket, err)
+	have, created, err := ensureBucket(ctx, js, want, "cancel")
+	if err != nil || created {
+		return err
 	}
 	// Only settings given explicitly change an existing bucket, as with the
 	// streams.
-	have := s.CachedInfo().Config
 	if set.CancelMaxAge == 0 {
 		want.TTL = have.MaxAge
 	}
@@ -492,6 +478,31 @@ func (t Topology) ensureCancelBucket(ctx context.Context, js jetstream.JetStream
 		return fmt.Errorf("jetjobs: update cancel bucket %s settings: %w", want.Bucket, err)
 	}
 	return nil
+}
+
+// ensureBucket creates the key-value bucket want (what names it in errors)
+// if it does not exist and returns created; otherwise, also when another
+// process created it first, it returns the configuration of the bucket's
+// stream as it is.
+func ensureBucket(ctx context.Context, js jetstream.JetStream, want jetstream.KeyValueConfig, what string) (have jetstream.StreamConfig, created bool, err error) {
+	_, err = js.KeyValue(ctx, want.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		_, err = js.CreateKeyValue(ctx, want)
+		if err == nil {
+			return have, true, nil
+		}
+		if !errors.Is(err, jetstream.ErrBucketExists) {
+			return have, false, fmt.Errorf("jetjobs: create %s bucket %s: %w", what, want.Bucket, err)
+		}
+		// Another process created it first: check it like an existing one.
+	} else if err != nil {
+		return have, false, fmt.Errorf("jetjobs: look up %s bucket %s: %w", what, want.Bucket, err)
+	}
+	s, err := js.Stream(ctx, wire.KVStream(want.Bucket))
+	if err != nil {
+		return have, false, fmt.Errorf("jetjobs: %s bucket %s: %w", what, want.Bucket, err)
+	}
+	return s.CachedInfo().Config, false, nil
 }
 
 // stateMarkerTTL is how long the state bucket keeps the marker the server
@@ -526,23 +537,10 @@ func (t Topology) ensureStateBucket(ctx context.Context, js jetstream.JetStream,
 		return nil // KeepResult then fails with ErrStateUnsupported
 	}
 	want := t.StateBucketConfig()
-	_, err := js.KeyValue(ctx, want.Bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		_, err = js.CreateKeyValue(ctx, want)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, jetstream.ErrBucketExists) {
-			return fmt.Errorf("jetjobs: create state bucket %s: %w", want.Bucket, err)
-		}
-	} else if err != nil {
-		return fmt.Errorf("jetjobs: look up state bucket %s: %w", want.Bucket, err)
+	have, created, err := ensureBucket(ctx, js, want, "state")
+	if err != nil || created {
+		return err
 	}
-	s, err := js.Stream(ctx, wire.KVStream(want.Bucket))
-	if err != nil {
-		return fmt.Errorf("jetjobs: state bucket %s: %w", want.Bucket, err)
-	}
-	have := s.CachedInfo().Config
 	if !have.AllowMsgTTL {
 		return fmt.Errorf("%w: state bucket %s does not allow per-message TTLs; delete it (its records are disposable) and let jetjobs create it again", ErrTopologyMismatch, want.Bucket)
 	}
