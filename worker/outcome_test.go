@@ -333,3 +333,49 @@ func TestMaxTimeoutCapsTheJobsOwnTimeout(t *testing.T) {
 		t.Fatal("the job's own 1h timeout was not capped by MaxTimeout")
 	}
 }
+
+// A dead letter that cannot be stored is retried off the runner: the job's
+// slot is free for the next job meanwhile (security finding: a retrying
+// dead-letter publish held a slot), and the job is handed back, not lost.
+func TestDeadLetterRetriesHoldNoSlot(t *testing.T) {
+	e := newEnv(t)
+	settled := make(chan worker.Event, 4)
+	ran := make(chan string, 4)
+	e.pool(worker.Config{
+		Queues: map[string]worker.QueueConfig{"default": {Concurrency: 1}},
+		Hooks:  worker.Hooks{OnEvent: func(ev worker.Event) { settled <- ev }},
+	}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "doomed", func(ctx context.Context, j *job.Job[struct{}]) error {
+			ran <- "doomed"
+			return job.Permanent(errors.New("no retry can fix this"))
+		}))
+		must(t, worker.Handle(p, "next", func(ctx context.Context, j *job.Job[struct{}]) error {
+			ran <- "next"
+			return nil
+		}))
+	})
+	// After Start, which creates the streams: every dead-letter publish
+	// now fails, and is retried for a while.
+	must(t, e.js.DeleteStream(context.Background(), "JOBS_DLQ"))
+	e.enqueue("doomed", nil)
+	e.enqueue("next", nil)
+	var order []string
+	for len(order) < 3 {
+		select {
+		case k := <-ran:
+			order = append(order, k)
+		case ev := <-settled:
+			if ev.Info.Kind == "doomed" {
+				order = append(order, "doomed settled")
+				if ev.Outcome != worker.OutcomeRetried {
+					t.Fatalf("a dead letter that could not be stored settled as %s; want retried (handed back)", ev.Outcome)
+				}
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("order so far %v", order)
+		}
+	}
+	if order[0] != "doomed" || order[1] != "next" || order[2] != "doomed settled" {
+		t.Fatalf("order = %v; the next job must run while the doomed job's dead letter is still being retried", order)
+	}
+}
