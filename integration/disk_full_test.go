@@ -175,6 +175,11 @@ func TestFaultDiskFull(t *testing.T) {
 	if !dead {
 		t.Fatal("the failing job was not dead-lettered once space was free")
 	}
+	// Its first failure is in the worker's log; the dead letter, written on
+	// the delivery after, must not blame a dead worker alone.
+	if !strings.Contains(dl.Error, "dead letter") {
+		t.Errorf("the failing job's dead letter does not say its dead letter could not be stored: %s: %s", dl.Reason, dl.Error)
+	}
 	delete(s.deadOf, "poison-full")
 	noneDead(t, s)
 	if done := doneCounts(readRecords(t, e.recDir)); done["still-full"] > 0 || done["cli-full"] > 0 {
