@@ -158,6 +158,9 @@ type natsServerConfig struct {
 	clusterPort int
 	routes      []int  // cluster ports of every node, this one included
 	extra       string // more configuration, such as sync_interval
+	// maxFileStore is the server's max_file_store: "" is 1GB, "disk"
+	// leaves it out, so the server takes 75% of its store's free disk.
+	maxFileStore string
 }
 
 func newNATSServer(tb testing.TB, cfg natsServerConfig) *natsServer {
@@ -175,7 +178,15 @@ func newNATSServer(tb testing.TB, cfg natsServerConfig) *natsServer {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "server_name: %s\nlisten: 127.0.0.1:%d\nhttp: 127.0.0.1:%d\n", cfg.name, cfg.port, cfg.httpPort)
-	fmt.Fprintf(&b, "jetstream {\n  store_dir: %q\n  max_file_store: 1GB\n  max_memory_store: 64MB\n}\n", filepath.Join(dir, "store"))
+	maxFile := "  max_file_store: 1GB\n"
+	switch cfg.maxFileStore {
+	case "":
+	case "disk":
+		maxFile = ""
+	default:
+		maxFile = "  max_file_store: " + cfg.maxFileStore + "\n"
+	}
+	fmt.Fprintf(&b, "jetstream {\n  store_dir: %q\n%s  max_memory_store: 64MB\n}\n", filepath.Join(dir, "store"), maxFile)
 	if cfg.clusterPort != 0 {
 		var routes []string
 		for _, p := range cfg.routes {

@@ -89,7 +89,7 @@ type Result struct {
 // after the server acknowledged the job.
 //
 // Errors: ErrInvalidName, ErrInvalidOption, ErrEncode, ErrPayloadTooLarge
-// (nothing was published), ErrQueueFull, ErrNoStream,
+// (nothing was published), ErrQueueFull, ErrStorageFull, ErrNoStream,
 // ErrSchedulingUnsupported, the connection's error, or ErrTopologyMismatch
 // when the server stored the job in a stream other than the topology's
 // (another stream owns the subject prefix; Result then has its sequence).
@@ -428,6 +428,8 @@ func (c *Client) publishError(msg *nats.Msg, err error) error {
 		return fmt.Errorf("%w: the stream refused it: %w", ErrPayloadTooLarge, err)
 	case errors.As(err, &apiErr) && isStreamFull(apiErr):
 		return fmt.Errorf("%w: stream %s refused the job (%s); wait for workers to drain it or raise Topology.MaxMsgs/MaxBytes: %w", ErrQueueFull, c.topo.Stream, apiErr.Description, err)
+	case errors.As(err, &apiErr) && isStorageFull(apiErr):
+		return fmt.Errorf("%w: stream %s refused the job (%s); wait for workers to drain the queue, or free disk space or raise the server's max_file_store (or the account's storage limit): %w", ErrStorageFull, c.topo.Stream, apiErr.Description, err)
 	}
 	return fmt.Errorf("jetjobs: enqueue to %s: %w", msg.Subject, err)
 }
@@ -441,6 +443,24 @@ func isStreamFull(e *jetstream.APIError) bool {
 	}
 	switch e.Description {
 	case "maximum messages exceeded", "maximum bytes exceeded", "maximum messages per subject exceeded":
+		return true
+	}
+	return false
+}
+
+// JetStream error codes of a server or account out of storage (nats.go has
+// no constants for them).
+const (
+	errCodeInsufficientResources    jetstream.ErrorCode = 10023 // the server's JetStream storage is used up
+	errCodeAccountResourcesExceeded jetstream.ErrorCode = 10002 // the account's storage limit is reached
+	errCodeStorageResourcesExceeded jetstream.ErrorCode = 10047
+)
+
+// isStorageFull reports whether a publish was refused because the server or
+// the account has no storage left for it.
+func isStorageFull(e *jetstream.APIError) bool {
+	switch e.ErrorCode {
+	case errCodeInsufficientResources, errCodeAccountResourcesExceeded, errCodeStorageResourcesExceeded:
 		return true
 	}
 	return false

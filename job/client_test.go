@@ -148,6 +148,29 @@ func TestEnqueueFullStream(t *testing.T) {
 	}
 }
 
+// A server whose JetStream storage is used up refuses a job with
+// ErrStorageFull, mapped from its error code (not ErrQueueFull: the
+// stream's own limits are not reached).
+func TestEnqueueServerOutOfStorage(t *testing.T) {
+	c, _, _ := newClient(t, job.Topology{}, func(o *server.Options) { o.JetStreamMaxStore = 64 << 10 })
+	ctx := context.Background()
+	pad := strings.Repeat("x", 8<<10)
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		_, err = c.Enqueue(ctx, "k", pad)
+	}
+	if !errors.Is(err, job.ErrStorageFull) || errors.Is(err, job.ErrQueueFull) {
+		t.Fatalf("enqueue into a server out of storage: %v", err)
+	}
+	if !strings.Contains(err.Error(), "max_file_store") {
+		t.Errorf("the error does not say what to do: %v", err)
+	}
+	res, err := c.EnqueueMany(ctx, []job.Request{{Kind: "k", Args: pad}})
+	if err != nil || !errors.Is(res[0].Err, job.ErrStorageFull) {
+		t.Fatalf("EnqueueMany into a server out of storage: %v %+v", err, res)
+	}
+}
+
 func TestEnqueueWithoutStream(t *testing.T) {
 	srv := natstest.Start(t)
 	_, js := srv.Connect(t)

@@ -23,6 +23,12 @@ var (
 	// (MaxMsgs or MaxBytes) and refuses new jobs. Nothing already accepted is
 	// dropped to make room (the stream uses DiscardNew).
 	ErrQueueFull = errors.New("jetjobs: work stream is full")
+	// ErrStorageFull is returned when the server refuses a job for want of
+	// storage: the server's JetStream storage (max_file_store, or the disk
+	// it sized that from) or the account's storage limit is used up. The job
+	// was not stored. Jobs already stored still run, and as workers
+	// acknowledge them their space is freed; an enqueue may then succeed.
+	ErrStorageFull = errors.New("jetjobs: the server is out of storage")
 	// ErrTopologyMismatch is returned when an existing stream cannot serve as
 	// the jetjobs stream it is named as, and changing it would lose data or
 	// behaviour someone relies on.

@@ -140,7 +140,7 @@ func decideBeforeStart(a attempt) verdict {
 		return deadLetter(job.ReasonDecode, a.decodeErr)
 	case info.Attempt > info.MaxAttempts:
 		return deadLetter(job.ReasonMaxDeliveries, fmt.Errorf(
-			"delivery %d exceeds max attempts %d: earlier attempts ended without an outcome (the worker died or lost its connection)",
+			"delivery %d exceeds max attempts %d: earlier attempts ended without an outcome (the worker died or lost its connection, or the dead letter of the last one could not be stored)",
 			info.Attempt, info.MaxAttempts))
 	case a.canceled:
 		return deadLetter(job.ReasonCanceled, errCanceledBeforeStart)

@@ -23,6 +23,8 @@ func TestDescribe(t *testing.T) {
 	overlap := fmt.Errorf("jetjobs: create stream NOPE: %w", &jetstream.APIError{Code: 400, ErrorCode: 10065, Description: "subjects overlap with an existing stream"})
 	full := fmt.Errorf("%w: stream JOBS refused the job (maximum messages exceeded); wait for workers to drain it or raise Topology.MaxMsgs/MaxBytes: %w",
 		job.ErrQueueFull, &jetstream.APIError{Code: 503, ErrorCode: 10077, Description: "maximum messages exceeded"})
+	storage := fmt.Errorf("%w: stream JOBS refused the job (insufficient resources); wait for workers to drain the queue, or free disk space or raise the server's max_file_store (or the account's storage limit): %w",
+		job.ErrStorageFull, &jetstream.APIError{Code: 503, ErrorCode: 10023, Description: "insufficient resources"})
 	for _, c := range []struct {
 		name string
 		app  *app
@@ -47,6 +49,8 @@ func TestDescribe(t *testing.T) {
 			"create stream NOPE: nats: API error: code=400 err_code=10065 description=subjects overlap with an existing stream (another stream stores the subjects nope.>: give the namespace a prefix of its own with --prefix (or JETJOBS_PREFIX) together with --stream)"},
 		{"full stream, without the server's words twice or the Go API", connected(true), full,
 			"work stream is full: stream JOBS refused the job (maximum messages exceeded); wait for workers to drain it or raise the stream's limits (max_msgs, max_bytes)"},
+		{"server out of storage", connected(true), storage,
+			"the server is out of storage: stream JOBS refused the job (insufficient resources); wait for workers to drain the queue, or free disk space or raise the server's max_file_store (or the account's storage limit)"},
 		{"nats: nats:", &app{}, errors.New("jetjobs: publish: nats: nats: timeout"), "publish: nats: timeout"},
 		{"several lines", &app{}, errors.New("a\nb"), "a b"},
 	} {
