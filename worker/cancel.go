@@ -137,9 +137,13 @@ func (c *cancels) untrack(ctx context.Context, n uint64, err error) error {
 	c.mu.Unlock()
 	wasCanceled := errors.Is(context.Cause(ctx), job.ErrCanceled)
 	r.cancel(nil)
-	var ce *job.CanceledError
-	if wasCanceled && err != nil && !errors.As(err, &ce) {
-		err = &job.CanceledError{Err: err}
+	if wasCanceled && err != nil {
+		// Declared here, not above: errors.As moves ce to the heap, and
+		// every job would pay that allocation.
+		var ce *job.CanceledError
+		if !errors.As(err, &ce) {
+			err = &job.CanceledError{Err: err}
+		}
 	}
 	return err
 }

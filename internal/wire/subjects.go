@@ -116,11 +116,12 @@ func JobSubject(prefix, queue, kind string) string {
 // ErrInvalidName when subject does not start with prefix, lacks a kind, or
 // has invalid tokens.
 func ParseSubject(prefix, subject string) (queue, kind string, err error) {
-	rest, ok := strings.CutPrefix(subject, prefix+".")
-	if !ok {
+	// Not CutPrefix(subject, prefix+"."): that concatenation ran for every
+	// delivered job.
+	if len(subject) <= len(prefix) || subject[len(prefix)] != '.' || !strings.HasPrefix(subject, prefix) {
 		return "", "", fmt.Errorf("%w: subject %q is not under %q", ErrInvalidName, subject, prefix+".")
 	}
-	queue, kind, ok = strings.Cut(rest, ".")
+	queue, kind, ok := strings.Cut(subject[len(prefix)+1:], ".")
 	if !ok {
 		return "", "", fmt.Errorf("%w: subject %q has no kind; publish to %s.<queue>.<kind>", ErrInvalidName, subject, prefix)
 	}
