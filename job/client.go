@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -41,23 +40,6 @@ type Client struct {
 	asked  Topology // as configured: what EnsureTopology applies
 	queue  string
 	before func(context.Context, *nats.Msg)
-	// last is the subject of the last job built: jobs of one queue and
-	// kind in a row (a batch of EnqueueMany) reuse it instead of building
-	// the same string for each.
-	last atomic.Pointer[jobSubject]
-}
-
-// jobSubject is the subject of the jobs of kind on queue.
-type jobSubject struct{ queue, kind, subject string }
-
-// subject returns the subject of a job of kind on queue.
-func (c *Client) subject(queue, kind string) string {
-	if s := c.last.Load(); s != nil && s.queue == queue && s.kind == kind {
-		return s.subject
-	}
-	s := &jobSubject{queue: queue, kind: kind, subject: Subject(c.topo.Prefix, queue, kind)}
-	c.last.Store(s)
-	return s.subject
 }
 
 // NewClient returns a client that enqueues through js. It does no I/O: call
@@ -332,7 +314,7 @@ func (c *Client) build(kind string, args any, o *options) (*nats.Msg, string, er
 	case id == "":
 		id = nuid.Next()
 	}
-	subject := c.subject(o.queue, kind)
+	subject := Subject(c.topo.Prefix, o.queue, kind)
 	msg := &nats.Msg{Subject: subject, Data: data, Header: make(nats.Header, 6+len(o.header))}
 	// hdr counts the header bytes as they are set, for the size check
 	// (iterating the map afterwards cost a tenth of the enqueue's CPU).
