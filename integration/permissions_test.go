@@ -215,6 +215,18 @@ func TestLeastPrivilegeRoles(t *testing.T) {
 			snoozedDone.Add(1)
 			return nil
 		}))
+		// A job that waits until its context ends: canceled before it
+		// starts it never runs; if its worker learns of the cancel only as
+		// it starts (the watch is asynchronous), its context is canceled.
+		// Either way it is dead-lettered as canceled.
+		must(t, worker.Handle(p, "await.cancel", func(ctx context.Context, j *job.Job[struct{}]) error {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Minute):
+				return nil
+			}
+		}))
 		must(t, worker.Handle(p, "block", func(ctx context.Context, j *job.Job[struct{}]) error {
 			blocking.Store(true)
 			select {
@@ -294,8 +306,10 @@ func TestLeastPrivilegeRoles(t *testing.T) {
 			return err == nil && dl.Reason == job.ReasonMaxDeliveries
 		}, "max-deliveries dead letter written by the worker")
 
-		// Cancel: a job canceled while it waits is dead-lettered, not run.
-		doomed, err := adminClient.Enqueue(ctx, "send", map[string]int{"n": 2}, mail)
+		// Cancel: a job canceled while it waits is dead-lettered as
+		// canceled, whether its worker learns of the cancel before the job
+		// starts (it never runs) or as it starts (its context ends).
+		doomed, err := adminClient.Enqueue(ctx, "await.cancel", nil, mail)
 		must(t, err)
 		_, err = adminClient.Cancel(ctx, doomed.ID)
 		must(t, err)
