@@ -83,6 +83,17 @@ func (t Topology) deadLetterFromRaw(m *jetstream.RawStreamMsg) DeadLetter {
 	return dl
 }
 
+// deadLetterStream looks up the dead-letter stream; its error names the
+// stream and wraps the lookup's (jetstream.ErrStreamNotFound when there is
+// none).
+func (c *Client) deadLetterStream(ctx context.Context) (jetstream.Stream, error) {
+	s, err := c.js.Stream(ctx, c.topo.DeadLetterStream)
+	if err != nil {
+		return nil, fmt.Errorf("jetjobs: dead-letter stream %s: %w", c.topo.DeadLetterStream, err)
+	}
+	return s, nil
+}
+
 // DeadLetterFilter selects dead letters.
 type DeadLetterFilter struct {
 	// Queue limits the listing to one queue; empty means all.
@@ -117,9 +128,9 @@ func (c *Client) eachDeadLetter(ctx context.Context, queue string, fn func(DeadL
 	if err != nil {
 		return err
 	}
-	s, err := c.js.Stream(ctx, c.topo.DeadLetterStream)
+	s, err := c.deadLetterStream(ctx)
 	if err != nil {
-		return fmt.Errorf("jetjobs: dead-letter stream %s: %w", c.topo.DeadLetterStream, err)
+		return err
 	}
 	var seq uint64 = 1
 	for {
@@ -140,9 +151,9 @@ func (c *Client) eachDeadLetter(ctx context.Context, queue string, fn func(DeadL
 // DeadLetter returns the dead letter of the job with the given ID, or
 // ErrDeadLetterNotFound.
 func (c *Client) DeadLetter(ctx context.Context, id string) (DeadLetter, error) {
-	s, err := c.js.Stream(ctx, c.topo.DeadLetterStream)
+	s, err := c.deadLetterStream(ctx)
 	if err != nil {
-		return DeadLetter{}, fmt.Errorf("jetjobs: dead-letter stream %s: %w", c.topo.DeadLetterStream, err)
+		return DeadLetter{}, err
 	}
 	m, err := s.GetLastMsgForSubject(ctx, wire.DeadLetterIDFilter(c.topo.DeadLetterPrefix, id))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -296,9 +307,9 @@ func (c *Client) PurgeDeadLetters(ctx context.Context, queue string) (uint64, er
 // so that a purge someone confirmed spares dead letters that arrived after
 // they looked.
 func (c *Client) DeadLetterSequence(ctx context.Context) (uint64, error) {
-	s, err := c.js.Stream(ctx, c.topo.DeadLetterStream)
+	s, err := c.deadLetterStream(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("jetjobs: dead-letter stream %s: %w", c.topo.DeadLetterStream, err)
+		return 0, err
 	}
 	return s.CachedInfo().State.LastSeq, nil
 }
@@ -374,7 +385,7 @@ func (c *Client) apiRequest(ctx context.Context, subject string, req, resp any) 
 }
 
 func (c *Client) deleteDeadLetter(ctx context.Context, seq uint64) error {
-	s, err := c.js.Stream(ctx, c.topo.DeadLetterStream)
+	s, err := c.deadLetterStream(ctx)
 	if err == nil {
 		err = s.DeleteMsg(ctx, seq)
 	}

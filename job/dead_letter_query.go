@@ -100,9 +100,9 @@ func (c *Client) QueryDeadLetters(ctx context.Context, q DeadLetterQuery) (DeadL
 		return page, err
 	}
 	page.Scanned = scanned
-	s, err := c.js.Stream(ctx, c.topo.DeadLetterStream)
+	s, err := c.deadLetterStream(ctx)
 	if err != nil {
-		return page, fmt.Errorf("jetjobs: dead-letter stream %s: %w", c.topo.DeadLetterStream, err)
+		return page, err
 	}
 	for _, seq := range seqs {
 		m, err := s.GetMsg(ctx, seq)
@@ -128,12 +128,12 @@ func (c *Client) deadLetterPage(ctx context.Context, q DeadLetterQuery, limit in
 	if err != nil {
 		return page, err
 	}
-	s, err := c.js.Stream(ctx, c.topo.DeadLetterStream)
+	s, err := c.deadLetterStream(ctx)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return page, nil
 	}
 	if err != nil {
-		return page, fmt.Errorf("jetjobs: dead-letter stream %s: %w", c.topo.DeadLetterStream, err)
+		return page, err
 	}
 	seq := q.After
 	for {
@@ -165,12 +165,12 @@ func (c *Client) newestDeadLetters(ctx context.Context, q DeadLetterQuery, limit
 	if err != nil {
 		return page, err
 	}
-	s, err := c.js.Stream(ctx, c.topo.DeadLetterStream)
+	s, err := c.deadLetterStream(ctx)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return page, nil
 	}
 	if err != nil {
-		return page, fmt.Errorf("jetjobs: dead-letter stream %s: %w", c.topo.DeadLetterStream, err)
+		return page, err
 	}
 	top := q.Through
 	if q.Before > 0 {
@@ -208,9 +208,9 @@ func (c *Client) CountDeadLetters(ctx context.Context, q DeadLetterQuery) (uint6
 		if err != nil {
 			return 0, err
 		}
-		s, err := c.js.Stream(ctx, c.topo.DeadLetterStream)
+		s, err := c.deadLetterStream(ctx)
 		if err != nil {
-			return 0, fmt.Errorf("jetjobs: dead-letter stream %s: %w", c.topo.DeadLetterStream, err)
+			return 0, err
 		}
 		all, err := c.pendingFrom(ctx, s, subject, 1)
 		if err != nil || q.Through == 0 {
@@ -259,12 +259,12 @@ func (c *Client) scanDeadLetters(ctx context.Context, q DeadLetterQuery, scanLim
 	if err != nil {
 		return 0, false, 0, err
 	}
-	s, err := c.js.Stream(ctx, c.topo.DeadLetterStream)
+	s, err := c.deadLetterStream(ctx)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return 0, false, 0, nil
 	}
 	if err != nil {
-		return 0, false, 0, fmt.Errorf("jetjobs: dead-letter stream %s: %w", c.topo.DeadLetterStream, err)
+		return 0, false, 0, err
 	}
 	cons, err := s.CreateConsumer(ctx, jetstream.ConsumerConfig{
 		FilterSubject:     subject,
@@ -334,9 +334,9 @@ func (c *Client) scanDeadLetters(ctx context.Context, q DeadLetterQuery, scanLim
 //
 // Errors: ErrDeadLetterNotFound, or the connection's error.
 func (c *Client) DeadLetterAt(ctx context.Context, seq uint64) (DeadLetter, error) {
-	s, err := c.js.Stream(ctx, c.topo.DeadLetterStream)
+	s, err := c.deadLetterStream(ctx)
 	if err != nil {
-		return DeadLetter{}, fmt.Errorf("jetjobs: dead-letter stream %s: %w", c.topo.DeadLetterStream, err)
+		return DeadLetter{}, err
 	}
 	m, err := s.GetMsg(ctx, seq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
