@@ -33,20 +33,19 @@ func (p *Pool) execute(msg jetstream.Msg) {
 	// dead-letter publish that retries through a slow server must not let
 	// AckWait run out.
 	token := p.inflight.add(msg)
-	sw := p.stateWriter(msg, info)
-	v, elapsed := p.work(info, err, sw)
+	entry := p.kinds[info.Kind] // read-only once started
+	sw := p.stateWriter(msg, info, entry)
+	v, elapsed := p.work(info, err, entry, sw)
 	p.settle(msg, info, token, v, elapsed, sw)
 }
 
 // stateWriter returns the state writer of a job that keeps its result
 // (job.KeepResult, or its kind's WithKeepResult), and nil, which does
 // nothing, for the others.
-func (p *Pool) stateWriter(msg jetstream.Msg, info *job.Info) *stateWriter {
+func (p *Pool) stateWriter(msg jetstream.Msg, info *job.Info, entry *kindEntry) *stateWriter {
 	keep := info.KeepResult
-	if keep == 0 {
-		if entry := p.kinds[info.Kind]; entry != nil {
-			keep = entry.keepResult
-		}
+	if keep == 0 && entry != nil {
+		keep = entry.keepResult
 	}
 	if keep <= 0 {
 		return nil
@@ -54,12 +53,12 @@ func (p *Pool) stateWriter(msg jetstream.Msg, info *job.Info) *stateWriter {
 	return p.states.writer(msg, info, keep)
 }
 
-// work decides whether the job of info (read with decodeErr) may start,
+// work decides whether the job of info (read with decodeErr; entry is its
+// kind's registration, nil for a kind the pool does not serve) may start,
 // runs it if so (sw, if not nil, records its state, progress and result),
 // and returns the verdict on the attempt and how long the handler ran. It does no I/O but the cancel check and the handler's own:
 // what the verdict means for the message is settle's.
-func (p *Pool) work(info *job.Info, decodeErr error, sw *stateWriter) (verdict, time.Duration) {
-	entry := p.kinds[info.Kind] // read-only once started
+func (p *Pool) work(info *job.Info, decodeErr error, entry *kindEntry, sw *stateWriter) (verdict, time.Duration) {
 	if entry != nil && entry.maxAttempts > 0 && info.Header.Get(job.HeaderMaxAttempts) == "" {
 		info.MaxAttempts = entry.maxAttempts
 	}

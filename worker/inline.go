@@ -61,7 +61,7 @@ func (p *Pool) workInline(ctx context.Context, msg jetstream.Msg) inline.Outcome
 	if info == nil {
 		return inline.Outcome{Err: err}
 	}
-	v, elapsed := p.work(info, err, nil)
+	v, elapsed := p.work(info, err, p.kinds[info.Kind], nil)
 	return inline.Outcome{Outcome: inlineOutcome(v.action), Reason: v.reason, Delay: v.delay, Err: v.err, Duration: elapsed, Info: info}
 }
 
