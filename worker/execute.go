@@ -56,8 +56,9 @@ func (p *Pool) stateWriter(msg jetstream.Msg, info *job.Info, entry *kindEntry) 
 // work decides whether the job of info (read with decodeErr; entry is its
 // kind's registration, nil for a kind the pool does not serve) may start,
 // runs it if so (sw, if not nil, records its state, progress and result),
-// and returns the verdict on the attempt and how long the handler ran. It does no I/O but the cancel check and the handler's own:
-// what the verdict means for the message is settle's.
+// and returns the verdict on the attempt and how long the handler ran. It
+// does no I/O but the cancel check and the handler's own: what the verdict
+// means for the message is settle's.
 func (p *Pool) work(info *job.Info, decodeErr error, entry *kindEntry, sw *stateWriter) (verdict, time.Duration) {
 	if entry != nil && entry.maxAttempts > 0 && info.Header.Get(job.HeaderMaxAttempts) == "" {
 		info.MaxAttempts = entry.maxAttempts
