@@ -35,6 +35,7 @@ type ClientConfig struct {
 // Client enqueues jobs. It is safe for concurrent use.
 type Client struct {
 	states stateStore
+	flows  flowStore
 	js     jetstream.JetStream
 	topo   Topology // with defaults
 	asked  Topology // as configured: what EnsureTopology applies

@@ -57,6 +57,18 @@ type Topology struct {
 	// of jobs that ask for it (KeepResult); default Stream + "_STATE". Each
 	// record expires on its own TTL; see docs/results.md.
 	StateBucket string
+	// FlowBucket is the key-value bucket of batches and workflows (their
+	// records, task definitions and markers); default Stream + "_FLOWS".
+	FlowBucket string
+	// CounterStream holds the counters of batches and workflows (a counter
+	// stream, nats-server 2.12); default Stream + "_COUNTERS", on subjects
+	// CounterPrefix.>, default Prefix + "_count".
+	CounterStream string
+	CounterPrefix string
+	// FlowMaxAge bounds how long a batch or workflow may live: its records
+	// and counters are dropped this long after their last change; default
+	// 30 days.
+	FlowMaxAge time.Duration
 	// CancelMaxAge is how long a cancel is remembered; default 24 hours. A
 	// canceled job that reaches a worker later than this runs after all,
 	// and a new job with the same ID enqueued within it is canceled too.
@@ -115,6 +127,7 @@ func (t Topology) WithDefaults() Topology {
 	if t.CancelMaxAge == 0 {
 		t.CancelMaxAge = DefaultCancelMaxAge
 	}
+	t = t.flowDefaults()
 	if t.Replicas == 0 {
 		t.Replicas = 1
 	}
@@ -298,6 +311,9 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 		return err
 	}
 	if err := t.ensureWorkerStream(ctx, js); err != nil {
+		return err
+	}
+	if err := t.ensureFlows(ctx, js); err != nil {
 		return err
 	}
 	if !SupportsSchedules(js, false) {
