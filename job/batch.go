@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
+	"github.com/jetjobs/jetjobs/internal/faultpoint"
 	"github.com/jetjobs/jetjobs/internal/wire"
 )
 
@@ -315,6 +316,7 @@ func (c *Client) settleBatchJob(ctx context.Context, batch, id string, status St
 	if err != nil {
 		return err
 	}
+	faultpoint.Reach(faultpoint.MidFlow, id)
 	if left > 0 {
 		return nil
 	}

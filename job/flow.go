@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetjobs/jetjobs/internal/faultpoint"
 	"github.com/jetjobs/jetjobs/internal/wire"
 )
 
@@ -308,7 +309,11 @@ func (c *Client) SettleFlow(ctx context.Context, info *Info, status Status) erro
 			return err
 		}
 	}
-	return c.putJSON(ctx, wire.SettledKey(SubjectToken(info.ID)), settledMark{Seq: info.Seq, Status: status})
+	if err := c.putJSON(ctx, wire.SettledKey(SubjectToken(info.ID)), settledMark{Seq: info.Seq, Status: status}); err != nil {
+		return err
+	}
+	faultpoint.Reach(faultpoint.AfterFlow, info.ID)
+	return nil
 }
 
 // FlowAttemptFailed counts a failed attempt of a job of a batch (its

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/jetjobs/jetjobs/internal/faultpoint"
 	"github.com/jetjobs/jetjobs/internal/wire"
 )
 
@@ -408,6 +409,7 @@ func (c *Client) propagate(ctx context.Context, wf string, d *taskDef, status St
 	if err != nil {
 		return err
 	}
+	faultpoint.Reach(faultpoint.MidFlow, d.Msg.ID)
 	var ready []*taskDef
 	for i, e := range counted {
 		if values[i] < int64(e.Deps) {

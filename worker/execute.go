@@ -33,6 +33,10 @@ func (p *Pool) execute(msg jetstream.Msg) {
 	// dead-letter publish that retries through a slow server must not let
 	// AckWait run out.
 	token := p.inflight.add(msg)
+	if err == nil && job.InFlow(info) && p.flows.alreadySettled(info) {
+		p.ackSettled(msg, info, token)
+		return
+	}
 	entry := p.kinds[info.Kind] // read-only once started
 	sw := p.stateWriter(msg, info, entry)
 	v, elapsed := p.work(info, err, entry, sw)
@@ -107,6 +111,9 @@ func (p *Pool) run(entry *kindEntry, info *job.Info, sw *stateWriter) (err error
 	ctx := job.WithInfo(p.jobCtx, info)
 	if sw != nil {
 		ctx = job.WithRecorder(ctx, sw)
+	}
+	if info.Header[wire.Workflow] != nil {
+		ctx = job.WithFlowClient(ctx, p.flows.client)
 	}
 	ctx, tracked := p.cancels.track(ctx, info)
 	defer func(ctx context.Context) { err = p.cancels.untrack(ctx, tracked, err) }(ctx) // after recover: a canceled job's panic is a cancel too

@@ -49,6 +49,7 @@ type maxDeliveries struct {
 	log    *slog.Logger
 	fire   func(Event) // the hooks
 	states *states     // records the end of jobs that keep their result
+	flows  *flows      // advances the batch or workflow of a job in one
 
 	mu     sync.Mutex
 	queued []maxDeliveriesAdvisory
@@ -182,6 +183,16 @@ func (md *maxDeliveries) deadLetter(adv maxDeliveriesAdvisory) {
 			slog.String("job_id", id), slog.Uint64("seq", seq), slog.String("error", err.Error()))
 		return
 	}
+	info := &job.Info{ID: id, Queue: queue, Kind: kind, Subject: raw.Subject, Attempt: deliveries, Header: raw.Header, Payload: raw.Data, Seq: seq}
+	if md.flows != nil && job.InFlow(info) {
+		if err := md.flows.settle(info, job.StatusDead); err != nil {
+			// Left in the work stream: the next advisory of it (a worker
+			// restart replays none) or an operator's replay repeats it.
+			md.log.LogAttrs(ctx, slog.LevelError, "advancing the batch or workflow of a job that reached max deliveries failed; it stays in the work stream",
+				slog.String("job_id", id), slog.Uint64("seq", seq), slog.String("error", err.Error()))
+			return
+		}
+	}
 	if err := stream.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 		md.log.LogAttrs(ctx, slog.LevelWarn, "deleting a dead-lettered job from the work stream failed", slog.Uint64("seq", seq), slog.String("error", err.Error()))
 	}
@@ -196,7 +207,7 @@ func (md *maxDeliveries) deadLetter(adv maxDeliveriesAdvisory) {
 		}, ttl)
 	}
 	md.fire(Event{
-		Info:    &job.Info{ID: id, Queue: queue, Kind: kind, Subject: raw.Subject, Attempt: deliveries, Header: raw.Header, Payload: raw.Data, Seq: seq},
+		Info:    info,
 		Outcome: OutcomeDeadLettered, Reason: job.ReasonMaxDeliveries, Err: errors.New(cause),
 	})
 }

@@ -55,6 +55,7 @@ type Pool struct {
 	schedules bool      // snoozes may use the schedule stream
 	cancels   *cancels  // nil without a cancel bucket
 	states    *states   // writes the state of jobs that keep their result
+	flows     *flows    // advances batches and workflows
 	acker     *acker
 	unserved  unservedWarnings
 	runners   runners
@@ -106,6 +107,11 @@ func New(js jetstream.JetStream, cfg Config) (*Pool, error) {
 	p := &Pool{js: js, cfg: cfg, askedTopology: asked, log: cfg.Logger, kinds: map[string]*kindEntry{}, stopped: make(chan struct{})}
 	p.runners.work = p.execute
 	p.states = &states{js: js, topo: cfg.Topology, worker: workerName(), log: cfg.Logger}
+	client, err := job.NewClient(js, job.ClientConfig{Topology: cfg.Topology})
+	if err != nil {
+		return nil, err
+	}
+	p.flows = &flows{client: client, log: cfg.Logger}
 	return p, nil
 }
 
@@ -185,7 +191,7 @@ func (p *Pool) Start(ctx context.Context) (err error) {
 	p.acker = newAcker(p.js.Conn(), !p.cfg.AckAsync, p.log, p.finish)
 	services := []service{
 		rel,
-		&maxDeliveries{js: p.js, topo: topo, queues: names, log: p.log, fire: p.fire, states: p.states},
+		&maxDeliveries{js: p.js, topo: topo, queues: names, log: p.log, fire: p.fire, states: p.states, flows: p.flows},
 		watch,
 		p.acker,
 		&heartbeats{every: p.cfg.AckWait / 3, inflight: &p.inflight, reap: p.runners.reap},

@@ -29,6 +29,9 @@ func (p *Pool) settle(msg jetstream.Msg, info *job.Info, token uint64, v verdict
 	if v.action != actDeadLetter {
 		sw.settled(v)
 	}
+	if (v.action == actAck || v.action == actRetry) && job.InFlow(info) {
+		v = p.settleFlowStep(info, v)
+	}
 	ev := Event{Info: info, Err: v.err, Duration: elapsed, Delay: v.delay}
 	switch v.action {
 	case actAck:
@@ -79,7 +82,7 @@ func (p *Pool) settle(msg jetstream.Msg, info *job.Info, token uint64, v verdict
 // if the dead letter cannot be stored, hands the job back to the server to
 // be delivered (and dead-lettered) again.
 func (p *Pool) settleDeadLetter(msg jetstream.Msg, info *job.Info, token uint64, v verdict, ev Event, sw *stateWriter) {
-	if err := p.deadLetter(msg, info, v.reason, v.err); err != nil {
+	if err := p.deadLetter(msg, info, v.reason, v.err, job.InFlow(info)); err != nil {
 		_ = msg.NakWithDelay(deadLetterRetryDelay)
 		v = verdict{action: actRetry, delay: deadLetterRetryDelay, reason: v.reason, level: slog.LevelError,
 			msg: "dead-lettering failed; the job will be delivered again",
@@ -92,6 +95,22 @@ func (p *Pool) settleDeadLetter(msg jetstream.Msg, info *job.Info, token uint64,
 	p.inflight.remove(token)
 	p.logVerdict(info, v, ev.Duration)
 	p.finish(ev)
+}
+
+// settleFlowStep runs the flow step of a job of a batch or workflow whose
+// verdict is v (a success or a retry): a success is counted in its batch
+// or workflow before it is acknowledged, and becomes a retry if that
+// fails; a retry counts a failed attempt in its batch.
+func (p *Pool) settleFlowStep(info *job.Info, v verdict) verdict {
+	if v.action == actRetry {
+		p.flows.attemptFailed(info)
+		return v
+	}
+	if err := p.flows.settle(info, job.StatusSucceeded); err != nil {
+		return verdict{action: actRetry, delay: deadLetterRetryDelay, level: slog.LevelError,
+			msg: "the job succeeded but advancing its batch or workflow failed; it will be delivered again (and run again)", err: err}
+	}
+	return v
 }
 
 func (p *Pool) nak(msg jetstream.Msg, info *job.Info, delay time.Duration) {

@@ -16,13 +16,15 @@ const module = "github.com/jetjobs/jetjobs"
 // tracing <- worker <- cmd, and internal/wire sits below them all.
 var allowedImports = map[string][]string{
 	"internal/wire": {},
-	"job":           {"internal/wire"},
+	"job":           {"internal/wire", "internal/faultpoint"},
 	"retry":         {"job", "internal/wire"},
 	"middleware":    {"job", "internal/wire"},
 	"tracing":       {"job", "internal/wire"},
 	"dashboard":     {"job", "internal/wire"},
 	// The hooks between worker and jetjobstest sit below worker.
 	"internal/inline": {"job"},
+	// The fault suite's points in the flow step sit below job.
+	"internal/faultpoint": {},
 }
 
 // serverAllowed are the packages (and the trees under them) that may use
