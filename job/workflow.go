@@ -410,18 +410,21 @@ func (c *Client) propagate(ctx context.Context, wf string, d *taskDef, status St
 		return err
 	}
 	faultpoint.Reach(faultpoint.MidFlow, d.Msg.ID)
-	var ready []*taskDef
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(fireParallelism)
 	for i, e := range counted {
 		if values[i] < int64(e.Deps) {
 			continue
 		}
-		rd, err := c.taskDef(ctx, wf, e.Name)
-		if err != nil {
-			return err
-		}
-		ready = append(ready, rd)
+		g.Go(func() error {
+			rd, err := c.taskDef(gctx, wf, e.Name)
+			if err != nil {
+				return err
+			}
+			return c.fireTask(gctx, wf, rd)
+		})
 	}
-	return c.fireTasks(ctx, wf, ready)
+	return g.Wait()
 }
 
 // cancelTask cancels task (not enqueued yet) because dependency cause
