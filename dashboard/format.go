@@ -18,8 +18,9 @@ import (
 	"github.com/jetjobs/jetjobs/job"
 )
 
-// parsePages parses every page template with the layout: one template set
-// per page, keyed by the file's base name.
+// parsePages parses every page template with the layout and the parts
+// (templates/_parts.html): one template set per page, keyed by the file's
+// base name.
 func parsePages() (map[string]*template.Template, error) {
 	files, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
@@ -28,10 +29,10 @@ func parsePages() (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
 	for _, f := range files {
 		name := strings.TrimSuffix(path.Base(f), ".html")
-		if name == "layout" {
+		if name == "layout" || strings.HasPrefix(name, "_") {
 			continue
 		}
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", f)
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/_parts.html", f)
 		if err != nil {
 			return nil, fmt.Errorf("dashboard: template %s: %w", name, err)
 		}
@@ -52,6 +53,8 @@ var funcs = template.FuncMap{
 	"pct":      func(part, whole int) int { return part * 100 / max(whole, 1) },
 	"percent":  percent,
 	"joinKind": func(q, k string) string { return q + "/" + k },
+	"mid":      func(a, b int) int { return (a + b) / 2 },
+	"share":    func(part, whole int64, width int) int64 { return part * int64(width) / max(whole, 1) },
 }
 
 // ago is how long ago t was, for people: "3m ago".
