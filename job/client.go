@@ -314,7 +314,7 @@ func (c *Client) build(kind string, args any, o *options) (*nats.Msg, string, er
 	case id == "":
 		id = nuid.Next()
 	}
-	subject := Subject(c.topo.Prefix, o.queue, kind)
+	subject := o.subject(c.topo.Prefix, kind)
 	msg := &nats.Msg{Subject: subject, Data: data, Header: make(nats.Header, 6+len(o.header))}
 	// hdr counts the header bytes as they are set, for the size check
 	// (iterating the map afterwards cost a tenth of the enqueue's CPU).
