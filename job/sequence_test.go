@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
