@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -145,4 +147,35 @@ func (c *Client) pauseSequences(ctx context.Context, queue string, until time.Ti
 		}
 	}
 	return nil
+}
+
+// partitionQueue returns the queue whose sequences ci, a consumer of the
+// work stream, pulls one partition of; ok is false for any other consumer.
+func (i *Inspector) partitionQueue(ci *jetstream.ConsumerInfo) (queue string, ok bool) {
+	rest, found := strings.CutPrefix(ci.Config.FilterSubject, i.topo.Prefix+"."+wire.PartitionToken+".")
+	if !found {
+		return "", false
+	}
+	queue, p, found := strings.Cut(rest, ".")
+	n, err := strconv.Atoi(strings.TrimSuffix(p, ".>"))
+	if !found || err != nil || ValidateQueue(queue) != nil || ci.Name != PartitionConsumer(queue, n) {
+		return "", false
+	}
+	return queue, true
+}
+
+// addPartitions adds the figures of the partition consumers of sequences to
+// their queues': their jobs are the queue's jobs. A queue with no consumer
+// of its own already counts its stored jobs, sequences among them, as
+// pending.
+func (i *Inspector) addPartitions(partitions []*jetstream.ConsumerInfo, get func(queue string) *QueueStats) {
+	for _, ci := range partitions {
+		q, _ := i.partitionQueue(ci)
+		s := get(q)
+		if s.Bound {
+			s.Pending += ci.NumPending
+		}
+		s.Running += ci.NumAckPending
+		s.Redelivered += ci.NumRedelivered
+	}
 }
