@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 	"github.com/jetjobs/jetjobs/retry"
 	"github.com/jetjobs/jetjobs/worker"
@@ -211,4 +214,59 @@ func TestSequencePausesWithItsQueue(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("the sequence job did not run after the queue resumed")
 	}
+}
+
+// A sequence job whose workers died on every delivery reaches the
+// partition consumer's MaxDeliver: the server lets the key's next job
+// start, and a pool dead-letters the dead one from the partition
+// consumer's MAX_DELIVERIES advisory, filed under its queue.
+func TestSequenceMaxDeliveriesDeadLettersAndUnblocksKey(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.enqueue("seq", nil, job.Sequence("k"), job.ID("dies"))
+	e.enqueue("seq", nil, job.Sequence("k"), job.ID("next"))
+	// A "worker" that takes the job twice and dies each time: it never
+	// acknowledges, and the server redelivers after AckWait.
+	s, err := e.js.Stream(ctx, "JOBS")
+	must(t, err)
+	part := wireDefaultPartition("default", "k")
+	cons, err := s.CreateOrUpdateConsumer(ctx, worker.PartitionConsumerConfig(job.Topology{}, "default", part, time.Second, 2))
+	must(t, err)
+	for delivery := 1; delivery <= 2; delivery++ {
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+		must(t, err)
+		var got []string
+		for m := range batch.Messages() {
+			got = append(got, m.Headers().Get(job.HeaderID))
+		}
+		if len(got) != 1 || got[0] != "dies" {
+			t.Fatalf("delivery %d: got %v, want the key's first job", delivery, got)
+		}
+	}
+	ran := make(chan string, 2)
+	e.pool(worker.Config{MaxAttempts: 1, MaxDeliver: 2, AckWait: time.Second}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "seq", func(ctx context.Context, j *job.Job[json.RawMessage]) error {
+			ran <- j.ID
+			return nil
+		}))
+	})
+	select {
+	case id := <-ran:
+		if id != "next" {
+			t.Fatalf("ran %s, want next", id)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the key's next job did not run")
+	}
+	eventually(t, func() bool { return len(e.deadLetters()) == 1 }, "dead letter of the job that reached MaxDeliver")
+	dl := e.deadLetters()[0]
+	if dl.ID != "dies" || dl.Reason != job.ReasonMaxDeliveries || dl.Queue != "default" || dl.Kind != "seq" {
+		t.Fatalf("dead letter %+v", dl)
+	}
+}
+
+// wireDefaultPartition is the partition of key in queue with the default
+// partition count.
+func wireDefaultPartition(queue, key string) int {
+	return wire.Partition(queue, key, job.DefaultSequencePartitions)
 }
