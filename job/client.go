@@ -310,7 +310,7 @@ func (c *Client) build(kind string, args any, o *options) (*nats.Msg, string, er
 	id := o.id
 	switch {
 	case o.unique:
-		id = UniqueID(o.queue, kind, data)
+		id = o.uniqueID(kind, data)
 	case id == "":
 		id = nuid.Next()
 	}

@@ -106,8 +106,9 @@ func ID(id string) Option {
 	}
 }
 
-// Unique derives the job's ID from its kind, queue and encoded arguments, so
-// the same work enqueued twice within the duplicate window runs once.
+// Unique derives the job's ID from its kind, queue (and sequence key, with
+// Sequence) and encoded arguments, so the same work enqueued twice within
+// the duplicate window runs once.
 func Unique() Option {
 	return func(o *options) error {
 		o.unique = true

@@ -179,3 +179,13 @@ func (i *Inspector) addPartitions(partitions []*jetstream.ConsumerInfo, get func
 		s.Redelivered += ci.NumRedelivered
 	}
 }
+
+// uniqueID is the ID Unique derives for a job of kind with payload data:
+// UniqueID, and for a job of a sequence that of its key's queue token, so
+// that the same work in two keys is two jobs.
+func (o *options) uniqueID(kind string, data []byte) string {
+	if o.sequence == "" {
+		return UniqueID(o.queue, kind, data)
+	}
+	return UniqueID(o.queue+"."+wire.SequenceToken+"."+o.sequence, kind, data)
+}

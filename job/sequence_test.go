@@ -128,3 +128,29 @@ func TestEnsureSequencePartitions(t *testing.T) {
 		t.Fatalf("300 partitions: %v", err)
 	}
 }
+
+// The same work in two keys is two jobs under Unique, and a periodic
+// schedule refuses a sequence.
+func TestSequenceUniqueAndSchedules(t *testing.T) {
+	c, _, _ := newClient(t, job.Topology{})
+	ctx := context.Background()
+	a, err := c.Enqueue(ctx, "sync", map[string]int{"v": 1}, job.Sequence("a"), job.Unique())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.Enqueue(ctx, "sync", map[string]int{"v": 1}, job.Sequence("b"), job.Unique())
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.Enqueue(ctx, "sync", map[string]int{"v": 1}, job.Sequence("a"), job.Unique())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ID == b.ID || b.Duplicate || !again.Duplicate || again.ID != a.ID {
+		t.Fatalf("key a %+v, key b %+v, key a again %+v: want two jobs, the third a duplicate of the first", a, b, again)
+	}
+	_, err = c.DeclareSchedule(ctx, job.Schedule{Name: "nightly", Spec: "@daily", Kind: "sync", Options: []job.Option{job.Sequence("a")}})
+	if !errors.Is(err, job.ErrInvalidOption) || !strings.Contains(err.Error(), "Sequence") {
+		t.Fatalf("schedule with a sequence: %v", err)
+	}
+}
