@@ -311,11 +311,11 @@ func (c *Client) build(kind string, args any, o *options) (*nats.Msg, string, er
 	id := o.id
 	switch {
 	case o.unique:
-		id = UniqueID(o.queue, kind, data)
+		id = o.uniqueID(kind, data)
 	case id == "":
 		id = nuid.Next()
 	}
-	subject := Subject(c.topo.Prefix, o.queue, kind)
+	subject := o.subject(c.topo.Prefix, kind)
 	msg := &nats.Msg{Subject: subject, Data: data, Header: make(nats.Header, 6+len(o.header))}
 	// hdr counts the header bytes as they are set, for the size check
 	// (iterating the map afterwards cost a tenth of the enqueue's CPU).

@@ -7,6 +7,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/internal/wire"
 )
 
 // DefaultMaxAttempts is the attempt limit of a job that names none.
@@ -53,6 +55,7 @@ func readInfo(prefix, subject string, h nats.Header, data []byte, meta *jetstrea
 		fail(fmt.Errorf("%w: %w", ErrDecode, err))
 	}
 	info.Queue, info.Kind = queue, kind
+	info.Sequence, _, _ = wire.ParseSequence(prefix, subject)
 	if len(h) == 0 {
 		return info, firstErr
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -146,8 +145,15 @@ func (i *Inspector) inspect(ctx context.Context, only string) ([]QueueStats, err
 
 	// The queues: consumers named after a queue and filtered to its subjects.
 	lister := stream.ListConsumers(ctx)
+	var partitions []*jetstream.ConsumerInfo // of sequences, added below
 	for ci := range lister.Info() {
 		name := ci.Name
+		if q, ok := i.partitionQueue(ci); ok {
+			if only == "" || q == only {
+				partitions = append(partitions, ci)
+			}
+			continue
+		}
 		if ValidateQueue(name) != nil || ci.Config.FilterSubject != Subject(i.topo.Prefix, name, ">") || (only != "" && name != only) {
 			continue // not a jetjobs queue consumer, or not asked for
 		}
@@ -182,6 +188,7 @@ func (i *Inspector) inspect(ctx context.Context, only string) ([]QueueStats, err
 			s.Pending = n
 		}
 	}
+	i.addPartitions(partitions, get)
 
 	// Dead letters, by queue.
 	if dlq, err := i.js.Stream(ctx, i.topo.DeadLetterStream); err == nil {
@@ -358,12 +365,10 @@ func subjectCounts(ctx context.Context, s jetstream.Stream, filter, prefix strin
 	}
 	out := map[string]uint64{}
 	for subject, n := range info.State.Subjects {
-		rest, ok := strings.CutPrefix(subject, prefix+".")
-		if !ok {
-			continue
+		// The queue token; a sequence job's follows its sequence token.
+		if q := wire.QueueToken(prefix, subject); q != "" {
+			out[q] += n
 		}
-		q, _, _ := strings.Cut(rest, ".")
-		out[q] += n
 	}
 	return out, nil
 }

@@ -41,6 +41,10 @@ type Info struct {
 	Payload []byte
 	// Seq is the job message's sequence in the work stream.
 	Seq uint64
+	// Sequence is the key of the sequence the job belongs to (Sequence),
+	// empty for a job of none. Jobs of one key run one at a time, in
+	// enqueue order.
+	Sequence string
 }
 
 // Job is a job whose arguments were decoded into T.

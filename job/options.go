@@ -24,6 +24,7 @@ type options struct {
 	header      nats.Header
 	keepResult  time.Duration
 	untilDone   bool
+	sequence    string
 }
 
 // ValidateOptions checks opts as Enqueue does, without a client or a
@@ -51,7 +52,7 @@ func (o *options) check() error {
 	case o.untilDone && o.id == "" && !o.unique:
 		return fmt.Errorf("%w: UniqueUntilDone needs the job's ID: add ID or Unique", ErrInvalidOption)
 	}
-	return nil
+	return o.checkSequence()
 }
 
 // KeepResult keeps the job's state and result for ttl (at least 1s) after
@@ -105,8 +106,9 @@ func ID(id string) Option {
 	}
 }
 
-// Unique derives the job's ID from its kind, queue and encoded arguments, so
-// the same work enqueued twice within the duplicate window runs once.
+// Unique derives the job's ID from its kind, queue (and sequence key, with
+// Sequence) and encoded arguments, so the same work enqueued twice within
+// the duplicate window runs once.
 func Unique() Option {
 	return func(o *options) error {
 		o.unique = true

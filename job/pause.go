@@ -32,7 +32,7 @@ func PausedIndefinitely(until time.Time) bool {
 //
 // Errors: ErrInvalidName, ErrInvalidOption for a time in the past,
 // ErrQueueNotFound if no worker has served the queue yet, ErrNoStream, or
-// the connection's error.
+// the connection's error. The queue's sequences (Sequence) pause with it.
 func (c *Client) PauseQueue(ctx context.Context, queue string, until time.Time) (time.Time, error) {
 	if err := ValidateQueue(queue); err != nil {
 		return time.Time{}, err
@@ -46,6 +46,9 @@ func (c *Client) PauseQueue(ctx context.Context, queue string, until time.Time) 
 	resp, err := c.js.PauseConsumer(ctx, c.topo.Stream, queue, until)
 	if err != nil {
 		return time.Time{}, c.consumerError("pause", queue, err)
+	}
+	if err := c.pauseSequences(ctx, queue, resp.PauseUntil); err != nil {
+		return time.Time{}, err
 	}
 	return resp.PauseUntil, nil
 }
@@ -62,7 +65,7 @@ func (c *Client) ResumeQueue(ctx context.Context, queue string) error {
 	if _, err := c.js.ResumeConsumer(ctx, c.topo.Stream, queue); err != nil {
 		return c.consumerError("resume", queue, err)
 	}
-	return nil
+	return c.pauseSequences(ctx, queue, time.Time{})
 }
 
 func (c *Client) consumerError(verb, queue string, err error) error {

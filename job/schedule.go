@@ -158,8 +158,8 @@ func (s Schedule) check(queue string) (spec string, o options, data []byte, err 
 			return "", o, nil, fmt.Errorf("schedule %s: %w", s.Name, err)
 		}
 	}
-	if o.id != "" || o.unique || !o.deadline.IsZero() || !o.runAt.IsZero() {
-		return "", o, nil, fmt.Errorf("%w: schedule %s: ID, Unique, At, In and Deadline do not apply to periodic jobs; use Queue, MaxAttempts, Timeout or Header", ErrInvalidOption, s.Name)
+	if o.id != "" || o.unique || !o.deadline.IsZero() || !o.runAt.IsZero() || o.sequence != "" {
+		return "", o, nil, fmt.Errorf("%w: schedule %s: ID, Unique, At, In, Deadline and Sequence do not apply to periodic jobs; use Queue, MaxAttempts, Timeout or Header", ErrInvalidOption, s.Name)
 	}
 	if err := ValidateKind(s.Kind); err != nil {
 		return "", o, nil, fmt.Errorf("schedule %s: %w", s.Name, err)

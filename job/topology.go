@@ -96,6 +96,12 @@ type Topology struct {
 	// MemoryStorage keeps both streams in memory instead of on disk (tests
 	// and benchmarks only: a server restart loses every job).
 	MemoryStorage bool
+	// SequencePartitions is how many partitions the work stream hashes
+	// sequence keys into (see Sequence and docs/sequences.md): jobs of
+	// keys in different partitions run in parallel, keys sharing one wait
+	// for each other. Zero keeps an existing stream's count, and creates a
+	// stream with DefaultSequencePartitions (16); 1 to 256.
+	SequencePartitions int
 }
 
 // WithDefaults returns t with every zero field set to its default.
@@ -139,6 +145,9 @@ func (t Topology) WithDefaults() Topology {
 	}
 	if t.DeadLetterMaxAge == 0 {
 		t.DeadLetterMaxAge = DefaultDeadLetterMaxAge
+	}
+	if t.SequencePartitions == 0 {
+		t.SequencePartitions = DefaultSequencePartitions
 	}
 	return t
 }
@@ -187,6 +196,8 @@ func (t Topology) Validate() error {
 		return fmt.Errorf("%w: Topology.DeadLetterMaxAge %s is shorter than the DuplicateWindow %s (the dead-letter stream dedupes over the same window); keep dead letters longer or shorten the window", ErrInvalidOption, t.DeadLetterMaxAge, t.DuplicateWindow)
 	case t.MaxBytes < 0, t.MaxMsgs < 0:
 		return fmt.Errorf("%w: Topology.MaxBytes and MaxMsgs must not be negative (zero means unlimited)", ErrInvalidOption)
+	case t.SequencePartitions != 0 && wire.ValidatePartitions(t.SequencePartitions) != nil:
+		return fmt.Errorf("%w: Topology.SequencePartitions is %d; use 1 to %d (zero for the default, %d)", ErrInvalidOption, t.SequencePartitions, wire.MaxPartitions, DefaultSequencePartitions)
 	}
 	return nil
 }
@@ -207,6 +218,8 @@ func (t Topology) StreamConfig() jetstream.StreamConfig {
 		MaxMsgs:     orUnlimited(t.MaxMsgs),
 		MaxMsgSize:  t.MaxMsgSize,
 		Duplicates:  t.DuplicateWindow,
+		// Sequence jobs are stored under their partition (sequence.go).
+		SubjectTransform: t.sequenceTransform(),
 	}
 }
 
@@ -299,6 +312,9 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 		}
 	}
 	if err := ensureStream(ctx, js, work, apply); err != nil {
+		return err
+	}
+	if err := t.ensureSequences(ctx, js, set); err != nil {
 		return err
 	}
 	if err := ensureStream(ctx, js, t.DeadLetterStreamConfig(), set.settings(set.DeadLetterMaxAge)); err != nil {

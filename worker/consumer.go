@@ -58,6 +58,10 @@ func (p *Pool) ensureConsumer(ctx context.Context, stream jetstream.Stream, name
 // recreateConsumer creates q's consumer again after it was deleted, or
 // checks that it exists.
 func (p *Pool) recreateConsumer(ctx context.Context, q *queue) {
+	if q.part != nil {
+		p.recreatePartitionConsumer(ctx, q)
+		return
+	}
 	stream, err := p.js.Stream(ctx, p.cfg.Topology.Stream)
 	if err != nil {
 		return

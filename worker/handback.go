@@ -23,7 +23,8 @@ import (
 // the job is Nak'd, and that delivery counts.
 func (p *Pool) handBack(msg jetstream.Msg) {
 	meta, err := msg.Metadata()
-	if err != nil {
+	if err != nil || p.inSequence(msg) {
+		// A sequence job stays at the head of its key (sequence.go).
 		_ = msg.Nak()
 		return
 	}

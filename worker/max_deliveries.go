@@ -46,10 +46,12 @@ type maxDeliveries struct {
 	js     jetstream.JetStream
 	topo   job.Topology
 	queues []string
-	log    *slog.Logger
-	fire   func(Event) // the hooks
-	states *states     // records the end of jobs that keep their result
-	flows  *flows      // advances the batch or workflow of a job in one
+	// partitions are the partition consumers of the queues' sequences.
+	partitions []string
+	log        *slog.Logger
+	fire       func(Event) // the hooks
+	states     *states     // records the end of jobs that keep their result
+	flows      *flows      // advances the batch or workflow of a job in one
 
 	mu     sync.Mutex
 	queued []maxDeliveriesAdvisory
@@ -60,7 +62,7 @@ type maxDeliveries struct {
 
 func (md *maxDeliveries) start(context.Context) error {
 	md.wake = make(chan struct{}, 1)
-	for _, q := range md.queues {
+	for _, q := range slices.Concat(md.queues, md.partitions) {
 		sub, err := md.js.Conn().QueueSubscribe(wire.MaxDeliveriesSubject(md.topo.Stream, q), wire.AdvisoryGroup(md.topo.Stream), md.receive)
 		if err == nil {
 			err = sub.SetPendingLimits(-1, -1)
@@ -86,7 +88,7 @@ func (md *maxDeliveries) unsubscribe() {
 // receive queues an advisory of a served queue.
 func (md *maxDeliveries) receive(m *nats.Msg) {
 	var adv maxDeliveriesAdvisory
-	if err := json.Unmarshal(m.Data, &adv); err != nil || adv.StreamSeq == 0 || adv.Stream != md.topo.Stream || !slices.Contains(md.queues, adv.Consumer) {
+	if err := json.Unmarshal(m.Data, &adv); err != nil || adv.StreamSeq == 0 || adv.Stream != md.topo.Stream || !slices.Contains(md.queues, adv.Consumer) && !slices.Contains(md.partitions, adv.Consumer) {
 		return
 	}
 	md.mu.Lock()
@@ -164,7 +166,7 @@ func (md *maxDeliveries) deadLetter(adv maxDeliveriesAdvisory) {
 	}
 	id := job.IDOf(raw.Header, md.topo.Stream, seq)
 	queue, kind, _ := job.ParseSubject(md.topo.Prefix, raw.Subject)
-	if wire.QueueToken(md.topo.Prefix, raw.Subject) != adv.Consumer {
+	if wire.SubjectConsumer(md.topo.Prefix, raw.Subject) != adv.Consumer {
 		// Whoever may publish on the advisory subject can name any
 		// sequence: only a job of the advisory's own queue is dead-lettered.
 		md.log.LogAttrs(ctx, slog.LevelWarn, "ignoring a max-deliveries advisory whose job belongs to another queue",
@@ -175,7 +177,7 @@ func (md *maxDeliveries) deadLetter(adv maxDeliveriesAdvisory) {
 	dl := wire.DeadLetterMessage(wire.DeadLetter{
 		Prefix:  md.topo.DeadLetterPrefix,
 		Subject: raw.Subject, Header: raw.Header, Data: raw.Data,
-		ID: id, Queue: adv.Consumer, Stream: md.topo.Stream, Seq: seq, Stored: raw.Time,
+		ID: id, Queue: wire.QueueToken(md.topo.Prefix, raw.Subject), Stream: md.topo.Stream, Seq: seq, Stored: raw.Time,
 		Reason: string(job.ReasonMaxDeliveries), Cause: cause, Attempts: deliveries,
 	})
 	if err := publishDeadLetter(md.js, dl); err != nil {

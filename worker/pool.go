@@ -50,19 +50,20 @@ type Pool struct {
 	status  atomic.Int32
 	pulling atomic.Pointer[pulling]
 
-	queues    []*queue
-	services  []service // started by Start in order, stopped in reverse
-	schedules bool      // snoozes may use the schedule stream
-	cancels   *cancels  // nil without a cancel bucket
-	states    *states   // writes the state of jobs that keep their result
-	flows     *flows    // advances batches and workflows
-	acker     *acker
-	unserved  unservedWarnings
-	runners   runners
-	inflight  inflight           // running jobs, for heartbeats
-	jobs      jobCount           // dispatched jobs not yet finished
-	jobCtx    context.Context    // parent of every job's context
-	jobCancel context.CancelFunc // cancels running jobs at the shutdown deadline
+	queues     []*queue
+	partitions []*queue  // one per partition of each queue's sequences (sequence.go)
+	services   []service // started by Start in order, stopped in reverse
+	schedules  bool      // snoozes may use the schedule stream
+	cancels    *cancels  // nil without a cancel bucket
+	states     *states   // writes the state of jobs that keep their result
+	flows      *flows    // advances batches and workflows
+	acker      *acker
+	unserved   unservedWarnings
+	runners    runners
+	inflight   inflight           // running jobs, for heartbeats
+	jobs       jobCount           // dispatched jobs not yet finished
+	jobCtx     context.Context    // parent of every job's context
+	jobCancel  context.CancelFunc // cancels running jobs at the shutdown deadline
 }
 
 const (
@@ -76,6 +77,10 @@ type queue struct {
 	name        string
 	concurrency int
 	slots       slots
+
+	// part is set on the queue values that pull a partition of the
+	// queue's sequences (sequence.go).
+	part *partition
 
 	mu   sync.Mutex
 	cons jetstream.Consumer
@@ -169,7 +174,7 @@ func (p *Pool) Start(ctx context.Context) (err error) {
 	}
 	defer func() {
 		if err != nil {
-			p.queues = nil // a failed Start leaves the pool as New had it, to try again
+			p.queues, p.partitions = nil, nil // a failed Start leaves the pool as New had it, to try again
 		}
 	}()
 	if len(p.kinds) == 0 {
@@ -183,6 +188,9 @@ func (p *Pool) Start(ctx context.Context) (err error) {
 	if err := p.openQueues(ctx); err != nil {
 		return err
 	}
+	if err := p.openSequences(ctx); err != nil {
+		return err
+	}
 	p.prepareKinds()
 
 	topo, names := p.cfg.Topology, p.queueNames()
@@ -191,7 +199,7 @@ func (p *Pool) Start(ctx context.Context) (err error) {
 	p.acker = newAcker(p.js.Conn(), !p.cfg.AckAsync, p.log, p.finish)
 	services := []service{
 		rel,
-		&maxDeliveries{js: p.js, topo: topo, queues: names, log: p.log, fire: p.fire, states: p.states, flows: p.flows},
+		&maxDeliveries{js: p.js, topo: topo, queues: names, partitions: p.partitionConsumers(), log: p.log, fire: p.fire, states: p.states, flows: p.flows},
 		watch,
 		p.acker,
 		&heartbeats{every: p.cfg.AckWait / 3, inflight: &p.inflight, reap: p.runners.reap},
@@ -202,7 +210,7 @@ func (p *Pool) Start(ctx context.Context) (err error) {
 	}
 	p.schedules, p.cancels = rel.available, watch.cancels
 	p.jobCtx, p.jobCancel = context.WithCancel(context.Background())
-	pg := &pulling{queues: p.queues, edges: p.pullerEdges}
+	pg := &pulling{queues: append(slices.Clip(p.queues), p.partitions...), edges: p.pullerEdges}
 	if err := pg.start(ctx); err != nil {
 		p.jobCancel()
 		stopServices(services)
@@ -256,7 +264,7 @@ func (p *Pool) queueNames() []string {
 func (p *Pool) pullerEdges(q *queue) pullerEdges {
 	return pullerEdges{
 		nc:        p.js.Conn(),
-		next:      wire.NextSubject(wire.APIPrefix(p.js), p.cfg.Topology.Stream, q.name),
+		next:      wire.NextSubject(wire.APIPrefix(p.js), p.cfg.Topology.Stream, q.consumerName()),
 		fetchWait: p.cfg.FetchWait,
 		batch:     p.cfg.FetchBatch,
 		log:       p.log,

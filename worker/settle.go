@@ -47,6 +47,13 @@ func (p *Pool) settle(msg jetstream.Msg, info *job.Info, token uint64, v verdict
 		p.jobs.Done() // not an attempt: no hooks
 		return
 	case actPass:
+		if p.holdInSequence(msg, info, v.delay) {
+			p.inflight.remove(token)
+			p.logVerdict(info, v, 0)
+			p.unserved.warn(p.log, info, p.kindNames)
+			p.jobs.Done() // not an attempt: no hooks
+			return
+		}
 		since := info.Header.Get(wire.UnservedSince)
 		if since == "" {
 			since = time.Now().UTC().Format(time.RFC3339Nano)

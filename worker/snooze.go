@@ -21,6 +21,9 @@ import (
 // seconds, so there a delay under a second waits until the next one. A zero
 // delay republishes the job to the back of its queue at once.
 func (p *Pool) snooze(msg jetstream.Msg, info *job.Info, d time.Duration) {
+	if p.holdInSequence(msg, info, d) {
+		return
+	}
 	if d <= 0 {
 		p.handBack(msg)
 		return

@@ -38,6 +38,7 @@ type enqueueFlags struct {
 	keepResult  time.Duration
 	wait        bool
 	waitTimeout time.Duration
+	sequence    string
 }
 
 // jobFlags are the flags of the options every job has, shared by enqueue
@@ -115,6 +116,7 @@ every ID (a progress bar shows on a terminal; --quiet prints only a summary).`,
   jetjobs enqueue --in 10m reminder.send '{"user":7}'
   jetjobs enqueue --unique --deadline 30m report.build '{"month":"2026-11"}'
   jetjobs enqueue --deadline 2026-12-24T18:00:00Z greeting.send '{"user":7}'
+  jetjobs enqueue --sequence customer-42 invoice.send '{"invoice":7}'
   jetjobs enqueue --count 100000 --quiet load.test '{}'`,
 		Args: argsBetween(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -138,6 +140,7 @@ every ID (a progress bar shows on a terminal; --quiet prints only a summary).`,
 	fl.DurationVar(&f.keepResult, "keep-result", 0, "keep the job's state and result this long after each change, for status and wait (default with --wait: 24h)")
 	fl.BoolVar(&f.wait, "wait", false, "wait for the job to finish and print its result as JSON instead of its ID; exit 1 if it ends dead, canceled or expired")
 	fl.DurationVar(&f.waitTimeout, "wait-timeout", 0, "with --wait: give up after this long (exit 1); 0 waits as long as it takes")
+	fl.StringVar(&f.sequence, "sequence", "", "run the job in the sequence KEY of its queue: jobs of one key run one at a time, in enqueue order (KEY: A-Z a-z 0-9 _ -, at most 128 characters); not with --in")
 	a.addConnFlags(cmd)
 	a.topo.addReplicas(cmd, false)
 	return cmd
@@ -188,6 +191,13 @@ func (a *app) enqueue(ctx context.Context, f enqueueFlags, args []string) error 
 	}
 	if f.in != 0 {
 		opts = append(opts, job.In(f.in))
+	}
+	if f.changed("sequence") {
+		opt, err := sequenceOption(f.sequence, f.in)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, opt)
 	}
 	if f.changed("deadline") {
 		opt, err := a.deadlineOption(ctx, f)

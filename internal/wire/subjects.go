@@ -112,7 +112,8 @@ func JobSubject(prefix, queue, kind string) string {
 	return prefix + "." + queue + "." + kind
 }
 
-// ParseSubject splits a job subject into its queue and kind. It fails with
+// ParseSubject splits a job subject into its queue and kind; for a
+// sequence job's subject (see SequenceSubject) also. It fails with
 // ErrInvalidName when subject does not start with prefix, lacks a kind, or
 // has invalid tokens.
 func ParseSubject(prefix, subject string) (queue, kind string, err error) {
@@ -122,6 +123,10 @@ func ParseSubject(prefix, subject string) (queue, kind string, err error) {
 		return "", "", fmt.Errorf("%w: subject %q is not under %q", ErrInvalidName, subject, prefix+".")
 	}
 	queue, kind, ok := strings.Cut(subject[len(prefix)+1:], ".")
+	if queue == PartitionToken || queue == SequenceToken {
+		queue, _, _, kind, err = parseSequenceSubject(subject, kind, queue == PartitionToken)
+		return queue, kind, err
+	}
 	if !ok {
 		return "", "", fmt.Errorf("%w: subject %q has no kind; publish to %s.<queue>.<kind>", ErrInvalidName, subject, prefix)
 	}
@@ -200,8 +205,9 @@ func MaxDeliveriesSubject(stream, consumer string) string {
 	return "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + stream + "." + consumer
 }
 
-// QueueToken is the queue token of a job subject <prefix>.<queue>.<kind>,
-// whether or not the rest of the subject is valid; empty if there is none.
+// QueueToken is the queue token of a job subject <prefix>.<queue>.<kind>
+// (or of a sequence job's, <prefix>._seq[p].<queue>...), whether or not the
+// rest of the subject is valid; empty if there is none.
 // A consumer's filter <prefix>.<queue>.> delivers only subjects whose token
 // is its queue.
 func QueueToken(prefix, subject string) string {
@@ -209,6 +215,9 @@ func QueueToken(prefix, subject string) string {
 	if !ok {
 		return ""
 	}
-	queue, _, _ := strings.Cut(rest, ".")
+	queue, rest, _ := strings.Cut(rest, ".")
+	if queue == PartitionToken || queue == SequenceToken {
+		queue, _, _ = strings.Cut(rest, ".")
+	}
 	return queue
 }

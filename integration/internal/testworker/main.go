@@ -7,6 +7,7 @@
 // Kinds:
 //
 //	work          sleeps for the payload's "ms", records "done", succeeds
+//	              (with "fail_first": records "fail" and fails attempt 1)
 //	poison.panic  panics on every attempt
 //	poison.exit   exits the process (status 3) on every attempt
 //	poison.hang   blocks until its context ends (its timeout)
@@ -45,6 +46,8 @@ func main() {
 
 type workArgs struct {
 	MS int `json:"ms"`
+	// FailFirst fails the job's first attempt, recorded as "fail".
+	FailFirst bool `json:"fail_first,omitempty"`
 }
 
 func run() error {
@@ -141,6 +144,10 @@ func run() error {
 						t.Stop()
 						return ctx.Err()
 					}
+				}
+				if j.Args.FailFirst && j.Attempt == 1 {
+					record("fail", j.Info)
+					return errors.New("first attempt fails (fail_first)")
 				}
 				record("done", j.Info)
 				return nil
