@@ -174,7 +174,7 @@ func (md *maxDeliveries) deadLetter(adv maxDeliveriesAdvisory) {
 	dl := wire.DeadLetterMessage(wire.DeadLetter{
 		Prefix:  md.topo.DeadLetterPrefix,
 		Subject: raw.Subject, Header: raw.Header, Data: raw.Data,
-		ID: id, Queue: adv.Consumer, Stream: md.topo.Stream, Seq: seq, Stored: raw.Time,
+		ID: id, Queue: adv.Consumer, Kind: kind, Stream: md.topo.Stream, Seq: seq, Stored: raw.Time,
 		Reason: string(job.ReasonMaxDeliveries), Cause: cause, Attempts: deliveries,
 	})
 	if err := publishDeadLetter(md.js, dl); err != nil {

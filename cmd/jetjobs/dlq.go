@@ -380,21 +380,24 @@ func (a *app) replayIDs(ctx context.Context, c *job.Client, ids []string) error 
 }
 
 // deadLettersOfID counts the dead letters of the job with ID id, from the
-// dead-letter stream's subjects (one per queue that has them).
+// dead-letter stream's subjects (one per queue, reason and kind that have
+// them, and one per queue for those an older version stored).
 func deadLettersOfID(ctx context.Context, c *job.Client, id string) (int, error) {
 	t := c.Topology()
-	filter := wire.DeadLetterIDFilter(t.DeadLetterPrefix, id)
 	s, err := c.JetStream().Stream(ctx, t.DeadLetterStream)
 	if err != nil {
 		return 0, err
 	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
-	if err != nil {
-		return 0, err
-	}
+	current, v1 := wire.DeadLetterIDFilters(t.DeadLetterPrefix, id)
 	n := 0
-	for _, count := range info.State.Subjects {
-		n += int(count)
+	for _, filter := range []string{current, v1} {
+		info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
+		if err != nil {
+			return 0, err
+		}
+		for _, count := range info.State.Subjects {
+			n += int(count)
+		}
 	}
 	return n, nil
 }
