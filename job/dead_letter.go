@@ -324,7 +324,11 @@ func (c *Client) ReplayAll(ctx context.Context, queue string, progress func(done
 // PurgeDeadLetters deletes the dead letters of queue (all when empty) and
 // returns how many were deleted.
 func (c *Client) PurgeDeadLetters(ctx context.Context, queue string) (uint64, error) {
-	return c.purgeDeadLetters(ctx, queue, 0)
+	subject, err := c.deadLetterSubject(queue)
+	if err != nil {
+		return 0, err
+	}
+	return c.purgeDeadLetters(ctx, subject, 0)
 }
 
 // DeadLetterSequence returns the dead-letter stream's last sequence: every
@@ -345,22 +349,16 @@ func (c *Client) DeadLetterSequence(ctx context.Context) (uint64, error) {
 // how many the server deleted. A mark of 0 (the stream had never held a
 // dead letter) deletes nothing.
 func (c *Client) PurgeDeadLettersThrough(ctx context.Context, queue string, through uint64) (uint64, error) {
-	if through == 0 {
-		if _, err := c.deadLetterSubject(queue); err != nil {
-			return 0, err
-		}
-		return 0, nil
-	}
-	return c.purgeDeadLetters(ctx, queue, through+1)
-}
-
-// purgeDeadLetters purges the dead letters of queue below sequence below
-// (all when 0).
-func (c *Client) purgeDeadLetters(ctx context.Context, queue string, below uint64) (uint64, error) {
 	subject, err := c.deadLetterSubject(queue)
-	if err != nil {
+	if err != nil || through == 0 {
 		return 0, err
 	}
+	return c.purgeDeadLetters(ctx, subject, through+1)
+}
+
+// purgeDeadLetters purges the dead letters on subject (a filter) below
+// sequence below (all when 0).
+func (c *Client) purgeDeadLetters(ctx context.Context, subject string, below uint64) (uint64, error) {
 	req := struct {
 		Filter string `json:"filter,omitempty"`
 		Seq    uint64 `json:"seq,omitempty"` // purge below this sequence

@@ -4,17 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/internal/wire"
 )
 
 // DeadLetterQuery selects dead letters by queue, kind, reason and error
-// text, page by page. The queue is part of a dead letter's subject, so the
-// server selects by it; kind, reason and error are headers, which the
-// client reads (headers only, never payloads) to select by them.
+// text, page by page. Queue, reason and kind are parts of a dead letter's
+// subject (docs/protocol.md), so the server selects and counts by them;
+// the error is a header, which the client reads (headers only, never
+// payloads) from the dead letters the other filters select. Dead letters
+// stored by versions before 0.x carry no reason and kind in their subject:
+// the client reads their headers to select them by those.
 type DeadLetterQuery struct {
 	// Queue, Kind and Reason select exactly; empty means any.
 	Queue  string
@@ -28,7 +34,7 @@ type DeadLetterQuery struct {
 	After uint64
 	// Newest lists the newest first, below the sequence Before (a newest
 	// page's Next; zero: from the newest). It applies without Kind, Reason
-	// and ErrorContains only: a filter on headers is read oldest first.
+	// and ErrorContains only: a filtered page is read oldest first.
 	Newest bool
 	Before uint64
 	// Through ignores dead letters above this sequence: pass a mark read
@@ -43,20 +49,56 @@ type DeadLetterQuery struct {
 	ScanLimit int
 }
 
-// headerFiltered reports whether q selects by headers.
+// headerFiltered reports whether q selects by more than the queue.
 func (q DeadLetterQuery) headerFiltered() bool {
 	return q.Kind != "" || q.Reason != "" || q.ErrorContains != ""
 }
 
-// matches reports whether a dead letter with headers h matches q's header
-// filters.
-func (q DeadLetterQuery) matches(prefix string, h nats.Header) bool {
-	if q.Reason != "" && Reason(h.Get(HeaderReason)) != q.Reason {
-		return false
+// subjectFiltered reports whether q selects by reason or kind, the parts
+// of the current subject form beyond the queue.
+func (q DeadLetterQuery) subjectFiltered() bool {
+	return q.Kind != "" || q.Reason != ""
+}
+
+// filters returns the subject filters of q's dead letters: one for the
+// queue (both forms), or, when q selects by kind or reason, the current
+// form's filter and the v1 filter of the queue (whose dead letters only
+// their headers place). It checks the names, so that nothing in them
+// widens a filter.
+func (c *Client) deadLetterFilters(q DeadLetterQuery) (current, v1 string, err error) {
+	if q.Queue != "" && q.Queue != invalidQueue {
+		if err := ValidateQueue(q.Queue); err != nil {
+			return "", "", err
+		}
 	}
 	if q.Kind != "" {
-		if _, kind, _ := ParseSubject(prefix, h.Get(HeaderSubject)); kind != q.Kind {
+		if err := ValidateKind(q.Kind); err != nil {
+			return "", "", err
+		}
+	}
+	if q.Reason != "" && wire.InvalidTokenChar(string(q.Reason)) >= 0 {
+		return "", "", fmt.Errorf("%w: reason %q: use one of failed, max-deliveries, decode, no-handler, canceled, expired", ErrInvalidName, clip(string(q.Reason)))
+	}
+	if !q.subjectFiltered() {
+		return wire.DeadLetterFilter(c.topo.DeadLetterPrefix, q.Queue), "", nil
+	}
+	current, v1 = wire.DeadLetterFilters(c.topo.DeadLetterPrefix, q.Queue, string(q.Reason), q.Kind)
+	return current, v1, nil
+}
+
+// matches reports whether the dead letter stored on subject with headers
+// h matches q's filters beyond what its subject filter selected: the error
+// text, and for a dead letter of the v1 form, whose subject does not say,
+// the reason and kind.
+func (q DeadLetterQuery) matches(prefix, dlqPrefix, subject string, h nats.Header) bool {
+	if place, ok := wire.ParseDeadLetterSubject(dlqPrefix, subject); !ok || place.V1 {
+		if q.Reason != "" && Reason(h.Get(HeaderReason)) != q.Reason {
 			return false
+		}
+		if q.Kind != "" {
+			if _, kind, _ := ParseSubject(prefix, h.Get(HeaderSubject)); kind != q.Kind {
+				return false
+			}
 		}
 	}
 	if q.ErrorContains != "" && !strings.Contains(strings.ToLower(h.Get(HeaderError)), strings.ToLower(q.ErrorContains)) {
@@ -91,8 +133,12 @@ func (c *Client) QueryDeadLetters(ctx context.Context, q DeadLetterQuery) (DeadL
 		}
 		return c.deadLetterPage(ctx, q, limit)
 	}
+	current, v1, err := c.deadLetterFilters(q)
+	if err != nil {
+		return page, err
+	}
 	var seqs []uint64
-	last, more, scanned, err := c.scanDeadLetters(ctx, q, scanLimit, func(seq uint64, h nats.Header) bool {
+	last, more, scanned, err := c.scanDeadLetters(ctx, q, []string{current, v1}, scanLimit, func(seq uint64, h nats.Header) bool {
 		seqs = append(seqs, seq)
 		return len(seqs) < limit
 	})
@@ -197,37 +243,58 @@ func (c *Client) newestDeadLetters(ctx context.Context, q DeadLetterQuery, limit
 }
 
 // CountDeadLetters returns how many dead letters q selects (q.After and
-// q.Limit aside). Without Kind, Reason and ErrorContains the server counts
-// them; with them, the client reads the headers of the queue's dead
-// letters up to q.Through, a read that grows with their number (about
-// a second per few hundred thousand).
+// q.Limit aside). The server counts those that q's queue, reason and kind
+// select (a consumer's pending count, read from its subject index);
+// without ErrorContains nothing else is read but the headers of dead
+// letters that an older version stored without reason and kind in their
+// subject. With ErrorContains the client reads the headers of the dead
+// letters the other filters select, up to q.Through: a read that grows
+// with their number (about a second per few hundred thousand).
 func (c *Client) CountDeadLetters(ctx context.Context, q DeadLetterQuery) (uint64, error) {
 	q.After = 0
-	if !q.headerFiltered() {
-		subject, err := c.deadLetterSubject(q.Queue)
-		if err != nil {
-			return 0, err
-		}
-		s, err := c.deadLetterStream(ctx)
-		if err != nil {
-			return 0, err
-		}
-		all, err := c.pendingFrom(ctx, s, subject, 1)
-		if err != nil || q.Through == 0 {
-			return all, err
-		}
-		above, err := c.pendingFrom(ctx, s, subject, q.Through+1)
-		if err != nil {
-			return 0, err
-		}
-		return all - min(all, above), nil
+	current, v1, err := c.deadLetterFilters(q)
+	if err != nil {
+		return 0, err
 	}
-	var n uint64
-	_, _, _, err := c.scanDeadLetters(ctx, q, 0, func(uint64, nats.Header) bool {
+	if q.ErrorContains != "" {
+		var n uint64
+		_, _, _, err := c.scanDeadLetters(ctx, q, []string{current, v1}, 0, func(uint64, nats.Header) bool {
+			n++
+			return true
+		})
+		return n, err
+	}
+	s, err := c.deadLetterStream(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n, err := c.countThrough(ctx, s, current, q.Through)
+	if err != nil || v1 == "" {
+		return n, err
+	}
+	old, err := c.countThrough(ctx, s, v1, q.Through)
+	if err != nil || old == 0 {
+		return n, err
+	}
+	_, _, _, err = c.scanDeadLetters(ctx, q, []string{v1}, 0, func(uint64, nats.Header) bool {
 		n++
 		return true
 	})
 	return n, err
+}
+
+// countThrough counts the messages of s on subject at or below sequence
+// through (all when 0), from the server's pending counts.
+func (c *Client) countThrough(ctx context.Context, s jetstream.Stream, subject string, through uint64) (uint64, error) {
+	all, err := c.pendingFrom(ctx, s, subject, 1)
+	if err != nil || through == 0 {
+		return all, err
+	}
+	above, err := c.pendingFrom(ctx, s, subject, through+1)
+	if err != nil {
+		return 0, err
+	}
+	return all - min(all, above), nil
 }
 
 // pendingFrom counts the messages of s on subject from sequence from on,
@@ -251,14 +318,12 @@ func (c *Client) pendingFrom(ctx context.Context, s jetstream.Stream, subject st
 }
 
 // scanDeadLetters calls fn with the sequence and headers of each dead
-// letter q selects, oldest first from q.After, up to q.Through, until fn
-// returns false or scanLimit headers were read (0: no limit). It returns
-// the last sequence it looked at and whether there may be more.
-func (c *Client) scanDeadLetters(ctx context.Context, q DeadLetterQuery, scanLimit int, fn func(seq uint64, h nats.Header) bool) (last uint64, more bool, scanned int, err error) {
-	subject, err := c.deadLetterSubject(q.Queue)
-	if err != nil {
-		return 0, false, 0, err
-	}
+// letter q selects on the subject filters (empty ones are left out),
+// oldest first from q.After, up to q.Through, until fn returns false or
+// scanLimit headers were read (0: no limit). It returns the last sequence
+// it looked at and whether there may be more.
+func (c *Client) scanDeadLetters(ctx context.Context, q DeadLetterQuery, filters []string, scanLimit int, fn func(seq uint64, h nats.Header) bool) (last uint64, more bool, scanned int, err error) {
+	filters = slices.DeleteFunc(slices.Clone(filters), func(f string) bool { return f == "" })
 	s, err := c.deadLetterStream(ctx)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return 0, false, 0, nil
@@ -266,8 +331,7 @@ func (c *Client) scanDeadLetters(ctx context.Context, q DeadLetterQuery, scanLim
 	if err != nil {
 		return 0, false, 0, err
 	}
-	cons, err := s.CreateConsumer(ctx, jetstream.ConsumerConfig{
-		FilterSubject:     subject,
+	cfg := jetstream.ConsumerConfig{
 		AckPolicy:         jetstream.AckNonePolicy,
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:       q.After + 1,
@@ -275,7 +339,13 @@ func (c *Client) scanDeadLetters(ctx context.Context, q DeadLetterQuery, scanLim
 		InactiveThreshold: time.Minute,
 		Replicas:          1,
 		MemoryStorage:     true,
-	})
+	}
+	if len(filters) == 1 {
+		cfg.FilterSubject = filters[0]
+	} else {
+		cfg.FilterSubjects = filters
+	}
+	cons, err := s.CreateConsumer(ctx, cfg)
 	if err != nil {
 		return 0, false, 0, fmt.Errorf("jetjobs: read dead letters: %w", err)
 	}
@@ -305,7 +375,7 @@ func (c *Client) scanDeadLetters(ctx context.Context, q DeadLetterQuery, scanLim
 			}
 			scanned++
 			last = seq
-			if q.matches(c.topo.Prefix, m.Headers()) && !fn(seq, m.Headers()) {
+			if q.matches(c.topo.Prefix, c.topo.DeadLetterPrefix, m.Subject(), m.Headers()) && !fn(seq, m.Headers()) {
 				stop, more = true, meta.NumPending > 0
 				continue
 			}
@@ -372,7 +442,11 @@ func (c *Client) DeleteDeadLetterAt(ctx context.Context, seq uint64) error {
 // arrive later, replayed jobs that fail again among them, are left alone.
 // It returns how many it replayed, and stops at the first failure.
 func (c *Client) ReplayDeadLetters(ctx context.Context, q DeadLetterQuery) (int, error) {
-	return c.eachQueried(ctx, q, func(seq uint64) error {
+	current, v1, err := c.deadLetterFilters(q)
+	if err != nil {
+		return 0, err
+	}
+	return c.eachQueried(ctx, q, []string{current, v1}, func(seq uint64) error {
 		_, err := c.ReplayDeadLetterAt(ctx, seq)
 		if errors.Is(err, ErrDeadLetterNotFound) {
 			return errSkip
@@ -383,23 +457,34 @@ func (c *Client) ReplayDeadLetters(ctx context.Context, q DeadLetterQuery) (int,
 
 // DeleteDeadLetters deletes every dead letter q selects up to q.Through,
 // which must be set (see ReplayDeadLetters), and returns how many. Without
-// Kind, Reason and ErrorContains it is one purge on the server.
+// ErrorContains it is one purge on the server by q's subject filter, and
+// a delete each for the dead letters an older version stored without
+// reason and kind in their subject that match by their headers.
 func (c *Client) DeleteDeadLetters(ctx context.Context, q DeadLetterQuery) (int, error) {
 	if q.Through == 0 {
 		return 0, fmt.Errorf("%w: DeadLetterQuery.Through must be set: read it with DeadLetterSequence when the dead letters are shown", ErrInvalidOption)
 	}
-	if !q.headerFiltered() {
-		n, err := c.PurgeDeadLettersThrough(ctx, q.Queue, q.Through)
-		return int(n), err
+	current, v1, err := c.deadLetterFilters(q)
+	if err != nil {
+		return 0, err
 	}
-	return c.eachQueried(ctx, q, func(seq uint64) error { return c.DeleteDeadLetterAt(ctx, seq) })
+	if q.ErrorContains != "" {
+		return c.eachQueried(ctx, q, []string{current, v1}, func(seq uint64) error { return c.DeleteDeadLetterAt(ctx, seq) })
+	}
+	purged, err := c.purgeDeadLetters(ctx, current, q.Through+1)
+	if err != nil || v1 == "" {
+		return int(purged), err
+	}
+	n, err := c.eachQueried(ctx, q, []string{v1}, func(seq uint64) error { return c.DeleteDeadLetterAt(ctx, seq) })
+	return int(purged) + n, err
 }
 
 var errSkip = errors.New("skip")
 
-// eachQueried calls fn with the sequence of each dead letter q selects up
-// to q.Through, collected in chunks before they are acted on.
-func (c *Client) eachQueried(ctx context.Context, q DeadLetterQuery, fn func(seq uint64) error) (int, error) {
+// eachQueried calls fn with the sequence of each dead letter q selects on
+// the subject filters up to q.Through, collected in chunks before they are
+// acted on.
+func (c *Client) eachQueried(ctx context.Context, q DeadLetterQuery, filters []string, fn func(seq uint64) error) (int, error) {
 	if q.Through == 0 {
 		return 0, fmt.Errorf("%w: DeadLetterQuery.Through must be set: read it with DeadLetterSequence when the dead letters are shown", ErrInvalidOption)
 	}
@@ -407,7 +492,7 @@ func (c *Client) eachQueried(ctx context.Context, q DeadLetterQuery, fn func(seq
 	q.After = 0
 	for {
 		var seqs []uint64
-		last, more, _, err := c.scanDeadLetters(ctx, q, 0, func(seq uint64, _ nats.Header) bool {
+		last, more, _, err := c.scanDeadLetters(ctx, q, filters, 0, func(seq uint64, _ nats.Header) bool {
 			seqs = append(seqs, seq)
 			return len(seqs) < 1000
 		})
