@@ -33,8 +33,9 @@ type DeadLetterQuery struct {
 	// zero starts at the oldest.
 	After uint64
 	// Newest lists the newest first, below the sequence Before (a newest
-	// page's Next; zero: from the newest). It applies without Kind, Reason
-	// and ErrorContains only: a filtered page is read oldest first.
+	// page's Next; zero: from the newest). It applies to what the server
+	// selects by subject (see QueryDeadLetters); other pages are read
+	// oldest first, and DeadLetterPage.Newest says which a page is.
 	Newest bool
 	Before uint64
 	// Through ignores dead letters above this sequence: pass a mark read
@@ -108,18 +109,24 @@ func (q DeadLetterQuery) matches(prefix, dlqPrefix, subject string, h nats.Heade
 }
 
 // DeadLetterPage is one page of dead letters. Next is the cursor of the
-// following page (DeadLetterQuery.After); zero when the query has no more.
-// Scanned counts the dead letters whose headers the page read.
+// following page (DeadLetterQuery.Before when Newest, else After); zero
+// when the query has no more. Scanned counts the dead letters whose
+// headers the page read. Newest says the page lists newest first.
 type DeadLetterPage struct {
 	DeadLetters []DeadLetter
 	Next        uint64
 	Scanned     int
+	Newest      bool
 }
 
 // QueryDeadLetters returns one page of the dead letters q selects, oldest
-// first.
+// first, or newest first when q.Newest asks for it and q selects by
+// subject only: by queue, kind and reason, with no dead letter of the v1
+// subject form among the queue's (which only their headers place), and
+// without ErrorContains. The page's Newest says which it is.
 //
-// Errors: ErrInvalidName for an invalid queue, or the connection's error.
+// Errors: ErrInvalidName for an invalid queue, kind or reason, or the
+// connection's error.
 func (c *Client) QueryDeadLetters(ctx context.Context, q DeadLetterQuery) (DeadLetterPage, error) {
 	limit := JobFilter{Limit: q.Limit}.limit()
 	scanLimit := q.ScanLimit
@@ -128,10 +135,34 @@ func (c *Client) QueryDeadLetters(ctx context.Context, q DeadLetterQuery) (DeadL
 	}
 	var page DeadLetterPage
 	if !q.headerFiltered() {
+		subject, err := c.deadLetterSubject(q.Queue)
+		if err != nil {
+			return page, err
+		}
 		if q.Newest {
-			return c.newestDeadLetters(ctx, q, limit)
+			return c.newestDeadLetters(ctx, q, subject, limit)
 		}
 		return c.deadLetterPage(ctx, q, limit)
+	}
+	if q.Newest && q.ErrorContains == "" {
+		current, v1, err := c.deadLetterFilters(q)
+		if err != nil {
+			return page, err
+		}
+		s, err := c.deadLetterStream(ctx)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return page, nil
+		}
+		if err != nil {
+			return page, err
+		}
+		old, err := c.pendingFrom(ctx, s, v1, 1)
+		if err != nil {
+			return page, err
+		}
+		if old == 0 {
+			return c.newestDeadLetters(ctx, q, current, limit)
+		}
 	}
 	current, v1, err := c.deadLetterFilters(q)
 	if err != nil {
@@ -202,15 +233,11 @@ func (c *Client) deadLetterPage(ctx context.Context, q DeadLetterQuery, limit in
 	}
 }
 
-// newestDeadLetters reads a page of the dead letters of q.Queue below
-// q.Before (and at most q.Through), newest first. Next is the sequence to
-// pass as Before for the following page.
-func (c *Client) newestDeadLetters(ctx context.Context, q DeadLetterQuery, limit int) (DeadLetterPage, error) {
-	var page DeadLetterPage
-	subject, err := c.deadLetterSubject(q.Queue)
-	if err != nil {
-		return page, err
-	}
+// newestDeadLetters reads a page of the dead letters on subject (a
+// filter) below q.Before (and at most q.Through), newest first. Next is
+// the sequence to pass as Before for the following page.
+func (c *Client) newestDeadLetters(ctx context.Context, q DeadLetterQuery, subject string, limit int) (DeadLetterPage, error) {
+	page := DeadLetterPage{Newest: true}
 	s, err := c.deadLetterStream(ctx)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return page, nil
