@@ -88,11 +88,15 @@ func (c *Client) deadLetterFilters(q DeadLetterQuery) (current, v1 string, err e
 }
 
 // matches reports whether the dead letter stored on subject with headers
-// h matches q's filters beyond what its subject filter selected: the error
-// text, and for a dead letter of the v1 form, whose subject does not say,
-// the reason and kind.
+// h matches q: by the reason and kind it is filed under, or, for a dead
+// letter of the v1 form, whose subject does not say, by its headers; and
+// by its error text.
 func (q DeadLetterQuery) matches(prefix, dlqPrefix, subject string, h nats.Header) bool {
-	if place, ok := wire.ParseDeadLetterSubject(dlqPrefix, subject); !ok || place.V1 {
+	if place, ok := wire.ParseDeadLetterSubject(dlqPrefix, subject); ok && !place.V1 {
+		if (q.Reason != "" && place.Reason != string(q.Reason)) || (q.Kind != "" && place.Kind != q.Kind) {
+			return false
+		}
+	} else {
 		if q.Reason != "" && Reason(h.Get(HeaderReason)) != q.Reason {
 			return false
 		}
@@ -358,7 +362,26 @@ func (c *Client) scanDeadLetters(ctx context.Context, q DeadLetterQuery, filters
 	if err != nil {
 		return 0, false, 0, err
 	}
+	if len(filters) > 1 {
+		// One filter per consumer: the server matches a consumer of
+		// several filters against every subject of a block for each
+		// message it delivers, and every dead letter has a subject of its
+		// own (25,000 headers took 3.4 s so, against 0.2 s on one
+		// filter). The current form's filter alone while no dead letter of
+		// the v1 form is in scope; else the queue's, both forms, which
+		// matches sorts out.
+		old, err := c.pendingFrom(ctx, s, filters[1], q.After+1)
+		if err != nil {
+			return 0, false, 0, err
+		}
+		if old == 0 {
+			filters = filters[:1]
+		} else {
+			filters = []string{wire.DeadLetterFilter(c.topo.DeadLetterPrefix, q.Queue)}
+		}
+	}
 	cfg := jetstream.ConsumerConfig{
+		FilterSubject:     filters[0],
 		AckPolicy:         jetstream.AckNonePolicy,
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:       q.After + 1,
@@ -366,11 +389,6 @@ func (c *Client) scanDeadLetters(ctx context.Context, q DeadLetterQuery, filters
 		InactiveThreshold: time.Minute,
 		Replicas:          1,
 		MemoryStorage:     true,
-	}
-	if len(filters) == 1 {
-		cfg.FilterSubject = filters[0]
-	} else {
-		cfg.FilterSubjects = filters
 	}
 	cons, err := s.CreateConsumer(ctx, cfg)
 	if err != nil {
