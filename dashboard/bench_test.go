@@ -80,7 +80,7 @@ func BenchmarkPages(b *testing.B) {
 		{"dead-letters-oldest", "/dead-letters?order=oldest"},
 		{"dead-letters-oldest-deep", "/dead-letters?order=oldest&after=90000"},
 		{"dead-letters-kind", "/dead-letters?kind=kind.b"},
-		{"dead-letters-kind-reason-deep", "/dead-letters?kind=kind.b&reason=decode&before=20000"},
+		{"dead-letters-kind-reason-deep", "/dead-letters?kind=kind.d&reason=decode&before=20000"},
 		{"dead-letters-filter", "/dead-letters?kind=kind.b&reason=decode&error=" + url.QueryEscape("quota")},
 		{"dead-letter", "/dead-letters/54321"},
 		{"schedules", "/schedules"},
