@@ -19,8 +19,9 @@ import (
 // subject (docs/protocol.md), so the server selects and counts by them;
 // the error is a header, which the client reads (headers only, never
 // payloads) from the dead letters the other filters select. Dead letters
-// stored by versions before 0.x carry no reason and kind in their subject:
-// the client reads their headers to select them by those.
+// stored by earlier versions carry no reason and kind in their subject
+// (<prefix>.<queue>.<id>): the client reads their headers to select them
+// by those.
 type DeadLetterQuery struct {
 	// Queue, Kind and Reason select exactly; empty means any.
 	Queue  string
