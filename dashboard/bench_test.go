@@ -17,6 +17,7 @@ import (
 
 	"github.com/jetjobs/jetjobs/dashboard"
 	"github.com/jetjobs/jetjobs/internal/natstest"
+	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -78,6 +79,8 @@ func BenchmarkPages(b *testing.B) {
 		{"dead-letters-queue-deep", "/dead-letters?queue=q007&before=10000"},
 		{"dead-letters-oldest", "/dead-letters?order=oldest"},
 		{"dead-letters-oldest-deep", "/dead-letters?order=oldest&after=90000"},
+		{"dead-letters-kind", "/dead-letters?kind=kind.b"},
+		{"dead-letters-kind-reason-deep", "/dead-letters?kind=kind.d&reason=decode&before=20000"},
 		{"dead-letters-filter", "/dead-letters?kind=kind.b&reason=decode&error=" + url.QueryEscape("quota")},
 		{"dead-letter", "/dead-letters/54321"},
 		{"schedules", "/schedules"},
@@ -93,19 +96,59 @@ func BenchmarkPages(b *testing.B) {
 		})
 	}
 	// The count a bulk confirmation states (a POST, not a page).
-	b.Run("confirm-count-queue", func(b *testing.B) {
-		mark, _ := c.DeadLetterSequence(ctx)
-		for b.Loop() {
-			if _, err := c.CountDeadLetters(ctx, job.DeadLetterQuery{Queue: "q007", Through: mark}); err != nil {
+	counts := []struct {
+		name string
+		q    job.DeadLetterQuery
+	}{
+		{"confirm-count-queue", job.DeadLetterQuery{Queue: "q007"}},
+		{"confirm-count-kind-all", job.DeadLetterQuery{Kind: "kind.b"}},
+		{"confirm-count-queue-kind-reason", job.DeadLetterQuery{Queue: "q007", Kind: "kind.b", Reason: job.ReasonDecode}},
+		{"confirm-count-kind-error", job.DeadLetterQuery{Kind: "kind.b", ErrorContains: "quota"}},
+		{"confirm-count-error-all", job.DeadLetterQuery{ErrorContains: "quota"}},
+	}
+	for _, cq := range counts {
+		b.Run(cq.name, func(b *testing.B) {
+			mark, _ := c.DeadLetterSequence(ctx)
+			cq.q.Through = mark
+			for b.Loop() {
+				if _, err := c.CountDeadLetters(ctx, cq.q); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	// Last, as it adds to the data set: 1,000 dead letters stored by an
+	// older version under <queue>.<id>, which a kind filter reads the
+	// headers of.
+	b.Run("confirm-count-kind-all-1000-v1", func(b *testing.B) {
+		topo := c.Topology()
+		var futures []jetstream.PubAckFuture
+		for i := range 1000 {
+			q := fmt.Sprintf("q%03d", i%benchQueues)
+			msg := topo.DeadLetterMessage(job.Subject(topo.Prefix, q, "kind.b"), nil, nil, fmt.Sprintf("old-%d", i), q, topo.Stream, uint64(benchPending+i+1), job.ReasonFailed, "old", 3)
+			msg.Subject = wire.DeadLetterSubjectV1(topo.DeadLetterPrefix, q, fmt.Sprintf("old-%d", i))
+			f, err := js.PublishMsgAsync(msg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			futures = append(futures, f)
+		}
+		for _, f := range futures {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
 				b.Fatal(err)
 			}
 		}
-	})
-	b.Run("confirm-count-kind-all", func(b *testing.B) {
 		mark, _ := c.DeadLetterSequence(ctx)
+		b.ResetTimer()
 		for b.Loop() {
-			if _, err := c.CountDeadLetters(ctx, job.DeadLetterQuery{Kind: "kind.b", Through: mark}); err != nil {
+			n, err := c.CountDeadLetters(ctx, job.DeadLetterQuery{Kind: "kind.b", Through: mark})
+			if err != nil {
 				b.Fatal(err)
+			}
+			if n != benchDeadLetters/4+1000 {
+				b.Fatalf("counted %d, want %d", n, benchDeadLetters/4+1000)
 			}
 		}
 	})

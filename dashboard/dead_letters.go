@@ -17,10 +17,10 @@ type deadLettersData struct {
 	Total   uint64
 	NextURL string
 	Reasons []job.Reason
-	// Oldest: the page lists oldest first (asked for, or a filter on
-	// headers, which reads only forward).
-	Oldest         bool
-	HeaderFiltered bool
+	// Oldest: the page lists oldest first, asked for or, ForcedOldest,
+	// because the filter is read forward only (an error text, or dead
+	// letters of the v1 subject form that only their headers place).
+	Oldest, ForcedOldest bool
 }
 
 // dlFilter is the dead-letter filter of a request, in its form fields.
@@ -78,6 +78,11 @@ func (f dlFilter) check() error {
 			return err
 		}
 	}
+	if f.Kind != "" {
+		if err := job.ValidateKind(f.Kind); err != nil {
+			return fmt.Errorf("kind filter: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -98,17 +103,18 @@ func (h *handler) deadLetters(ctx context.Context, r *http.Request, v *view) (st
 	query := d.Filter.query()
 	query.After, _ = strconv.ParseUint(q.Get("after"), 10, 64)
 	query.Before, _ = strconv.ParseUint(q.Get("before"), 10, 64)
-	// Newest first unless asked otherwise; a filter on headers reads
-	// oldest first.
-	d.HeaderFiltered = d.Filter.Kind != "" || d.Filter.Reason != "" || d.Filter.Error != ""
-	d.Oldest = q.Get("order") == "oldest" || d.HeaderFiltered
-	query.Newest = !d.Oldest
+	// Newest first unless asked otherwise; a page the server cannot
+	// select by subject (an error-text filter, or dead letters of the v1
+	// subject form under a kind or reason filter) reads oldest first.
+	query.Newest = q.Get("order") != "oldest"
 	query.Limit = 50
 	page, err := h.client.QueryDeadLetters(ctx, query)
 	if err != nil {
 		return "dead_letters", err
 	}
 	d.Page = page
+	d.Oldest = !page.Newest
+	d.ForcedOldest = query.Newest && !page.Newest
 	if page.Next > 0 {
 		next := d.Filter.values()
 		if d.Oldest {

@@ -351,6 +351,10 @@ func TestLeastPrivilegeRoles(t *testing.T) {
 			_, err := w.js.Publish(ctx, "jobs_dlq.reports.x", nil)
 			return err
 		})
+		refused(t, w, "dead-letter a job of queue reports, filed by reason and kind", "jobs_dlq.reports.failed.x.report.build", func(ctx context.Context) error {
+			_, err := w.js.Publish(ctx, "jobs_dlq.reports.failed.x.report.build", nil)
+			return err
+		})
 		refused(t, w, "enqueue into queue reports", "jobs.reports.report.build", func(ctx context.Context) error {
 			_, err := w.js.Publish(ctx, "jobs.reports.report.build", nil)
 			return err
@@ -445,9 +449,14 @@ func TestForgedDeadLettersAreNotReplayed(t *testing.T) {
 	must(t, err)
 	before := info.State.Msgs
 
+	var forgeOn func(id, stored, subject, reason string)
 	forge := func(id, subject, reason string) {
 		t.Helper()
-		m := nats.NewMsg("jobs_dlq.mail." + job.SubjectToken(id))
+		forgeOn(id, "jobs_dlq.mail."+job.SubjectToken(id), subject, reason)
+	}
+	forgeOn = func(id, stored, subject, reason string) {
+		t.Helper()
+		m := nats.NewMsg(stored)
 		m.Header.Set(job.HeaderID, id)
 		m.Header.Set(job.HeaderSubject, subject)
 		m.Header.Set(job.HeaderReason, reason)
@@ -457,14 +466,18 @@ func TestForgedDeadLettersAreNotReplayed(t *testing.T) {
 			t.Fatalf("the worker role could not write a dead letter of its queue: %v", err)
 		}
 	}
+	// The older form, <queue>.<id>, still read, and the current one,
+	// <queue>.<reason>.<id>.<kind>.
 	forge("welcome-7", "$JS.API.STREAM.PURGE.JOBS", "failed")
 	forge("steal-1", "jobs.reports.report.build", "failed")
 	forge("order-43", "jobs.mail.send", "canceled") // filed under mail, names the reports job's ID
+	forgeOn("steal-2", "jobs_dlq.mail.failed.steal-2.report.build", "jobs.reports.report.build", "failed")
+	forgeOn("other-kind", "jobs_dlq.mail.failed.other-kind.send", "jobs.mail.purge.everything", "failed") // filed under kind send
 	if v := w.violationsSoFar(); len(v) > 0 {
 		t.Fatalf("permission violations: %v", v)
 	}
 
-	for _, id := range []string{"welcome-7", "steal-1"} {
+	for _, id := range []string{"welcome-7", "steal-1", "steal-2", "other-kind"} {
 		if _, err := adminClient.Replay(ctx, id); !errors.Is(err, job.ErrInvalidDeadLetter) {
 			t.Errorf("Replay(%s) = %v; want ErrInvalidDeadLetter", id, err)
 		} else {
@@ -473,9 +486,9 @@ func TestForgedDeadLettersAreNotReplayed(t *testing.T) {
 	}
 	n, err := adminClient.ReplayAll(ctx, "", nil)
 	if n != 1 || !errors.Is(err, job.ErrInvalidDeadLetter) {
-		t.Errorf("ReplayAll = %d, %v; want 1 replayed (order-43, into queue mail) and ErrInvalidDeadLetter for the other two", n, err)
+		t.Errorf("ReplayAll = %d, %v; want 1 replayed (order-43, into queue mail) and ErrInvalidDeadLetter for the other four", n, err)
 	}
-	for _, id := range []string{"welcome-7", "steal-1"} {
+	for _, id := range []string{"welcome-7", "steal-1", "steal-2", "other-kind"} {
 		if _, err := adminClient.DeadLetter(ctx, id); err != nil {
 			t.Errorf("the refused dead letter %s is gone: %v", id, err)
 		}

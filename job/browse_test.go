@@ -167,9 +167,17 @@ func TestDeadLetterQueryCountReplayDelete(t *testing.T) {
 	if len(page.DeadLetters) != 4 || page.Next == 0 || page.DeadLetters[0].ID != "d00" || page.DeadLetters[1].ID != "d04" {
 		t.Fatalf("page: %+v", page)
 	}
-	page, err = c.QueryDeadLetters(ctx, job.DeadLetterQuery{Kind: "k2", ScanLimit: 5})
+	// An error filter reads the headers of what the other filters
+	// select, at most ScanLimit of them a page.
+	page, err = c.QueryDeadLetters(ctx, job.DeadLetterQuery{ErrorContains: "json", ScanLimit: 5})
 	if err != nil || len(page.DeadLetters) != 2 || page.Next != 5 || page.Scanned != 5 {
 		t.Fatalf("scan-limited page: %d dead letters, next %d, scanned %d, %v", len(page.DeadLetters), page.Next, page.Scanned, err)
+	}
+	// A kind is selected by the server: the page reads only its dead
+	// letters.
+	page, err = c.QueryDeadLetters(ctx, job.DeadLetterQuery{Kind: "k2", ScanLimit: 5})
+	if err != nil || len(page.DeadLetters) != 5 || page.Next != 17 || page.Scanned != 5 {
+		t.Fatalf("kind page: %d dead letters, next %d, scanned %d, %v", len(page.DeadLetters), page.Next, page.Scanned, err)
 	}
 
 	n, err := c.ReplayDeadLetters(ctx, job.DeadLetterQuery{Kind: "k2", Through: mark})

@@ -37,7 +37,9 @@ type DeadLetter struct {
 	Seq uint64
 
 	// stored is the subject the dead letter is stored on:
-	// <DeadLetterPrefix>.<queue>.<ID token>.
+	// <DeadLetterPrefix>.<queue>.<reason>.<ID token>.<kind>, or
+	// <DeadLetterPrefix>.<queue>.<ID token> for one stored by an older
+	// version (wire.ParseDeadLetterSubject).
 	stored string
 }
 
@@ -53,10 +55,12 @@ const invalidQueue = wire.InvalidQueue
 // stored the job message and writes 0 for it; workers, which know, build
 // dead letters with the stored time.
 func (t Topology) DeadLetterMessage(subject string, h nats.Header, data []byte, id, queue string, jobStream string, jobSeq uint64, reason Reason, cause string, attempts int) *nats.Msg {
+	t = t.WithDefaults()
+	_, kind, _ := ParseSubject(t.Prefix, subject)
 	return wire.DeadLetterMessage(wire.DeadLetter{
-		Prefix:  t.WithDefaults().DeadLetterPrefix,
+		Prefix:  t.DeadLetterPrefix,
 		Subject: subject, Header: h, Data: data,
-		ID: id, Queue: queue,
+		ID: id, Queue: queue, Kind: kind,
 		Stream: jobStream, Seq: jobSeq, Stored: time.Unix(0, 0),
 		Reason: string(reason), Cause: cause, Attempts: attempts,
 	})
@@ -148,21 +152,33 @@ func (c *Client) eachDeadLetter(ctx context.Context, queue string, fn func(DeadL
 	}
 }
 
-// DeadLetter returns the dead letter of the job with the given ID, or
-// ErrDeadLetterNotFound.
+// DeadLetter returns the newest dead letter of the job with the given ID,
+// or ErrDeadLetterNotFound.
 func (c *Client) DeadLetter(ctx context.Context, id string) (DeadLetter, error) {
 	s, err := c.deadLetterStream(ctx)
 	if err != nil {
 		return DeadLetter{}, err
 	}
-	m, err := s.GetLastMsgForSubject(ctx, wire.DeadLetterIDFilter(c.topo.DeadLetterPrefix, id))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
+	// A dead letter of either form: workers of this version file it with
+	// its reason and kind, older ones did not.
+	var newest *jetstream.RawStreamMsg
+	current, v1 := wire.DeadLetterIDFilters(c.topo.DeadLetterPrefix, id)
+	for _, filter := range []string{current, v1} {
+		m, err := s.GetLastMsgForSubject(ctx, filter)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return DeadLetter{}, fmt.Errorf("jetjobs: read dead letter %q: %w", id, err)
+		}
+		if newest == nil || m.Sequence > newest.Sequence {
+			newest = m
+		}
+	}
+	if newest == nil {
 		return DeadLetter{}, fmt.Errorf("%w: no dead letter has ID %q", ErrDeadLetterNotFound, id)
 	}
-	if err != nil {
-		return DeadLetter{}, fmt.Errorf("jetjobs: read dead letter %q: %w", id, err)
-	}
-	return c.topo.deadLetterFromRaw(m), nil
+	return c.topo.deadLetterFromRaw(newest), nil
 }
 
 // Replay publishes the dead letter with the given ID to its original subject
@@ -229,19 +245,29 @@ func (c *Client) replayable(dl DeadLetter) error {
 	if dl.Subject == "" {
 		return refuse("it has no %s header", HeaderSubject)
 	}
-	queue, _, err := ParseSubject(c.topo.Prefix, dl.Subject)
+	queue, kind, err := ParseSubject(c.topo.Prefix, dl.Subject)
 	if err != nil {
 		return refuse("its %s %q is not a job subject of this namespace (%s.<queue>.<kind>)", HeaderSubject, clip(dl.Subject), c.topo.Prefix)
 	}
-	filedQueue, token, ok := wire.ParseDeadLetterSubject(c.topo.DeadLetterPrefix, dl.stored)
+	place, ok := wire.ParseDeadLetterSubject(c.topo.DeadLetterPrefix, dl.stored)
 	if !ok {
-		return refuse("it is stored on %q, outside %s.<queue>.<id>", clip(dl.stored), c.topo.DeadLetterPrefix)
+		return refuse("it is stored on %q, outside %s.<queue>.<reason>.<id>.<kind>", clip(dl.stored), c.topo.DeadLetterPrefix)
 	}
-	if filedQueue != queue {
-		return refuse("it is filed under queue %q but names a job of queue %q", clip(filedQueue), queue)
+	if place.Queue != queue {
+		return refuse("it is filed under queue %q but names a job of queue %q", clip(place.Queue), queue)
 	}
-	if dl.ID == "" || token != SubjectToken(dl.ID) {
-		return refuse("it is filed under ID token %q but names job ID %q", clip(token), clip(dl.ID))
+	if dl.ID == "" || place.Token != SubjectToken(dl.ID) {
+		return refuse("it is filed under ID token %q but names job ID %q", clip(place.Token), clip(dl.ID))
+	}
+	// A dead letter of the current form is also filed under its kind and
+	// reason, which select it for a replay of all that match: replaying
+	// it must not publish a job of another kind, nor one that died for
+	// another reason.
+	if !place.V1 && place.Kind != kind {
+		return refuse("it is filed under kind %q but names a job of kind %q", clip(place.Kind), clip(kind))
+	}
+	if !place.V1 && place.Reason != string(dl.Reason) {
+		return refuse("it is filed under reason %q but its %s is %q", clip(place.Reason), HeaderReason, clip(string(dl.Reason)))
 	}
 	return nil
 }
@@ -298,7 +324,11 @@ func (c *Client) ReplayAll(ctx context.Context, queue string, progress func(done
 // PurgeDeadLetters deletes the dead letters of queue (all when empty) and
 // returns how many were deleted.
 func (c *Client) PurgeDeadLetters(ctx context.Context, queue string) (uint64, error) {
-	return c.purgeDeadLetters(ctx, queue, 0)
+	subject, err := c.deadLetterSubject(queue)
+	if err != nil {
+		return 0, err
+	}
+	return c.purgeDeadLetters(ctx, subject, 0)
 }
 
 // DeadLetterSequence returns the dead-letter stream's last sequence: every
@@ -319,22 +349,16 @@ func (c *Client) DeadLetterSequence(ctx context.Context) (uint64, error) {
 // how many the server deleted. A mark of 0 (the stream had never held a
 // dead letter) deletes nothing.
 func (c *Client) PurgeDeadLettersThrough(ctx context.Context, queue string, through uint64) (uint64, error) {
-	if through == 0 {
-		if _, err := c.deadLetterSubject(queue); err != nil {
-			return 0, err
-		}
-		return 0, nil
-	}
-	return c.purgeDeadLetters(ctx, queue, through+1)
-}
-
-// purgeDeadLetters purges the dead letters of queue below sequence below
-// (all when 0).
-func (c *Client) purgeDeadLetters(ctx context.Context, queue string, below uint64) (uint64, error) {
 	subject, err := c.deadLetterSubject(queue)
-	if err != nil {
+	if err != nil || through == 0 {
 		return 0, err
 	}
+	return c.purgeDeadLetters(ctx, subject, through+1)
+}
+
+// purgeDeadLetters purges the dead letters on subject (a filter) below
+// sequence below (all when 0).
+func (c *Client) purgeDeadLetters(ctx context.Context, subject string, below uint64) (uint64, error) {
 	req := struct {
 		Filter string `json:"filter,omitempty"`
 		Seq    uint64 `json:"seq,omitempty"` // purge below this sequence

@@ -97,8 +97,9 @@ func FuzzReadInfo(f *testing.F) {
 			cause = err.Error()
 		}
 		dl := Topology{}.DeadLetterMessage(subject, h, payload, info.ID, info.Queue, "JOBS", 7, ReasonDecode, cause, info.Attempt)
-		q, token, ok := strings.Cut(strings.TrimPrefix(dl.Subject, "jobs_dlq."), ".")
-		if !strings.HasPrefix(dl.Subject, "jobs_dlq.") || !ok || (q != "_invalid" && ValidateQueue(q) != nil) || wire.InvalidTokenChar(token) >= 0 {
+		place, ok := wire.ParseDeadLetterSubject("jobs_dlq", dl.Subject)
+		if !ok || place.V1 || (place.Queue != "_invalid" && ValidateQueue(place.Queue) != nil) || wire.InvalidTokenChar(place.Token) >= 0 ||
+			place.Reason != string(ReasonDecode) || (place.Kind != wire.InvalidKind && ValidateKind(place.Kind) != nil) {
 			t.Fatalf("dead letter subject %q", dl.Subject)
 		}
 		back, derr := nats.DecodeHeadersMsg(headerBlock(dl.Header))

@@ -235,8 +235,9 @@ func (i *Inspector) inspect(ctx context.Context, only string) ([]QueueStats, err
 // every queue in stats and of the queues that have nothing but dead
 // letters, which it adds to stats with get.
 //
-// A dead letter's subject is <dead-letter prefix>.<queue>.<job ID>, so
-// per-subject counts would return one entry per dead letter. Instead an
+// A dead letter's subject is <dead-letter prefix>.<queue>.<reason>.<job
+// ID>.<kind> (or <dead-letter prefix>.<queue>.<job ID>, stored by an older
+// version), so per-subject counts would return one entry per dead letter. Instead an
 // ephemeral consumer filtered to a queue's dead letters tells their number
 // (its pending count, which the server reads from its subject index) with
 // a reply of constant size. The queues counted so are those already known;

@@ -42,7 +42,7 @@ func (p *Pool) deadLetter(msg jetstream.Msg, info *job.Info, reason job.Reason, 
 	dl := wire.DeadLetterMessage(wire.DeadLetter{
 		Prefix:  p.cfg.Topology.DeadLetterPrefix,
 		Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data(),
-		ID: info.ID, Queue: queue, Stream: stream, Seq: info.Seq, Stored: stored,
+		ID: info.ID, Queue: queue, Kind: info.Kind, Stream: stream, Seq: info.Seq, Stored: stored,
 		Reason: string(reason), Cause: cause.Error(), Attempts: info.Attempt,
 	})
 	if err := publishDeadLetter(p.js, dl); err != nil {

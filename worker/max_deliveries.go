@@ -177,7 +177,7 @@ func (md *maxDeliveries) deadLetter(adv maxDeliveriesAdvisory) {
 	dl := wire.DeadLetterMessage(wire.DeadLetter{
 		Prefix:  md.topo.DeadLetterPrefix,
 		Subject: raw.Subject, Header: raw.Header, Data: raw.Data,
-		ID: id, Queue: wire.QueueToken(md.topo.Prefix, raw.Subject), Stream: md.topo.Stream, Seq: seq, Stored: raw.Time,
+		ID: id, Queue: queue, Kind: kind, Stream: md.topo.Stream, Seq: seq, Stored: raw.Time,
 		Reason: string(job.ReasonMaxDeliveries), Cause: cause, Attempts: deliveries,
 	})
 	if err := publishDeadLetter(md.js, dl); err != nil {

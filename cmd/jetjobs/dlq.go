@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,8 +37,9 @@ attempt. Each keeps its payload and headers and says why it died.`
 
 func newDLQListCommand(a *app) *cobra.Command {
 	var (
-		filter job.DeadLetterFilter
-		asJSON bool
+		filter       job.DeadLetterFilter
+		kind, reason string
+		asJSON       bool
 	)
 	cmd := &cobra.Command{
 		Use:     "ls",
@@ -45,6 +47,7 @@ func newDLQListCommand(a *app) *cobra.Command {
 		Short:   "List dead letters, oldest first",
 		Example: `  jetjobs dlq ls
   jetjobs dlq ls --queue mail --limit 10
+  jetjobs dlq ls --kind email.send --reason decode
   jetjobs dlq ls --json | jq -r '.[] | select(.reason == "decode") | .id'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -55,6 +58,10 @@ func newDLQListCommand(a *app) *cobra.Command {
 			}
 			if filter.Limit < 0 {
 				return usagef("--limit %d: use 0 (all) or more", filter.Limit)
+			}
+			q, err := deadLetterQuery(filter.Queue, kind, reason)
+			if err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			nc, c, err := a.client(ctx, "dlq ls")
@@ -67,14 +74,19 @@ func newDLQListCommand(a *app) *cobra.Command {
 			if f.Limit > 0 {
 				f.Limit++
 			}
-			dls, err := c.DeadLetters(ctx, f)
+			var dls []job.DeadLetter
+			if kind != "" || reason != "" {
+				dls, err = queriedDeadLetters(ctx, c, q, f.Limit)
+			} else {
+				dls, err = c.DeadLetters(ctx, f)
+			}
 			if err != nil {
 				return err
 			}
 			if filter.Limit > 0 && len(dls) > filter.Limit {
 				dls = dls[:filter.Limit]
 				more := "more"
-				if n, err := deadLetterCount(ctx, c, filter.Queue); err == nil {
+				if n, err := c.CountDeadLetters(ctx, q); err == nil {
 					more = fmt.Sprintf("the %d", n)
 				}
 				fmt.Fprintf(a.stderr, "note: listed the oldest %d of %s dead letters; --limit 0 lists all\n", filter.Limit, more)
@@ -100,6 +112,7 @@ func newDLQListCommand(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&filter.Queue, "queue", "q", "", "only this queue's dead letters")
+	addKindReasonFlags(cmd, &kind, &reason)
 	cmd.Flags().IntVarP(&filter.Limit, "limit", "n", 100, "list at most this many (0: all)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON, payloads and headers included")
 	return cmd
@@ -221,8 +234,8 @@ func toJSON(dl job.DeadLetter) deadLetterJSON {
 
 func newDLQReplayCommand(a *app) *cobra.Command {
 	var (
-		all   bool
-		queue string
+		all                 bool
+		queue, kind, reason string
 	)
 	cmd := &cobra.Command{
 		Use:   "replay (ID... | --all)",
@@ -236,20 +249,20 @@ with the same ID after it died can die again: then each ID has several) and
 prints each ID replayed. An ID without a dead letter is reported on a line of
 its own on stderr and the others are still replayed; the exit status is then 1.`,
 		Example: `  jetjobs dlq replay order-42 order-43
-  jetjobs dlq replay --all --queue mail`,
+  jetjobs dlq replay --all --queue mail
+  jetjobs dlq replay --all --kind email.send --reason failed`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case all && len(args) > 0:
 				return usagef("give IDs or --all, not both")
 			case !all && len(args) == 0:
 				return usagef("name the dead letters to replay by ID, or give --all")
-			case !all && queue != "":
-				return usagef("--queue goes with --all")
+			case !all && (queue != "" || kind != "" || reason != ""):
+				return usagef("--queue, --kind and --reason go with --all")
 			}
-			if queue != "" {
-				if err := job.ValidateQueue(queue); err != nil {
-					return usagef("--queue: %w", err)
-				}
+			q, err := deadLetterQuery(queue, kind, reason)
+			if err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			nc, c, err := a.client(ctx, "dlq replay")
@@ -259,6 +272,17 @@ its own on stderr and the others are still replayed; the exit status is then 1.`
 			defer nc.Close()
 			if !all {
 				return a.replayIDs(ctx, c, args)
+			}
+			if kind != "" || reason != "" {
+				// The server selects them by subject; those there now
+				// are replayed, not the replayed jobs that die again.
+				if q.Through, err = c.DeadLetterSequence(ctx); err != nil || q.Through == 0 {
+					fmt.Fprintln(a.stdout, "replayed 0 dead letters")
+					return err
+				}
+				n, err := c.ReplayDeadLetters(ctx, q)
+				fmt.Fprintf(a.stdout, "replayed %s\n", plural(n, "dead letter"))
+				return err
 			}
 			total, err := deadLetterCount(ctx, c, queue)
 			if err != nil {
@@ -271,15 +295,16 @@ its own on stderr and the others are still replayed; the exit status is then 1.`
 			return err
 		},
 	}
-	cmd.Flags().BoolVar(&all, "all", false, "replay every dead letter (of --queue, if given)")
+	cmd.Flags().BoolVar(&all, "all", false, "replay every dead letter (of --queue, --kind and --reason, if given)")
 	cmd.Flags().StringVarP(&queue, "queue", "q", "", "with --all: only this queue's dead letters")
+	addKindReasonFlags(cmd, &kind, &reason)
 	return cmd
 }
 
 func newDLQPurgeCommand(a *app) *cobra.Command {
 	var (
-		force bool
-		queue string
+		force               bool
+		queue, kind, reason string
 	)
 	cmd := &cobra.Command{
 		Use:   "purge",
@@ -289,13 +314,13 @@ confirmation on stdin unless --force is given: anything but y or yes, or
 no answer, purges nothing and exits 1. Dead letters that arrive while the
 question waits are kept: only those there when it counted are deleted.`,
 		Example: `  jetjobs dlq purge --queue mail
+  jetjobs dlq purge --kind email.send --reason decode
   jetjobs dlq purge --force`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if queue != "" {
-				if err := job.ValidateQueue(queue); err != nil {
-					return usagef("--queue: %w", err)
-				}
+			q, err := deadLetterQuery(queue, kind, reason)
+			if err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			nc, c, err := a.client(ctx, "dlq purge")
@@ -310,7 +335,13 @@ question waits are kept: only those there when it counted are deleted.`,
 			if err != nil {
 				return err
 			}
-			total, err := deadLetterCount(ctx, c, queue)
+			q.Through = mark
+			var total uint64
+			if kind != "" || reason != "" {
+				total, err = c.CountDeadLetters(ctx, q)
+			} else {
+				total, err = deadLetterCount(ctx, c, queue)
+			}
 			if err != nil {
 				return err
 			}
@@ -323,8 +354,8 @@ question waits are kept: only those there when it counted are deleted.`,
 				if total == 1 {
 					what = "the 1 dead letter"
 				}
-				if queue != "" {
-					what = fmt.Sprintf("the %s of queue %s", plural(int(total), "dead letter"), queue)
+				if of := describeQuery(q); of != "" {
+					what = fmt.Sprintf("the %s of %s", plural(int(total), "dead letter"), of)
 				}
 				ok, err := a.confirm(fmt.Sprintf("Delete %s for good? [y/N] ", what))
 				if err != nil {
@@ -334,16 +365,17 @@ question waits are kept: only those there when it counted are deleted.`,
 					return errors.New("nothing purged: answer y to confirm, or pass --force")
 				}
 			}
-			n, err := c.PurgeDeadLettersThrough(ctx, queue, mark)
+			n, err := c.DeleteDeadLetters(ctx, q)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "purged %s\n", plural(int(n), "dead letter"))
+			fmt.Fprintf(a.stdout, "purged %s\n", plural(n, "dead letter"))
 			return nil
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
 	cmd.Flags().StringVarP(&queue, "queue", "q", "", "only this queue's dead letters")
+	addKindReasonFlags(cmd, &kind, &reason)
 	return cmd
 }
 
@@ -380,21 +412,24 @@ func (a *app) replayIDs(ctx context.Context, c *job.Client, ids []string) error 
 }
 
 // deadLettersOfID counts the dead letters of the job with ID id, from the
-// dead-letter stream's subjects (one per queue that has them).
+// dead-letter stream's subjects (one per queue, reason and kind that have
+// them, and one per queue for those an older version stored).
 func deadLettersOfID(ctx context.Context, c *job.Client, id string) (int, error) {
 	t := c.Topology()
-	filter := wire.DeadLetterIDFilter(t.DeadLetterPrefix, id)
 	s, err := c.JetStream().Stream(ctx, t.DeadLetterStream)
 	if err != nil {
 		return 0, err
 	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
-	if err != nil {
-		return 0, err
-	}
+	current, v1 := wire.DeadLetterIDFilters(t.DeadLetterPrefix, id)
 	n := 0
-	for _, count := range info.State.Subjects {
-		n += int(count)
+	for _, filter := range []string{current, v1} {
+		info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
+		if err != nil {
+			return 0, err
+		}
+		for _, count := range info.State.Subjects {
+			n += int(count)
+		}
 	}
 	return n, nil
 }
@@ -427,4 +462,68 @@ func deadLetterCount(ctx context.Context, c *job.Client, queue string) (uint64, 
 		}
 	}
 	return n, nil
+}
+
+// deadLetterReasons are the reasons --reason takes.
+var deadLetterReasons = []job.Reason{job.ReasonFailed, job.ReasonMaxDeliveries, job.ReasonDecode, job.ReasonNoHandler, job.ReasonCanceled, job.ReasonExpired}
+
+func addKindReasonFlags(cmd *cobra.Command, kind, reason *string) {
+	cmd.Flags().StringVarP(kind, "kind", "k", "", "only dead letters of this kind")
+	cmd.Flags().StringVarP(reason, "reason", "r", "", "only dead letters that died for this reason (failed, max-deliveries, decode, no-handler, canceled, expired)")
+}
+
+// deadLetterQuery checks the --queue, --kind and --reason flags and returns
+// the query they make.
+func deadLetterQuery(queue, kind, reason string) (job.DeadLetterQuery, error) {
+	if queue != "" {
+		if err := job.ValidateQueue(queue); err != nil {
+			return job.DeadLetterQuery{}, usagef("--queue: %w", err)
+		}
+	}
+	if kind != "" {
+		if err := job.ValidateKind(kind); err != nil {
+			return job.DeadLetterQuery{}, usagef("--kind: %w", err)
+		}
+	}
+	if reason != "" && !slices.Contains(deadLetterReasons, job.Reason(reason)) {
+		return job.DeadLetterQuery{}, usagef("--reason %q: use one of %v", reason, deadLetterReasons)
+	}
+	return job.DeadLetterQuery{Queue: queue, Kind: kind, Reason: job.Reason(reason)}, nil
+}
+
+// describeQuery says what q selects ("queue mail, kind email.send"), or
+// "" for every dead letter.
+func describeQuery(q job.DeadLetterQuery) string {
+	var parts []string
+	if q.Queue != "" {
+		parts = append(parts, "queue "+q.Queue)
+	}
+	if q.Kind != "" {
+		parts = append(parts, "kind "+q.Kind)
+	}
+	if q.Reason != "" {
+		parts = append(parts, "reason "+string(q.Reason))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// queriedDeadLetters lists the dead letters q selects, oldest first, at
+// most limit of them (0: all), page by page.
+func queriedDeadLetters(ctx context.Context, c *job.Client, q job.DeadLetterQuery, limit int) ([]job.DeadLetter, error) {
+	var out []job.DeadLetter
+	for {
+		q.Limit = 500
+		page, err := c.QueryDeadLetters(ctx, q)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, page.DeadLetters...)
+		if limit > 0 && len(out) >= limit {
+			return out[:limit], nil
+		}
+		if page.Next == 0 {
+			return out, nil
+		}
+		q.After = page.Next
+	}
 }

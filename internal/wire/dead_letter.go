@@ -26,9 +26,10 @@ type DeadLetter struct {
 	Subject string
 	Header  nats.Header
 	Data    []byte
-	// ID and Queue are the job's; an empty or invalid Queue files the dead
-	// letter under InvalidQueue.
-	ID, Queue string
+	// ID, Queue and Kind are the job's; an empty or invalid Queue files the
+	// dead letter under InvalidQueue, an empty or invalid Kind under
+	// InvalidKind (DeadLetterSubject).
+	ID, Queue, Kind string
 	// Stream, Seq and Stored identify the job message: the stream it was
 	// stored in, its sequence there and when the server stored it. They
 	// make the dead letter's Nats-Msg-Id (DeadLetterID).
@@ -71,7 +72,7 @@ func DeadLetterMessage(d DeadLetter) *nats.Msg {
 	out.Set(FailedAt, failedAt.UTC().Format(time.RFC3339Nano))
 	out.Set(MsgID, DeadLetterID(d.Stream, d.Seq, d.Stored))
 	return &nats.Msg{
-		Subject: DeadLetterSubject(d.Prefix, d.Queue, d.ID),
+		Subject: DeadLetterSubject(d.Prefix, d.Queue, d.Reason, d.ID, d.Kind),
 		Header:  out,
 		Data:    d.Data,
 	}

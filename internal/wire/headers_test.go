@@ -82,7 +82,7 @@ func TestDeadLetterMessage(t *testing.T) {
 	h.Set("X-App", "v")
 	base := wire.DeadLetter{
 		Prefix: "jobs_dlq", Subject: "jobs.mail.email.send", Header: h, Data: []byte(`{"to":"a"}`),
-		ID: "order-1", Queue: "mail", Stream: "JOBS", Seq: 41, Stored: stored,
+		ID: "order-1", Queue: "mail", Kind: "email.send", Stream: "JOBS", Seq: 41, Stored: stored,
 		Reason: wire.ReasonFailed, Cause: "line1\r\nline2", Attempts: 3, FailedAt: failed,
 	}
 	for _, tc := range []struct {
@@ -91,16 +91,18 @@ func TestDeadLetterMessage(t *testing.T) {
 		subject string
 		header  map[string]string
 	}{
-		{"failed job", func(*wire.DeadLetter) {}, "jobs_dlq.mail.order-1", map[string]string{
+		{"failed job", func(*wire.DeadLetter) {}, "jobs_dlq.mail.failed.order-1.email.send", map[string]string{
 			wire.ID: "order-1", wire.Reason: "failed", wire.Error: "line1  line2", wire.Attempts: "3",
 			wire.Subject: "jobs.mail.email.send", wire.FailedAt: "2026-01-02T03:04:05Z",
 			wire.MsgID: "dlq:JOBS:41:1767323045000000006", "X-App": "v",
 		}},
 		{"job ID header kept", func(d *wire.DeadLetter) {
 			d.Header = nats.Header{wire.ID: {"from-header"}}
-		}, "jobs_dlq.mail.order-1", map[string]string{wire.ID: "from-header"}},
-		{"invalid queue", func(d *wire.DeadLetter) { d.Queue = "" }, "jobs_dlq._invalid.order-1", nil},
-		{"long cause", func(d *wire.DeadLetter) { d.Cause = strings.Repeat("x", 5000) }, "jobs_dlq.mail.order-1", map[string]string{
+		}, "jobs_dlq.mail.failed.order-1.email.send", map[string]string{wire.ID: "from-header"}},
+		{"invalid queue", func(d *wire.DeadLetter) { d.Queue = "" }, "jobs_dlq._invalid.failed.order-1.email.send", nil},
+		{"no kind", func(d *wire.DeadLetter) { d.Kind = "" }, "jobs_dlq.mail.failed.order-1._invalid", nil},
+		{"reason", func(d *wire.DeadLetter) { d.Reason = wire.ReasonMaxDeliveries }, "jobs_dlq.mail.max-deliveries.order-1.email.send", map[string]string{wire.Reason: "max-deliveries"}},
+		{"long cause", func(d *wire.DeadLetter) { d.Cause = strings.Repeat("x", 5000) }, "jobs_dlq.mail.failed.order-1.email.send", map[string]string{
 			wire.Error: strings.Repeat("x", wire.MaxErrorLen) + "…",
 		}},
 	} {

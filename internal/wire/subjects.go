@@ -139,40 +139,6 @@ func ParseSubject(prefix, subject string) (queue, kind string, err error) {
 	return queue, kind, nil
 }
 
-// DeadLetterSubject is the subject the dead letter of job id of queue is
-// stored on: <dlqPrefix>.<queue>.<SubjectToken(id)>. A queue that is empty
-// or invalid is filed as InvalidQueue.
-func DeadLetterSubject(dlqPrefix, queue, id string) string {
-	if queue == "" || ValidateQueue(queue) != nil {
-		queue = InvalidQueue
-	}
-	return dlqPrefix + "." + queue + "." + SubjectToken(id)
-}
-
-// ParseDeadLetterSubject splits the subject a dead letter is stored on into
-// the queue and ID token it is filed under; ok is false when subject is not
-// <dlqPrefix>.<queue>.<token...>.
-func ParseDeadLetterSubject(dlqPrefix, subject string) (queue, token string, ok bool) {
-	rest, under := strings.CutPrefix(subject, dlqPrefix+".")
-	queue, token, ok = strings.Cut(rest, ".")
-	return queue, token, ok && under
-}
-
-// DeadLetterFilter is the subject filter of the dead letters of queue, or
-// of every queue when queue is empty.
-func DeadLetterFilter(dlqPrefix, queue string) string {
-	if queue == "" {
-		return dlqPrefix + ".>"
-	}
-	return dlqPrefix + "." + queue + ".*"
-}
-
-// DeadLetterIDFilter is the subject filter of the dead letters of job id,
-// in any queue.
-func DeadLetterIDFilter(dlqPrefix, id string) string {
-	return dlqPrefix + ".*." + SubjectToken(id)
-}
-
 // AdvisoryGroup is the queue group in which the worker pools of stream
 // receive its MAX_DELIVERIES advisories, so one pool handles each.
 func AdvisoryGroup(stream string) string {

@@ -121,19 +121,12 @@ func TestSubjectToken(t *testing.T) {
 
 func TestSubjects(t *testing.T) {
 	for _, tc := range []struct{ name, got, want string }{
-		{"dead letter", wire.DeadLetterSubject("jobs_dlq", "mail", "order-1"), "jobs_dlq.mail.order-1"},
-		{"dead letter, no queue", wire.DeadLetterSubject("jobs_dlq", "", "order-1"), "jobs_dlq._invalid.order-1"},
-		{"dead letter, bad queue", wire.DeadLetterSubject("jobs_dlq", "a.b", "order-1"), "jobs_dlq._invalid.order-1"},
-		{"dead letter, ID hashed", wire.DeadLetterSubject("jobs_dlq", "mail", "a b"), "jobs_dlq.mail." + wire.SubjectToken("a b")},
 		{"at", wire.AtSubject("jobs_sched", "order-1"), "jobs_sched.at.order-1"},
 		{"fire", wire.FireSubject("jobs_sched", "mail", "email.send"), "jobs_sched.fire.mail.email.send"},
 		{"cron", wire.CronSubject("jobs_sched", "nightly"), "jobs_sched.cron.nightly"},
 		{"next", wire.NextSubject("$JS.API.", "JOBS", "default"), "$JS.API.CONSUMER.MSG.NEXT.JOBS.default"},
 		{"max deliveries", wire.MaxDeliveriesSubject("JOBS", "default"), "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.JOBS.default"},
 		{"advisory group", wire.AdvisoryGroup("JOBS"), "jetjobs-JOBS"},
-		{"dead-letter filter, all", wire.DeadLetterFilter("jobs_dlq", ""), "jobs_dlq.>"},
-		{"dead-letter filter, queue", wire.DeadLetterFilter("jobs_dlq", "mail"), "jobs_dlq.mail.*"},
-		{"dead-letter ID filter", wire.DeadLetterIDFilter("jobs_dlq", "order-1"), "jobs_dlq.*.order-1"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, tc.got, tc.want)
@@ -179,27 +172,5 @@ func TestScheduleAt(t *testing.T) {
 		if got := wire.ScheduleAt(tc.in); got != tc.want {
 			t.Errorf("ScheduleAt(%v) = %q, want %q", tc.in, got, tc.want)
 		}
-	}
-}
-
-func TestParseDeadLetterSubject(t *testing.T) {
-	for _, tc := range []struct {
-		subject, queue, token string
-		ok                    bool
-	}{
-		{"jobs_dlq.mail.order-1", "mail", "order-1", true},
-		{"jobs_dlq._invalid.h-00", "_invalid", "h-00", true},
-		{"jobs_dlq.mail", "mail", "", false},
-		{"jobs.mail.order-1", "jobs", "mail.order-1", false},
-	} {
-		q, tok, ok := wire.ParseDeadLetterSubject("jobs_dlq", tc.subject)
-		if q != tc.queue || tok != tc.token || ok != tc.ok {
-			t.Errorf("ParseDeadLetterSubject(%q) = %q, %q, %v; want %q, %q, %v", tc.subject, q, tok, ok, tc.queue, tc.token, tc.ok)
-		}
-	}
-	// What DeadLetterSubject files, ParseDeadLetterSubject reads back.
-	q, tok, ok := wire.ParseDeadLetterSubject("jobs_dlq", wire.DeadLetterSubject("jobs_dlq", "mail", "a b"))
-	if !ok || q != "mail" || tok != wire.SubjectToken("a b") {
-		t.Errorf("round trip: %q, %q, %v", q, tok, ok)
 	}
 }
