@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"context"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -14,11 +15,22 @@ import (
 	"github.com/jetjobs/jetjobs/internal/natstest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(workerProcessEnv); spec != "" {
+		os.Exit(serveWorkerProcess(spec))
+	}
+	goleak.VerifyTestMain(m)
+}
+
+func newServer(tb testing.TB) *natstest.Server { return natstest.Start(tb) }
 
 func newRunner(tb testing.TB, cfg bench.Config) *bench.Runner {
 	tb.Helper()
-	srv := natstest.Start(tb)
+	return newRunnerOn(tb, newServer(tb), cfg)
+}
+
+func newRunnerOn(tb testing.TB, srv *natstest.Server, cfg bench.Config) *bench.Runner {
+	tb.Helper()
 	connect := func() (*nats.Conn, error) { return nats.Connect(srv.URL()) }
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
