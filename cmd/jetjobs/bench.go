@@ -33,6 +33,7 @@ type benchFlags struct {
 	replicas                                int
 	profileDir                              string
 	procs                                   int
+	serverPIDs                              []int
 	// workerProcess and workerQueues make this process one of the worker
 	// processes of a parent's --procs (hidden flags).
 	workerProcess, workerQueues string
@@ -122,6 +123,7 @@ and nothing else on stdout.`,
 	fl.IntVar(&f.procs, "procs", 0, "drain, concurrent: work the jobs in this many worker processes of their own (0: in this process)")
 	fl.StringVar(&f.workerProcess, workerProcessFlag, "", "")
 	fl.StringVar(&f.workerQueues, workerQueuesFlag, "", "")
+	fl.IntSliceVar(&f.serverPIDs, "server-pid", nil, "process IDs of the server(s) on this machine: their CPU per job is reported too (Linux)")
 	_ = fl.MarkHidden(workerProcessFlag)
 	_ = fl.MarkHidden(workerQueuesFlag)
 	a.addServerFlags(cmd)
@@ -277,6 +279,7 @@ func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
 		Logger:     log,
 		ProfileDir: f.profileDir,
 		Procs:      f.procs,
+		ServerPIDs: f.serverPIDs,
 	}
 	if f.workerProcess != "" {
 		return bench.ServeWorker(ctx, connect, cfg, bench.Side(f.workerProcess), strings.Split(f.workerQueues, ","), a.stdin, a.stdout)
@@ -386,7 +389,7 @@ const (
 // benchParentOnly are the flags of bench that a worker process of --procs
 // does not take from its parent: what to run and how to report it.
 var benchParentOnly = map[string]bool{
-	"procs": true, "runs": true, "json": true, "raw": true, "profile-dir": true,
+	"procs": true, "server-pid": true, "runs": true, "json": true, "raw": true, "profile-dir": true,
 	"rate": true, "duration": true, "server": true, "sync-always": true, workerProcessFlag: true, workerQueuesFlag: true,
 }
 

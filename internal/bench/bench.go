@@ -152,6 +152,10 @@ type Config struct {
 	// to the same server, and with its standard input and output as
 	// ServeWorker's. The runner starts it and waits for its end.
 	Spawn func(side Side, queues []string) *exec.Cmd
+	// ServerPIDs are the processes of the server (or of a cluster's
+	// servers) on this machine: their CPU time over each timed phase is
+	// reported beside the client's (Linux only).
+	ServerPIDs []int
 }
 
 const (
@@ -249,6 +253,9 @@ type Measurement struct {
 	// (an embedded server's included). On a shared machine it is steadier
 	// than throughput: CPU per job is what the framework costs.
 	CPU time.Duration
+	// ServerCPU is the CPU time of the processes Config.ServerPIDs during
+	// the timed phase (zero without them).
+	ServerCPU time.Duration
 	// Redelivered counts jobs that ran more than once.
 	Redelivered int
 	// Procs is how many worker processes worked the jobs (Config.Procs);
@@ -618,7 +625,7 @@ func (r *run) timed(jobs int, fn func() error) (Measurement, error) {
 	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	cpu0 := cpuTime()
+	cpu0, server0 := cpuTime(), processCPU(r.cfg.ServerPIDs)
 	if r.cfg.Timer != nil {
 		r.cfg.Timer.StartTimer()
 	}
@@ -628,14 +635,14 @@ func (r *run) timed(jobs int, fn func() error) (Measurement, error) {
 	if r.cfg.Timer != nil {
 		r.cfg.Timer.StopTimer()
 	}
-	cpu := cpuTime() - cpu0
+	cpu, server := cpuTime()-cpu0, processCPU(r.cfg.ServerPIDs)-server0
 	runtime.ReadMemStats(&after)
 	if perr := stopProfile(); err == nil {
 		err = perr
 	}
 	m := Measurement{
 		Scenario: r.scenario, Side: r.side, Jobs: jobs, Elapsed: elapsed,
-		PeakRSS: peakRSS(), Allocs: after.Mallocs - before.Mallocs, CPU: cpu,
+		PeakRSS: peakRSS(), Allocs: after.Mallocs - before.Mallocs, CPU: cpu, ServerCPU: server,
 		Redelivered: int(r.redelivered.Load()),
 	}
 	return m, err
