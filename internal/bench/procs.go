@@ -328,7 +328,14 @@ func (p *procs) stop() error {
 			p.reports = append(p.reports, rep)
 		case err := <-c.exited:
 			c.exited <- err
-			errs = append(errs, fmt.Errorf("worker process %d ended without a report: %v", i, err))
+			// The reader hands the report over before the exit: both may
+			// be ready here.
+			select {
+			case rep := <-c.report:
+				p.reports = append(p.reports, rep)
+			default:
+				errs = append(errs, fmt.Errorf("worker process %d ended without a report: %v", i, err))
+			}
 		case <-time.After(stallLimit):
 			_ = c.cmd.Process.Kill()
 			errs = append(errs, fmt.Errorf("worker process %d did not report within %s", i, stallLimit))
