@@ -15,6 +15,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/worker"
 )
 
 // Worker processes: with Config.Procs, the Drain and Concurrent scenarios
@@ -216,6 +218,9 @@ func newProcs(r *run, local implementation) *procs {
 // prepare starts the worker processes and waits until each is ready, so
 // that starting them is not timed.
 func (p *procs) prepare(ctx context.Context) error {
+	if err := p.createConsumers(ctx); err != nil {
+		return err
+	}
 	var mu sync.Mutex
 	for i := range p.r.cfg.Procs {
 		cmd := p.r.cfg.Spawn(p.r.side, p.r.queues)
@@ -251,6 +256,38 @@ func (p *procs) prepare(ctx context.Context) error {
 			return *p.r.failure.Load()
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// createConsumers creates the queues' consumers, as both sides' workers
+// would, and waits until each has a leader: processes that start at once
+// against a cluster otherwise find a consumer one of them just created
+// without a leader yet, and their first pull requests fail (503) and back
+// off inside the timed phase.
+func (p *procs) createConsumers(ctx context.Context) error {
+	t := p.r.cfg.Topology
+	for _, q := range p.r.queues {
+		cfg := worker.ConsumerConfig(t, q, 30*time.Second, 100, p.r.cfg.Limit)
+		c, err := p.r.js.CreateOrUpdateConsumer(ctx, t.Stream, cfg)
+		if err != nil {
+			return fmt.Errorf("create consumer %s: %w", q, err)
+		}
+		deadline := time.Now().Add(stallLimit)
+		for {
+			info, err := c.Info(ctx)
+			if err == nil && (info.Cluster == nil || info.Cluster.Leader != "") {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("consumer %s has no leader after %s (last error: %v)", q, stallLimit, err)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(10 * time.Millisecond):
+			}
 		}
 	}
 	return nil
