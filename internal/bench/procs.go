@@ -38,7 +38,7 @@ type childReport struct {
 	Jobs        int64 `json:"jobs"`
 	Redelivered int64 `json:"redelivered"`
 	CPUNanos    int64 `json:"cpu_ns"`
-	Allocs      uint64
+	Allocs      uint64 `json:"allocs"`
 	PeakRSS     uint64 `json:"peak_rss"`
 	// LastNanos is when its last job was worked (Unix nanoseconds; zero if
 	// none), so that the parent times the phase to the last job rather
@@ -111,8 +111,8 @@ func ServeWorker(ctx context.Context, connect func() (*nats.Conn, error), cfg Co
 		return fmt.Errorf("unknown side %q", side)
 	}
 
+	// The parent's lines; closed when in ends (the parent went away).
 	lines := make(chan string)
-	readErr := make(chan error, 1)
 	go func() {
 		sc := bufio.NewScanner(in)
 		for sc.Scan() {
@@ -122,7 +122,6 @@ func ServeWorker(ctx context.Context, connect func() (*nats.Conn, error), cfg Co
 				return
 			}
 		}
-		readErr <- sc.Err()
 		close(lines)
 	}()
 	next := func() (string, error) {
