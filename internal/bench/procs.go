@@ -35,9 +35,9 @@ import (
 
 // childReport is what a worker process measured between go and stop.
 type childReport struct {
-	Jobs        int64 `json:"jobs"`
-	Redelivered int64 `json:"redelivered"`
-	CPUNanos    int64 `json:"cpu_ns"`
+	Jobs        int64  `json:"jobs"`
+	Redelivered int64  `json:"redelivered"`
+	CPUNanos    int64  `json:"cpu_ns"`
 	Allocs      uint64 `json:"allocs"`
 	PeakRSS     uint64 `json:"peak_rss"`
 	// LastNanos is when its last job was worked (Unix nanoseconds; zero if
