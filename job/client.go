@@ -328,13 +328,24 @@ func (c *Client) build(kind string, args any, o *options) (*nats.Msg, string, er
 		hdr += len(k) + len(v) + 4
 	}
 	// The headers every job has share one backing array: one allocation
-	// instead of one per header.
-	vals := [3]string{id, time.Now().UTC().Format(time.RFC3339Nano), id}
-	common := vals[:]
-	msg.Header[HeaderID] = common[0:1:1]
-	msg.Header[HeaderEnqueuedAt] = common[1:2:2]
-	msg.Header[HeaderMsgID] = common[2:3:3]
-	hdr += len(HeaderID) + len(HeaderEnqueuedAt) + len(HeaderMsgID) + len(vals[0]) + len(vals[1]) + len(vals[2]) + 3*4
+	// instead of one per header. The enqueue time is the stream's own
+	// timestamp of the message, which readers take when the header is
+	// absent; only a delayed job, stored again when it fires, says when it
+	// was enqueued.
+	if o.runAt.IsZero() {
+		vals := [2]string{id, id}
+		common := vals[:]
+		msg.Header[HeaderID] = common[0:1:1]
+		msg.Header[HeaderMsgID] = common[1:2:2]
+		hdr += len(HeaderID) + len(HeaderMsgID) + 2*len(id) + 2*4
+	} else {
+		vals := [3]string{id, time.Now().UTC().Format(time.RFC3339Nano), id}
+		common := vals[:]
+		msg.Header[HeaderID] = common[0:1:1]
+		msg.Header[HeaderEnqueuedAt] = common[1:2:2]
+		msg.Header[HeaderMsgID] = common[2:3:3]
+		hdr += len(HeaderID) + len(HeaderEnqueuedAt) + len(HeaderMsgID) + len(vals[0]) + len(vals[1]) + len(vals[2]) + 3*4
+	}
 	if o.maxAttempts > 0 {
 		set(HeaderMaxAttempts, strconv.Itoa(o.maxAttempts))
 	}

@@ -17,9 +17,9 @@ import (
 // as one more attempt, so a job handed back on its last attempt would be
 // dead-lettered as max-deliveries without running again. Instead the job is
 // republished to its subject with the attempts it really used in
-// Jetjobs-Attempt-Base (same ID, payload and headers) and the original is
-// acknowledged once the copy is stored. The copy joins the back of the
-// queue. If the republish fails (the stream is full, the server is away)
+// Jetjobs-Attempt-Base (same ID, payload, headers and enqueue time) and
+// the original is acknowledged once the copy is stored. The copy joins the
+// back of the queue. If the republish fails (the stream is full, the server is away)
 // the job is Nak'd, and that delivery counts.
 func (p *Pool) handBack(msg jetstream.Msg) {
 	meta, err := msg.Metadata()
@@ -30,9 +30,10 @@ func (p *Pool) handBack(msg jetstream.Msg) {
 	}
 	info, _ := job.ReadInfo(p.cfg.Topology.Prefix, msg, p.cfg.MaxAttempts)
 	used := info.Attempt - 1 // this delivery does not count
-	h := job.CopyHeader(msg.Headers(), 3)
+	h := job.CopyHeader(msg.Headers(), 4)
 	h.Set(job.HeaderID, info.ID)
 	h.Set(job.HeaderAttemptBase, strconv.Itoa(max(used, 0)))
+	keepEnqueuedAt(h, info)
 	h.Set(job.HeaderMsgID, wire.CopyID(wire.CopyHandBack, meta.Stream, meta.Sequence.Stream, meta.Timestamp, meta.NumDelivered))
 	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
 	defer cancel()

@@ -125,7 +125,8 @@ func TestRawPublishWithoutHeadersRuns(t *testing.T) {
 // and of zero each run the job again, no earlier than asked, on the same
 // attempt; a failure after them is attempt 1 and its retry attempt 2. In
 // the queue (SnoozeInQueue) the same holds and the schedule stream is never
-// written.
+// written. Every run sees the time the job was first enqueued, which its
+// message had only as the stream timestamp, not the time of a copy.
 func TestSnoozeDoesNotUseAttempts(t *testing.T) {
 	for _, inQueue := range []bool{false, true} {
 		t.Run(fmt.Sprintf("in queue %v", inQueue), func(t *testing.T) {
@@ -133,14 +134,15 @@ func TestSnoozeDoesNotUseAttempts(t *testing.T) {
 			results := []error{job.Snooze(time.Second), job.Snooze(200 * time.Millisecond), job.Snooze(0), errors.New("flaky"), nil}
 			wantAttempt := []int{1, 1, 1, 1, 2}
 			type run struct {
-				attempt int
-				at      time.Time
+				attempt  int
+				at       time.Time
+				enqueued time.Time
 			}
 			var calls atomic.Int32
 			runs := make(chan run, 10)
 			e.pool(worker.Config{SnoozeInQueue: inQueue, RetryPolicy: retry.Constant(10 * time.Millisecond)}, func(p *worker.Pool) {
 				must(t, worker.Handle(p, "sleepy", func(ctx context.Context, j *job.Job[struct{}]) error {
-					runs <- run{j.Attempt, time.Now()}
+					runs <- run{j.Attempt, time.Now(), j.EnqueuedAt}
 					return results[min(int(calls.Add(1)), len(results))-1]
 				}))
 			})
@@ -157,6 +159,9 @@ func TestSnoozeDoesNotUseAttempts(t *testing.T) {
 			for i, x := range seen {
 				if x.attempt != wantAttempt[i] {
 					t.Fatalf("run %d was attempt %d, want %d (runs %v)", i, x.attempt, wantAttempt[i], seen)
+				}
+				if x.enqueued.IsZero() || !x.enqueued.Equal(seen[0].enqueued) {
+					t.Fatalf("run %d saw the job enqueued at %s, the first run at %s", i, x.enqueued, seen[0].enqueued)
 				}
 				if i == 0 {
 					continue

@@ -173,11 +173,11 @@ func TestGracefulShutdownFinishesInFlightJobs(t *testing.T) {
 
 func TestShutdownDeadlineRedeliversUnfinishedJobsPromptly(t *testing.T) {
 	e := newEnv(t)
-	started := make(chan string, 1)
+	started := make(chan time.Time, 1) // when the job was enqueued
 	p1, err := worker.New(e.js, worker.Config{Logger: testLogger()})
 	must(t, err)
 	must(t, worker.Handle(p1, "stuck", func(ctx context.Context, j *job.Job[struct{}]) error {
-		started <- j.ID
+		started <- j.EnqueuedAt
 		<-ctx.Done() // runs until shutdown cancels it
 		return ctx.Err()
 	}))
@@ -185,7 +185,7 @@ func TestShutdownDeadlineRedeliversUnfinishedJobsPromptly(t *testing.T) {
 	// Its only attempt: were the interrupted attempt counted, the job would
 	// be dead-lettered instead of running again.
 	r := e.enqueue("stuck", nil, job.MaxAttempts(1))
-	<-started
+	enqueued := <-started
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	if err := p1.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -205,6 +205,10 @@ func TestShutdownDeadlineRedeliversUnfinishedJobsPromptly(t *testing.T) {
 	case j := <-got:
 		if j.ID != r.ID || j.Attempt != 1 {
 			t.Fatalf("redelivered %+v; the interrupted attempt must not count", j.Info)
+		}
+		// The copy handed back keeps the time of the first enqueue.
+		if enqueued.IsZero() || !j.EnqueuedAt.Equal(enqueued) {
+			t.Fatalf("the job handed back says it was enqueued at %s, the first delivery %s", j.EnqueuedAt, enqueued)
 		}
 		if d := time.Since(t0); d > 5*time.Second {
 			t.Fatalf("redelivery took %s", d)

@@ -56,13 +56,25 @@ func (p *Pool) snooze(msg jetstream.Msg, info *job.Info, d time.Duration) {
 }
 
 // laterCopyHeader returns the headers of a copy of msg that runs later
-// without using up an attempt: the job's own, its ID, and the attempts used
-// so far. room is capacity for the caller's headers.
+// without using up an attempt: the job's own, its ID, the attempts used so
+// far, and when it was first enqueued (keepEnqueuedAt). room is capacity
+// for the caller's headers.
 func laterCopyHeader(msg jetstream.Msg, info *job.Info, room int) nats.Header {
-	h := wire.CopyHeader(msg.Headers(), 3+room)
+	h := wire.CopyHeader(msg.Headers(), 4+room)
 	h.Set(wire.ID, info.ID)
 	h.Set(wire.AttemptBase, strconv.Itoa(info.Attempt-1))
+	keepEnqueuedAt(h, info)
 	return h
+}
+
+// keepEnqueuedAt gives h, the headers of a copy of the job of info, the
+// time the job was first enqueued if they do not carry it: a job enqueued
+// without Jetjobs-Enqueued-At has that time only as the stream timestamp
+// of its message, which a copy does not share. h needs room for one more.
+func keepEnqueuedAt(h nats.Header, info *job.Info) {
+	if h.Get(wire.EnqueuedAt) == "" && !info.EnqueuedAt.IsZero() {
+		h.Set(wire.EnqueuedAt, info.EnqueuedAt.UTC().Format(time.RFC3339Nano))
+	}
 }
 
 // requeue republishes the job of msg to its own subject to start no

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/jetjobs/jetjobs/internal/bench"
 	"github.com/jetjobs/jetjobs/job"
@@ -30,6 +32,11 @@ type benchFlags struct {
 	memory, syncAlways                      bool
 	replicas                                int
 	profileDir                              string
+	procs                                   int
+	serverPIDs                              []int
+	// workerProcess and workerQueues make this process one of the worker
+	// processes of a parent's --procs (hidden flags).
+	workerProcess, workerQueues string
 }
 
 func newBenchCommand(a *app) *cobra.Command {
@@ -62,6 +69,12 @@ jetjobs_bench.>) and its companions (JETJOBS_BENCH_DLQ, JETJOBS_BENCH_SCHEDULES
 and the buckets' streams KV_JETJOBS_BENCH_CANCELED and KV_JETJOBS_BENCH_STATE) on the server and
 deletes them all at the end; it never touches other streams.
 
+--procs N works the jobs of drain and concurrent in N worker processes of their
+own (this program, started again), all bound to the same consumers, as an
+installation scales out; this process only enqueues. CPU per job, allocations
+and max RSS are then the sums over the processes. Point -s at a cluster (and
+use --replicas 3) to measure the workers against it.
+
 --latency's default rate is half of the concurrent scenario's throughput when
 that ran before it, else 10000/s. --json prints one JSON object per scenario
 and nothing else on stdout.`,
@@ -71,6 +84,7 @@ and nothing else on stdout.`,
   jetjobs bench drain concurrent --results --raw
   jetjobs bench latency --results --rate 500 --duration 10s
   jetjobs bench drain -n 100000 --concurrency 10000 --work 100ms
+  jetjobs bench drain concurrent --procs 4 --raw -s nats://127.0.0.1:4222
   jetjobs bench --server nats://127.0.0.1:4222 --raw --profile-dir ./profiles`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			for _, s := range args {
@@ -106,6 +120,12 @@ and nothing else on stdout.`,
 	fl.BoolVar(&f.syncAlways, "sync-always", false, "embedded server: fsync every write")
 	fl.IntVar(&f.replicas, "replicas", 1, "replicas of the benchmark streams (needs a cluster behind --server)")
 	fl.StringVar(&f.profileDir, "profile-dir", "", "write CPU and heap profiles of each timed phase to this directory")
+	fl.IntVar(&f.procs, "procs", 0, "drain, concurrent: work the jobs in this many worker processes of their own (0: in this process)")
+	fl.StringVar(&f.workerProcess, workerProcessFlag, "", "")
+	fl.StringVar(&f.workerQueues, workerQueuesFlag, "", "")
+	fl.IntSliceVar(&f.serverPIDs, "server-pid", nil, "process IDs of the server(s) on this machine: their CPU per job is reported too (Linux)")
+	_ = fl.MarkHidden(workerProcessFlag)
+	_ = fl.MarkHidden(workerQueuesFlag)
 	a.addServerFlags(cmd)
 	// bench measures an embedded server unless told otherwise: neither the
 	// nats CLI's default URL nor NATS_URL applies.
@@ -131,6 +151,7 @@ func (f benchFlags) check(changed func(string) bool) error {
 		{"-n/--jobs", f.jobs, 1}, {"-c/--concurrency", f.concurrency, 1}, {"--queues", f.queues, 1},
 		{"--payload-bytes", f.payloadBytes, bench.MinPayloadBytes}, {"--runs", f.runs, 1},
 		{"--enqueue-batch", f.enqueueBatch, 1}, {"--limit", f.limit, 0}, {"--fetch-batch", f.fetchBatch, 0},
+		{"--procs", f.procs, 0},
 	} {
 		if err := atLeast(c.flag, c.v, c.least); err != nil {
 			return err
@@ -166,6 +187,8 @@ type benchLine struct {
 	Limit         int    `json:"limit"`       // 0: unlimited
 	SyncAlways    bool   `json:"sync_always"`
 	Results       bool   `json:"results"`
+	// Procs is how many worker processes worked the jobs (--procs); 0: this one.
+	Procs int `json:"procs"`
 }
 
 func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
@@ -185,6 +208,16 @@ func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
 	if err := f.check(cmd.Flags().Changed); err != nil {
 		return err
 	}
+	if f.procs > 0 {
+		for _, sc := range scenarios {
+			if sc == bench.Latency {
+				return usagef("--procs %d: the latency scenario works its jobs in this process; name the scenarios, such as: bench drain concurrent --procs %d", f.procs, f.procs)
+			}
+		}
+		if f.profileDir != "" {
+			return usagef("--profile-dir profiles this process alone; leave it out with --procs")
+		}
+	}
 	log := a.log
 	if !cmd.Flags().Changed("log-level") {
 		log = slog.New(atLeast{a.log.Handler(), slog.LevelWarn}) // keep start and stop lines of every run out
@@ -194,6 +227,7 @@ func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
 		connect func() (*nats.Conn, error)
 		where   string
 		version string
+		url     string // the server's URLs, for worker processes
 	)
 	if external {
 		connect = func() (*nats.Conn, error) {
@@ -201,6 +235,7 @@ func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
 			return nc, err
 		}
 		where = redactServers(a.conn.server)
+		url = a.conn.server
 	} else {
 		store, err := os.MkdirTemp("", "jetjobs-bench-")
 		if err != nil {
@@ -215,7 +250,7 @@ func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
 			return err
 		}
 		defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
-		url := srv.ClientURL()
+		url = srv.ClientURL()
 		connect = func() (*nats.Conn, error) { return nats.Connect(url, nats.Name("jetjobs bench")) }
 		sync := "fsync every 2m0s"
 		if f.syncAlways {
@@ -243,6 +278,18 @@ func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
 		Topology:   job.Topology{MemoryStorage: f.memory, Replicas: f.replicas},
 		Logger:     log,
 		ProfileDir: f.profileDir,
+		Procs:      f.procs,
+		ServerPIDs: f.serverPIDs,
+	}
+	if f.workerProcess != "" {
+		return bench.ServeWorker(ctx, connect, cfg, bench.Side(f.workerProcess), strings.Split(f.workerQueues, ","), a.stdin, a.stdout)
+	}
+	if f.procs > 0 {
+		spawn, err := a.workerProcessCommand(cmd, url)
+		if err != nil {
+			return err
+		}
+		cfg.Spawn = spawn
 	}
 	if a.stderrTTY && !f.json {
 		cfg.Progress = func(ph string, done, total int) {
@@ -319,6 +366,7 @@ func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
 				Replicas: cfg.Topology.Replicas, Ack: ack, Concurrency: cfg.Concurrency, Queues: cfg.Queues,
 				PayloadBytes: cfg.PayloadBytes, WorkMs: cfg.Work.Milliseconds(),
 				FetchBatch: cfg.FetchBatch, Limit: cfg.Limit, SyncAlways: f.syncAlways, Results: f.results,
+				Procs: res.Jetjobs.Procs,
 			}
 			b, err := json.Marshal(line)
 			if err != nil {
@@ -330,6 +378,41 @@ func (a *app) bench(cmd *cobra.Command, args []string, f benchFlags) error {
 		fmt.Fprintln(a.stdout, benchRow(res, f.raw))
 	}
 	return nil
+}
+
+// The hidden flags of a worker process of --procs.
+const (
+	workerProcessFlag = "worker-process"
+	workerQueuesFlag  = "worker-queues"
+)
+
+// benchParentOnly are the flags of bench that a worker process of --procs
+// does not take from its parent: what to run and how to report it.
+var benchParentOnly = map[string]bool{
+	"procs": true, "server-pid": true, "runs": true, "json": true, "raw": true, "profile-dir": true,
+	"rate": true, "duration": true, "server": true, "sync-always": true, workerProcessFlag: true, workerQueuesFlag: true,
+}
+
+// workerProcessCommand returns bench.Config.Spawn for --procs: this
+// program again, as `bench --worker-process SIDE --worker-queues Q,...`
+// with the parent's other flags and the server at url.
+func (a *app) workerProcessCommand(cmd *cobra.Command, url string) (func(bench.Side, []string) *exec.Cmd, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("--procs starts this program again, but cannot find it: %w", err)
+	}
+	var args []string
+	cmd.Flags().Visit(func(fl *pflag.Flag) {
+		if !benchParentOnly[fl.Name] {
+			args = append(args, "--"+fl.Name+"="+fl.Value.String())
+		}
+	})
+	return func(side bench.Side, queues []string) *exec.Cmd {
+		c := exec.Command(exe, append([]string{"bench", "--server=" + url,
+			"--" + workerProcessFlag + "=" + string(side), "--" + workerQueuesFlag + "=" + strings.Join(queues, ",")}, args...)...)
+		c.Stderr = a.stderr
+		return c
+	}, nil
 }
 
 func runsNote(runs int) string {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -139,6 +140,22 @@ type Config struct {
 		StartTimer()
 		StopTimer()
 	}
+	// Procs, if above zero, works the jobs of the Drain and Concurrent
+	// scenarios in this many worker processes of their own, each with
+	// Concurrency per queue and all bound to the same consumers, as an
+	// installation scales out; this process only enqueues. CPU time,
+	// allocations and peak RSS are then the sum of the worker processes'
+	// and this one's. Spawn must be set with it.
+	Procs int
+	// Spawn returns the command of one worker process for side, serving
+	// queues: a program that calls ServeWorker with this Config, connected
+	// to the same server, and with its standard input and output as
+	// ServeWorker's. The runner starts it and waits for its end.
+	Spawn func(side Side, queues []string) *exec.Cmd
+	// ServerPIDs are the processes of the server (or of a cluster's
+	// servers) on this machine: their CPU time over each timed phase is
+	// reported beside the client's (Linux only).
+	ServerPIDs []int
 }
 
 const (
@@ -204,6 +221,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: limit %d must be >= 0", job.ErrInvalidOption, c.Limit)
 	case c.FetchBatch < 0:
 		return fmt.Errorf("%w: fetch batch %d must be >= 0", job.ErrInvalidOption, c.FetchBatch)
+	case c.Procs < 0:
+		return fmt.Errorf("%w: worker processes %d must be >= 0", job.ErrInvalidOption, c.Procs)
+	case c.Procs > 0 && c.Spawn == nil:
+		return fmt.Errorf("%w: worker processes %d need Spawn, the command that starts one", job.ErrInvalidOption, c.Procs)
 	}
 	return c.Topology.Validate()
 }
@@ -232,8 +253,14 @@ type Measurement struct {
 	// (an embedded server's included). On a shared machine it is steadier
 	// than throughput: CPU per job is what the framework costs.
 	CPU time.Duration
+	// ServerCPU is the CPU time of the processes Config.ServerPIDs during
+	// the timed phase (zero without them).
+	ServerCPU time.Duration
 	// Redelivered counts jobs that ran more than once.
 	Redelivered int
+	// Procs is how many worker processes worked the jobs (Config.Procs);
+	// zero when they were worked in this process.
+	Procs int
 }
 
 // JobsPerSec is the measured throughput.
@@ -344,6 +371,16 @@ func (r *Runner) Measure(ctx context.Context, sc Scenario, side Side) (Measureme
 	default:
 		return Measurement{}, fmt.Errorf("unknown side %q", side)
 	}
+	if r.cfg.Procs > 0 {
+		switch sc {
+		case Drain, Concurrent:
+			p := newProcs(run, impl)
+			defer p.kill()
+			impl = p
+		case Latency:
+			return Measurement{}, fmt.Errorf("%w: the latency scenario runs its workers in this process; leave worker processes out", job.ErrInvalidOption)
+		}
+	}
 	switch sc {
 	case Enqueue:
 		return run.enqueue(ctx, impl)
@@ -388,6 +425,8 @@ type run struct {
 	target      int // jobs to work before the timed phase ends
 	done        atomic.Int64
 	redelivered atomic.Int64
+	recordLast  bool         // a worker process: keep when the last job was worked
+	last        atomic.Int64 // with recordLast, Unix nanoseconds
 	finished    chan struct{}
 	latencies   *recorder
 	pubErr      atomic.Pointer[error] // first asynchronous publish that failed
@@ -466,8 +505,37 @@ func (r *run) worked(attempt int) {
 	if attempt > 1 {
 		r.redelivered.Add(1)
 	}
+	if r.recordLast {
+		r.last.Store(time.Now().UnixNano())
+	}
 	if r.done.Add(1) == int64(r.target) {
 		close(r.finished)
+	}
+}
+
+// workedN records that n more jobs finished in worker processes.
+func (r *run) workedN(n int64) {
+	if n <= 0 {
+		return
+	}
+	if d := r.done.Add(n); d >= int64(r.target) && d-n < int64(r.target) {
+		close(r.finished)
+	}
+}
+
+// prepare readies impl for a timed phase (starts worker processes) if it
+// needs that, outside the timing.
+func prepare(ctx context.Context, impl implementation) error {
+	if p, ok := impl.(*procs); ok {
+		return p.prepare(ctx)
+	}
+	return nil
+}
+
+// adjust adds what worker processes measured to m.
+func adjust(impl implementation, m *Measurement) {
+	if p, ok := impl.(*procs); ok {
+		p.adjust(m)
 	}
 }
 
@@ -557,7 +625,7 @@ func (r *run) timed(jobs int, fn func() error) (Measurement, error) {
 	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	cpu0 := cpuTime()
+	cpu0, server0 := cpuTime(), processCPU(r.cfg.ServerPIDs)
 	if r.cfg.Timer != nil {
 		r.cfg.Timer.StartTimer()
 	}
@@ -567,14 +635,14 @@ func (r *run) timed(jobs int, fn func() error) (Measurement, error) {
 	if r.cfg.Timer != nil {
 		r.cfg.Timer.StopTimer()
 	}
-	cpu := cpuTime() - cpu0
+	cpu, server := cpuTime()-cpu0, processCPU(r.cfg.ServerPIDs)-server0
 	runtime.ReadMemStats(&after)
 	if perr := stopProfile(); err == nil {
 		err = perr
 	}
 	m := Measurement{
 		Scenario: r.scenario, Side: r.side, Jobs: jobs, Elapsed: elapsed,
-		PeakRSS: peakRSS(), Allocs: after.Mallocs - before.Mallocs, CPU: cpu,
+		PeakRSS: peakRSS(), Allocs: after.Mallocs - before.Mallocs, CPU: cpu, ServerCPU: server,
 		Redelivered: int(r.redelivered.Load()),
 	}
 	return m, err
@@ -619,6 +687,9 @@ func (r *run) drain(ctx context.Context, impl implementation) (Measurement, erro
 		return Measurement{}, err
 	}
 	r.expect(n)
+	if err := prepare(ctx, impl); err != nil {
+		return Measurement{}, err
+	}
 	m, err := r.timed(n, func() error {
 		if err := impl.start(ctx); err != nil {
 			return err
@@ -628,6 +699,7 @@ func (r *run) drain(ctx context.Context, impl implementation) (Measurement, erro
 	if serr := impl.stop(); err == nil {
 		err = serr
 	}
+	adjust(impl, &m)
 	if err == nil {
 		err = r.checkEmpty(ctx)
 	}
@@ -638,6 +710,9 @@ func (r *run) concurrent(ctx context.Context, impl implementation) (Measurement,
 	n := r.cfg.Jobs
 	r.expect(n)
 	r.latencies = newRecorder(n)
+	if err := prepare(ctx, impl); err != nil {
+		return Measurement{}, err
+	}
 	m, err := r.timed(n, func() error {
 		if err := impl.start(ctx); err != nil {
 			return err
@@ -650,6 +725,7 @@ func (r *run) concurrent(ctx context.Context, impl implementation) (Measurement,
 	if serr := impl.stop(); err == nil {
 		err = serr
 	}
+	adjust(impl, &m)
 	if err == nil {
 		err = r.checkEmpty(ctx)
 	}

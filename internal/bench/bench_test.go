@@ -2,7 +2,10 @@ package bench_test
 
 import (
 	"context"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,11 +17,22 @@ import (
 	"github.com/jetjobs/jetjobs/internal/natstest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(workerProcessEnv); spec != "" {
+		os.Exit(serveWorkerProcess(spec))
+	}
+	goleak.VerifyTestMain(m)
+}
+
+func newServer(tb testing.TB) *natstest.Server { return natstest.Start(tb) }
 
 func newRunner(tb testing.TB, cfg bench.Config) *bench.Runner {
 	tb.Helper()
-	srv := natstest.Start(tb)
+	return newRunnerOn(tb, newServer(tb), cfg)
+}
+
+func newRunnerOn(tb testing.TB, srv *natstest.Server, cfg bench.Config) *bench.Runner {
+	tb.Helper()
 	connect := func() (*nats.Conn, error) { return nats.Connect(srv.URL()) }
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -180,6 +194,7 @@ func benchmark(b *testing.B, sc bench.Scenario, cfg bench.Config) {
 			}
 			b.ReportMetric(m.JobsPerSec(), "jobs/s")
 			b.ReportMetric(float64(m.CPU.Microseconds())/float64(m.Jobs), "cpu-µs/job")
+			b.ReportMetric(float64(m.Allocs)/float64(m.Jobs), "allocs/job")
 			b.ReportMetric(float64(m.PeakRSS)/(1<<20), "max-rss-MB")
 			if m.Latency.Count > 0 {
 				b.ReportMetric(float64(m.Latency.P50)/float64(time.Millisecond), "p50-ms")
@@ -199,11 +214,26 @@ func BenchmarkLatency(b *testing.B) {
 	benchmark(b, bench.Latency, bench.Config{Rate: 1, Duration: time.Second})
 }
 
-// BenchmarkBacklog drains a backlog of a million jobs per iteration (run
-// it with -benchtime=1x): throughput must match a 100,000-job drain and
-// the peak RSS stay flat (the embedded server's is included).
+// BenchmarkBacklog drains backlogs of 100,000, 300,000 and 1,000,000 jobs
+// (run it with -benchtime=1x; JETJOBS_BENCH_BACKLOG=100000,10000000 sets
+// the sizes): throughput, CPU and allocations per job must stay flat as
+// the backlog grows, and the peak RSS too (the embedded server's is
+// included).
 func BenchmarkBacklog(b *testing.B) {
-	benchmark(b, bench.Drain, bench.Config{Jobs: 1_000_000})
+	sizes := []int{100_000, 300_000, 1_000_000}
+	if env := os.Getenv("JETJOBS_BENCH_BACKLOG"); env != "" {
+		sizes = nil
+		for _, f := range strings.Split(env, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil || n < 1 {
+				b.Fatalf("JETJOBS_BENCH_BACKLOG=%s: use job counts separated by commas", env)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	for _, n := range sizes {
+		b.Run(strconv.Itoa(n), func(b *testing.B) { benchmark(b, bench.Drain, bench.Config{Jobs: n}) })
+	}
 }
 
 // BenchmarkSleepyJobs runs 100,000 jobs that each wait 100ms, 10,000 at a

@@ -12,6 +12,13 @@
 // Both sides use the consumer configuration jetjobs uses, their own
 // connections, and fresh queues, so one side never sees the other's jobs.
 //
+// With Config.Procs the Drain and Concurrent scenarios work their jobs in
+// worker processes of their own (Config.Spawn starts each; it runs
+// ServeWorker), all bound to the same consumers, while the runner's process
+// enqueues: the scale-out that internal/bench/scale.sh measures against one
+// server and a three-node cluster. Config.ServerPIDs adds the CPU time of
+// server processes on the same machine.
+//
 // A Runner owns a namespace of its own (Config.Topology, by default stream
 // JETJOBS_BENCH on subjects jetjobs_bench.>) on the server it is given,
 // creates it, and deletes it on Close.

@@ -48,7 +48,11 @@ type Result struct {
 	CPUMicrosPerJob    float64  `json:"cpu_us_per_job"`
 	RawCPUMicrosPerJob *float64 `json:"raw_cpu_us_per_job,omitempty"`
 	CPURatio           *float64 `json:"cpu_ratio,omitempty"`
-	Redelivered        int      `json:"redelivered"`
+	// ServerCPUMicrosPerJob is the CPU time per job of the server processes
+	// named in Config.ServerPIDs (omitted without them).
+	ServerCPUMicrosPerJob    *float64 `json:"server_cpu_us_per_job,omitempty"`
+	RawServerCPUMicrosPerJob *float64 `json:"raw_server_cpu_us_per_job,omitempty"`
+	Redelivered              int      `json:"redelivered"`
 
 	// Jetjobs and Raw are the median runs.
 	Jetjobs Measurement  `json:"-"`
@@ -76,6 +80,9 @@ func (r *Runner) Compare(ctx context.Context, sc Scenario, raw bool, runs int) (
 		fw = append(fw, m)
 	}
 	res := resultOf(median(fw), len(fw))
+	if len(r.cfg.ServerPIDs) > 0 {
+		res.ServerCPUMicrosPerJob = ptr(perJob(res.Jetjobs.ServerCPU, res.Jobs))
+	}
 	if sc == Latency {
 		res.Rate = r.cfg.Rate
 	}
@@ -92,6 +99,9 @@ func (r *Runner) Compare(ctx context.Context, sc Scenario, raw bool, runs int) (
 		res.RawMaxRSSMB = ptr(mb(m.PeakRSS))
 		res.RawAllocsPerJob = ptr(round(float64(m.Allocs)/float64(max(1, m.Jobs)), 1))
 		res.RawCPUMicrosPerJob = ptr(cpuPerJob(m))
+		if len(r.cfg.ServerPIDs) > 0 {
+			res.RawServerCPUMicrosPerJob = ptr(perJob(m.ServerCPU, m.Jobs))
+		}
 		if res.CPUMicrosPerJob > 0 {
 			res.CPURatio = ptr(round(*res.RawCPUMicrosPerJob/res.CPUMicrosPerJob, 3))
 		}
@@ -134,8 +144,11 @@ func median(ms []Measurement) Measurement {
 	return s[len(s)/2]
 }
 
-func cpuPerJob(m Measurement) float64 {
-	return round(float64(m.CPU)/float64(time.Microsecond)/float64(max(1, m.Jobs)), 2)
+func cpuPerJob(m Measurement) float64 { return perJob(m.CPU, m.Jobs) }
+
+// perJob is d per job in microseconds.
+func perJob(d time.Duration, jobs int) float64 {
+	return round(float64(d)/float64(time.Microsecond)/float64(max(1, jobs)), 2)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -45,12 +45,18 @@ type DeadLetter struct {
 }
 
 // DeadLetterMessage builds the dead letter d describes: the original
-// payload and headers (less the server's Nats-* ones) plus the protocol-v1
-// dead-letter headers, on DeadLetterSubject, with Nats-Msg-Id DeadLetterID.
+// payload and headers (less the server's Nats-* ones; Jetjobs-Enqueued-At
+// from Stored if the job had none) plus the protocol-v1 dead-letter headers, on DeadLetterSubject, with Nats-Msg-Id DeadLetterID.
 func DeadLetterMessage(d DeadLetter) *nats.Msg {
-	out := CopyHeader(d.Header, 7)
+	out := CopyHeader(d.Header, 8)
 	if out.Get(ID) == "" {
 		out.Set(ID, d.ID)
+	}
+	// A replay stores the job again: it keeps the time of its first enqueue,
+	// which a job without the header had only as its stream timestamp.
+	// (Stored is unknown when zero or, from package job, the Unix epoch.)
+	if out.Get(EnqueuedAt) == "" && d.Stored.Unix() > 0 {
+		out.Set(EnqueuedAt, d.Stored.UTC().Format(time.RFC3339Nano))
 	}
 	cause := d.Cause
 	if len(cause) > MaxErrorLen {

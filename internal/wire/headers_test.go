@@ -95,7 +95,13 @@ func TestDeadLetterMessage(t *testing.T) {
 			wire.ID: "order-1", wire.Reason: "failed", wire.Error: "line1  line2", wire.Attempts: "3",
 			wire.Subject: "jobs.mail.email.send", wire.FailedAt: "2026-01-02T03:04:05Z",
 			wire.MsgID: "dlq:JOBS:41:1767323045000000006", "X-App": "v",
+			// The job had no enqueue time but its stream timestamp: a
+			// replay must not take the replay's for it.
+			wire.EnqueuedAt: stored.UTC().Format(time.RFC3339Nano),
 		}},
+		{"enqueue time kept", func(d *wire.DeadLetter) {
+			d.Header = nats.Header{wire.EnqueuedAt: {"2025-05-05T05:05:05Z"}}
+		}, "jobs_dlq.mail.order-1", map[string]string{wire.EnqueuedAt: "2025-05-05T05:05:05Z"}},
 		{"job ID header kept", func(d *wire.DeadLetter) {
 			d.Header = nats.Header{wire.ID: {"from-header"}}
 		}, "jobs_dlq.mail.failed.order-1.email.send", map[string]string{wire.ID: "from-header"}},
