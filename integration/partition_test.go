@@ -1,0 +1,356 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/job"
+)
+
+// partitionAckWait is the workers' AckWait in the partition scenarios; the
+// cuts last partitionCut, longer than it.
+const (
+	partitionAckWait = 2 * time.Second
+	partitionCut     = 3 * partitionAckWait
+)
+
+// fastPings makes a client notice a silent link within about two seconds
+// (two unanswered PINGs a second apart) instead of nats.go's four minutes:
+// a cut drops packets and resets nothing.
+var fastPings = []nats.Option{nats.PingInterval(time.Second), nats.MaxPingsOutstanding(2)}
+
+// enqueueAttempt is one publish of the observed enqueuer: when it was sent,
+// and what it got.
+type enqueueAttempt struct {
+	at  time.Time
+	err error
+}
+
+// observedEnqueue enqueues reqs in batches (batch jobs every interval),
+// retrying each job until it is accepted, like enqueueReliably, and keeps
+// every attempt's outcome.
+type observedEnqueue struct {
+	mu       sync.Mutex
+	attempts []enqueueAttempt
+	done     chan error
+}
+
+func (e *faultEnv) enqueueObserved(reqs []job.Request, batch int, every time.Duration) *observedEnqueue {
+	o := &observedEnqueue{done: make(chan error, 1)}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	e.t.Cleanup(cancel)
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for len(reqs) > 0 {
+			pending := reqs[:min(batch, len(reqs))]
+			reqs = reqs[len(pending):]
+			for len(pending) > 0 {
+				bctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+				sent := time.Now()
+				res, _ := e.client.EnqueueMany(bctx, pending)
+				cancel()
+				var again []job.Request
+				o.mu.Lock()
+				for i, r := range res {
+					o.attempts = append(o.attempts, enqueueAttempt{at: sent, err: r.Err})
+					if r.Err != nil {
+						again = append(again, pending[i])
+						continue
+					}
+					e.ledger.add(r.ID)
+				}
+				o.mu.Unlock()
+				pending = again
+				if len(again) > 0 {
+					if err := wait(ctx, 100*time.Millisecond); err != nil {
+						o.done <- err
+						return
+					}
+				}
+			}
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				o.done <- ctx.Err()
+				return
+			}
+		}
+		o.done <- nil
+	}()
+	return o
+}
+
+// during sums up the attempts sent in [from, to): how many were accepted,
+// and the failures by kind of error.
+func (o *observedEnqueue) during(from, to time.Time) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	ok := 0
+	failed := map[string]int{}
+	for _, a := range o.attempts {
+		if a.at.Before(from) || !a.at.Before(to) {
+			continue
+		}
+		if a.err == nil {
+			ok++
+			continue
+		}
+		failed[errorKind(a.err)]++
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(failed)) {
+		parts = append(parts, fmt.Sprintf("%d %s", failed[k], k))
+	}
+	if len(parts) == 0 {
+		return fmt.Sprintf("%d accepted, none failed", ok)
+	}
+	return fmt.Sprintf("%d accepted, failed: %s", ok, strings.Join(parts, ", "))
+}
+
+// errorKind names the kind of a failed enqueue for the report.
+func errorKind(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), errors.Is(err, jetstream.ErrAsyncPublishTimeout):
+		return "timed out"
+	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse):
+		return "no responders"
+	case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrConnectionReconnecting), errors.Is(err, nats.ErrDisconnected):
+		return "disconnected"
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return fmt.Sprintf("JetStream error %d", apiErr.ErrorCode)
+	}
+	return err.Error()
+}
+
+func (o *observedEnqueue) wait(e *faultEnv) {
+	e.t.Helper()
+	select {
+	case err := <-o.done:
+		if err != nil {
+			e.t.Fatalf("enqueue: %v", err)
+		}
+	case <-time.After(2 * time.Minute):
+		e.t.Fatal("enqueue did not finish")
+	}
+	e.books.accepted = e.ledger.list()
+}
+
+// partitionWorld is a three-node cluster in network namespaces with the
+// work stream at Replicas 3, and the test's env on it.
+type partitionWorld struct {
+	lab *netlab
+	cl  *cluster
+	e   *faultEnv
+	js  jetstream.JetStream
+}
+
+func newPartitionWorld(t *testing.T, scenario string) *partitionWorld {
+	lab := newNetlab(t)
+	cl := netCluster(t, lab)
+	e := newFaultEnv(t, scenario, cl.urls(), job.Topology{Replicas: 3}, fastPings...)
+	w := &partitionWorld{lab: lab, cl: cl, e: e, js: e.client.JetStream()}
+	waitFor(t, 30*time.Second, 50*time.Millisecond, func() bool {
+		_, ok := streamCluster(t.Context(), w.js, "JOBS")
+		return ok
+	}, "JOBS replicated on 3 nodes")
+	return w
+}
+
+// workerOptions are the options of every worker in the partition scenarios.
+func partitionWorkerOpts(extra ...string) []string {
+	return append([]string{"-skip-topology", "-replicas", "3", "-ack-wait", partitionAckWait.String(), "-concurrency", "8", "-ping-interval", "1s"}, extra...)
+}
+
+// The work stream's leader is cut off from the other two nodes (and from
+// every client: its link is down) for three times AckWait while jobs are
+// enqueued and worked, then healed. The majority elects a new leader; the
+// clients and workers that were connected to the cut node notice the silent
+// link by their PINGs and reconnect to the majority; the old leader, back,
+// rejoins as a follower. The books balance: every enqueue that got an
+// acknowledgement is kept.
+func TestFaultPartitionLeader(t *testing.T) {
+	w := newPartitionWorld(t, "partition: leader cut off")
+	e, ctx := w.e, t.Context()
+	workers := []string{"w1", "w2"}
+	for i, name := range workers {
+		startWorkerIn(t, w.lab.host(name, 21+i), e.recDir, name, w.cl.urls(), partitionWorkerOpts()...)
+	}
+	const jobs = 800
+	enq := e.enqueueObserved(workRequests("pl", jobs, 20), 10, 150*time.Millisecond)
+
+	waitFor(t, 30*time.Second, 10*time.Millisecond, func() bool { n, _ := e.progress(); return n >= 100 && e.ledger.len() >= 150 }, "progress before the cut")
+	leader, _ := streamCluster(ctx, w.js, "JOBS")
+	victim := w.cl.node(leader)
+	if victim == nil {
+		t.Fatalf("stream leader %q is not a node of the cluster", leader)
+	}
+	host := w.lab.hosts[leader]
+	w.lab.cut(host)
+	cutAt := time.Now()
+	var newLeader string
+	waitFor(t, 60*time.Second, 20*time.Millisecond, func() bool {
+		newLeader, _ = streamCluster(ctx, w.js, "JOBS")
+		return newLeader != "" && newLeader != leader
+	}, "a new stream leader on the majority")
+	elected := time.Since(cutAt)
+	var resumed time.Duration
+	waitFor(t, 60*time.Second, 10*time.Millisecond, func() bool {
+		at := firstDone(readRecords(t, e.recDir), cutAt.Add(elected))
+		resumed = at.Sub(cutAt)
+		return !at.IsZero()
+	}, "jobs done again after the leader was cut off")
+	// The cut lasts partitionCut (the fault's length, not a synchronisation).
+	must(t, wait(ctx, time.Until(cutAt.Add(partitionCut))))
+	w.lab.heal(host)
+	healAt := time.Now()
+	waitFor(t, 60*time.Second, 50*time.Millisecond, func() bool {
+		_, ok := streamCluster(ctx, w.js, "JOBS")
+		return ok
+	}, "the cut-off node current again")
+	current := time.Since(healAt)
+	if !victim.running() {
+		t.Errorf("the cut-off server exited")
+	}
+
+	enq.wait(e)
+	s := e.books.settle(t, 90*time.Second)
+	noneDead(t, s)
+	report(t, "partition-leader", s,
+		fmt.Sprintf("stream leader %s cut off (link down) for %s, AckWait %s; enqueues during the cut: %s",
+			leader, ms(healAt.Sub(cutAt)), partitionAckWait, enq.during(cutAt, healAt)),
+		fmt.Sprintf("new leader %s elected %s after the cut, first job done %s after it; %s current %s after the heal",
+			newLeader, ms(elected), ms(resumed), leader, ms(current)))
+}
+
+// A node that is not the stream leader is cut off from the other two along
+// with a worker that runs beside it (in its namespace, connected to it
+// alone) for three times AckWait. The minority node has no quorum: the
+// worker's fetches and acknowledgements go unanswered, and the jobs it was
+// running are delivered to the majority's worker after AckWait (the
+// duplicates of a cut longer than AckWait). After the heal the cut-off
+// worker works again without a restart. Enqueues go on through the
+// majority; the books balance.
+func TestFaultPartitionMinorityWorker(t *testing.T) {
+	w := newPartitionWorld(t, "partition: minority node with a worker")
+	e, ctx := w.e, t.Context()
+	leader, _ := streamCluster(ctx, w.js, "JOBS")
+	var minority *natsServer
+	for _, n := range w.cl.nodes {
+		if n.name != leader {
+			minority = n
+			break
+		}
+	}
+	mhost := w.lab.hosts[minority.name]
+	var majority []string
+	for _, n := range w.cl.nodes {
+		if n != minority {
+			majority = append(majority, n.url())
+		}
+	}
+	cutWorker := startWorkerIn(t, mhost, e.recDir, "wm", minority.url(), partitionWorkerOpts("-no-discovery")...)
+	startWorkerIn(t, w.lab.host("w1", 21), e.recDir, "w1", strings.Join(majority, ","), partitionWorkerOpts()...)
+	const jobs = 800
+	enq := e.enqueueObserved(workRequests("pm", jobs, 100), 10, 150*time.Millisecond)
+
+	var (
+		cutAt    time.Time
+		inflight []string
+	)
+	for try := 1; len(inflight) == 0; try++ {
+		if try > 5 {
+			t.Fatal("the minority's worker had no job running at any of 5 cuts")
+		}
+		waitFor(t, 30*time.Second, 10*time.Millisecond, func() bool {
+			n, open := e.progress()
+			return n > 60*try && len(open[cutWorker.name]) >= 3
+		}, "minority worker mid-batch")
+		w.lab.cut(mhost)
+		cutAt = time.Now()
+		if inflight = startedNotDone(readRecords(t, e.recDir), cutWorker.name, cutAt); len(inflight) == 0 {
+			w.lab.heal(mhost)
+		}
+	}
+	// The jobs the cut-off worker was running are done by the majority's
+	// worker once AckWait has passed.
+	var (
+		takenOver  time.Duration
+		onDelivery []int
+	)
+	waitFor(t, 30*time.Second, 10*time.Millisecond, func() bool {
+		takenOver, onDelivery = 0, nil
+		recs := readRecords(t, e.recDir)
+		for _, id := range inflight {
+			r, ok := firstDoneBy(recs, id, "w1", cutAt)
+			if !ok {
+				return false
+			}
+			takenOver = max(takenOver, r.at.Sub(cutAt))
+			onDelivery = append(onDelivery, r.attempt)
+		}
+		return true
+	}, "the majority's worker did the cut-off worker's jobs")
+	if takenOver < partitionAckWait {
+		t.Errorf("the cut-off worker's jobs were delivered again %s after the cut, before AckWait (%s)", ms(takenOver), partitionAckWait)
+	}
+	must(t, wait(ctx, time.Until(cutAt.Add(partitionCut))))
+	doneInCut := countDoneBy(readRecords(t, e.recDir), cutWorker.name, cutAt.Add(time.Second), time.Now())
+	w.lab.heal(mhost)
+	healAt := time.Now()
+	var back time.Duration
+	waitFor(t, 60*time.Second, 10*time.Millisecond, func() bool {
+		recs := readRecords(t, e.recDir)
+		for _, r := range recs {
+			if r.event == "start" && r.worker == cutWorker.name && r.at.After(healAt) {
+				back = r.at.Sub(healAt)
+				return true
+			}
+		}
+		return false
+	}, "the cut-off worker working again after the heal")
+	if cutWorker.exited() {
+		t.Error("the cut-off worker exited")
+	}
+	enq.wait(e)
+	s := e.books.settle(t, 90*time.Second)
+	noneDead(t, s)
+	report(t, "partition-minority", s,
+		fmt.Sprintf("follower %s and its worker cut off from the majority for %s, AckWait %s, %d jobs running on it; enqueues during the cut: %s",
+			minority.name, ms(healAt.Sub(cutAt)), partitionAckWait, len(inflight), enq.during(cutAt, healAt)),
+		fmt.Sprintf("its jobs done by the majority's worker within %s of the cut (on deliveries %v); it started %d jobs during the cut; it started a job again %s after the heal",
+			ms(takenOver), onDelivery, doneInCut, ms(back)))
+}
+
+// firstDoneBy returns the record of worker's first finish of id after t.
+func firstDoneBy(recs []record, id, worker string, t time.Time) (record, bool) {
+	for _, r := range recs {
+		if r.event == "done" && r.id == id && r.worker == worker && r.at.After(t) {
+			return r, true
+		}
+	}
+	return record{}, false
+}
+
+// countDoneBy counts the jobs worker started in [from, to).
+func countDoneBy(recs []record, worker string, from, to time.Time) int {
+	n := 0
+	for _, r := range recs {
+		if r.event == "start" && r.worker == worker && !r.at.Before(from) && r.at.Before(to) {
+			n++
+		}
+	}
+	return n
+}
