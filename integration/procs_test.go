@@ -166,6 +166,7 @@ type natsServerConfig struct {
 	host       string
 	routeHosts []string
 	netns      string // run the server in this network namespace
+	jetstream  string // more lines of the jetstream block, such as sync_interval
 	// maxFileStore is the server's max_file_store: "" is 1GB, "disk"
 	// leaves it out, so the server takes 75% of its store's free disk.
 	maxFileStore string
@@ -197,7 +198,7 @@ func newNATSServer(tb testing.TB, cfg natsServerConfig) *natsServer {
 	default:
 		maxFile = "  max_file_store: " + cfg.maxFileStore + "\n"
 	}
-	fmt.Fprintf(&b, "jetstream {\n  store_dir: %q\n%s  max_memory_store: 64MB\n}\n", filepath.Join(dir, "store"), maxFile)
+	fmt.Fprintf(&b, "jetstream {\n  store_dir: %q\n%s  max_memory_store: 64MB\n%s}\n", filepath.Join(dir, "store"), maxFile, cfg.jetstream)
 	if cfg.clusterPort != 0 {
 		var routes []string
 		for i, p := range cfg.routes {
