@@ -18,6 +18,11 @@ const netPrefix = "jjf-"
 // the test process reaches every namespace through it.
 const netSubnet = "10.231.77"
 
+// longFaults reports whether JETJOBS_FAULT_LONG=1 asks for the long
+// variants of the network faults (longer cuts, more jobs), whose figures
+// docs/reliability.md records; by default each scenario takes 20–40 s.
+func longFaults() bool { return os.Getenv("JETJOBS_FAULT_LONG") == "1" }
+
 // requireRoot skips a test that needs root (network namespaces, traffic
 // control, mounts) when it runs without, except under CI=true, where it
 // fails: CI runs as root and must run every fault.

@@ -17,12 +17,26 @@ import (
 	"github.com/jetjobs/jetjobs/job"
 )
 
-// partitionAckWait is the workers' AckWait in the partition scenarios; the
-// cuts last partitionCut, longer than it.
-const (
-	partitionAckWait = 2 * time.Second
-	partitionCut     = 3 * partitionAckWait
-)
+// partitionAckWait is the workers' AckWait in the partition scenarios.
+const partitionAckWait = 2 * time.Second
+
+// partitionCut is how long a minority node is cut off, and leaderCut the
+// stream leader: long enough for the majority to elect a new one (6–8 s
+// with the server's default election timeouts) and work on before the
+// heal. Both are longer than AckWait, and longer still with longFaults.
+func partitionCut() time.Duration {
+	if longFaults() {
+		return 30 * time.Second
+	}
+	return 3 * partitionAckWait
+}
+
+func leaderCut() time.Duration {
+	if longFaults() {
+		return 60 * time.Second
+	}
+	return 15 * time.Second
+}
 
 // fastPings makes a client notice a silent link within about two seconds
 // (two unanswered PINGs a second apart) instead of nats.go's four minutes:
@@ -175,27 +189,53 @@ func partitionWorkerOpts(extra ...string) []string {
 }
 
 // The work stream's leader is cut off from the other two nodes (and from
-// every client: its link is down) for three times AckWait while jobs are
-// enqueued and worked, then healed. The majority elects a new leader; the
-// clients and workers that were connected to the cut node notice the silent
-// link by their PINGs and reconnect to the majority; the old leader, back,
-// rejoins as a follower. The books balance: every enqueue that got an
+// every client: its link is down) for leaderCut while jobs are enqueued
+// and worked, then healed. One worker is connected to the leader, the
+// other to a follower; both keep nats.go's default PING interval (2m), as
+// most applications do, so the one on the cut node sees a silent
+// connection and neither fails over nor errors during the cut. The
+// majority elects a new leader and the follower's worker does the jobs
+// (those the cut-off worker held, after AckWait); the old leader, back,
+// rejoins as a follower and its worker works again on the same
+// connection. The books balance: every enqueue that got an
 // acknowledgement is kept.
 func TestFaultPartitionLeader(t *testing.T) {
 	w := newPartitionWorld(t, "partition: leader cut off")
 	e, ctx := w.e, t.Context()
-	workers := []string{"w1", "w2"}
-	for i, name := range workers {
-		startWorkerIn(t, w.lab.host(name, 21+i), e.recDir, name, w.cl.urls(), partitionWorkerOpts()...)
-	}
-	const jobs = 800
-	enq := e.enqueueObserved(workRequests("pl", jobs, 20), 10, 150*time.Millisecond)
-
-	waitFor(t, 30*time.Second, 10*time.Millisecond, func() bool { n, _ := e.progress(); return n >= 100 && e.ledger.len() >= 150 }, "progress before the cut")
 	leader, _ := streamCluster(ctx, w.js, "JOBS")
 	victim := w.cl.node(leader)
 	if victim == nil {
 		t.Fatalf("stream leader %q is not a node of the cluster", leader)
+	}
+	// Each worker lists its own node first and keeps to the list.
+	urls := func(first *natsServer) string {
+		us := []string{first.url()}
+		for _, n := range w.cl.nodes {
+			if n != first {
+				us = append(us, n.url())
+			}
+		}
+		return strings.Join(us, ",")
+	}
+	var follower *natsServer
+	for _, n := range w.cl.nodes {
+		if n != victim {
+			follower = n
+			break
+		}
+	}
+	opts := []string{"-skip-topology", "-replicas", "3", "-ack-wait", partitionAckWait.String(), "-concurrency", "8", "-no-discovery"}
+	onLeader := startWorkerIn(t, w.lab.host("w1", 21), e.recDir, "w1", urls(victim), opts...)
+	startWorkerIn(t, w.lab.host("w2", 22), e.recDir, "w2", urls(follower), opts...)
+	const jobs = 800
+	enq := e.enqueueObserved(workRequests("pl", jobs, 20), 10, 150*time.Millisecond)
+
+	waitFor(t, 30*time.Second, 10*time.Millisecond, func() bool {
+		n, open := e.progress()
+		return n >= 100 && e.ledger.len() >= 150 && len(open[onLeader.name]) > 0
+	}, "progress before the cut")
+	if now, _ := streamCluster(ctx, w.js, "JOBS"); now != leader {
+		t.Fatalf("the stream leader moved from %s to %s before the cut", leader, now)
 	}
 	host := w.lab.hosts[leader]
 	w.lab.cut(host)
@@ -212,27 +252,31 @@ func TestFaultPartitionLeader(t *testing.T) {
 		resumed = at.Sub(cutAt)
 		return !at.IsZero()
 	}, "jobs done again after the leader was cut off")
-	// The cut lasts partitionCut (the fault's length, not a synchronisation).
-	must(t, wait(ctx, time.Until(cutAt.Add(partitionCut))))
+	if resumed >= leaderCut() {
+		t.Errorf("no job done on the majority during the cut (%s); first %s after it", ms(leaderCut()), ms(resumed))
+	}
+	// The cut lasts leaderCut (the fault's length, not a synchronisation).
+	must(t, wait(ctx, time.Until(cutAt.Add(leaderCut()))))
 	w.lab.heal(host)
 	healAt := time.Now()
+	back := workerBack(t, e, onLeader, healAt, "heal")
 	waitFor(t, 60*time.Second, 50*time.Millisecond, func() bool {
 		_, ok := streamCluster(ctx, w.js, "JOBS")
 		return ok
 	}, "the cut-off node current again")
 	current := time.Since(healAt)
-	if !victim.running() {
-		t.Errorf("the cut-off server exited")
+	if !victim.running() || onLeader.exited() {
+		t.Errorf("the cut-off server or its worker exited")
 	}
 
 	enq.wait(e)
 	s := e.books.settle(t, 90*time.Second)
 	noneDead(t, s)
 	report(t, "partition-leader", s,
-		fmt.Sprintf("stream leader %s cut off (link down) for %s, AckWait %s; enqueues during the cut: %s",
+		fmt.Sprintf("stream leader %s cut off (link down) for %s with one of 2 workers connected to it, AckWait %s; enqueues during the cut: %s",
 			leader, ms(healAt.Sub(cutAt)), partitionAckWait, enq.during(cutAt, healAt)),
-		fmt.Sprintf("new leader %s elected %s after the cut, first job done %s after it; %s current %s after the heal",
-			newLeader, ms(elected), ms(resumed), leader, ms(current)))
+		fmt.Sprintf("new leader %s elected %s after the cut, first job done %s after it; after the heal the cut-off node's worker took a job again in %s, the node was current in %s",
+			newLeader, ms(elected), ms(resumed), ms(back), ms(current)))
 }
 
 // A node that is not the stream leader is cut off from the other two along
@@ -267,8 +311,9 @@ func TestFaultPartitionMinorityWorker(t *testing.T) {
 	enq := e.enqueueObserved(workRequests("pm", jobs, 100), 10, 150*time.Millisecond)
 
 	var (
-		cutAt    time.Time
-		inflight []string
+		cutAt          time.Time
+		inflight       []string
+		consumerLeader string
 	)
 	for try := 1; len(inflight) == 0; try++ {
 		if try > 5 {
@@ -278,6 +323,7 @@ func TestFaultPartitionMinorityWorker(t *testing.T) {
 			n, open := e.progress()
 			return n > 60*try && len(open[cutWorker.name]) >= 3
 		}, "minority worker mid-batch")
+		consumerLeader = consumerLeaderOf(ctx, w.js, "JOBS", job.DefaultQueue)
 		w.lab.cut(mhost)
 		cutAt = time.Now()
 		if inflight = startedNotDone(readRecords(t, e.recDir), cutWorker.name, cutAt); len(inflight) == 0 {
@@ -306,21 +352,12 @@ func TestFaultPartitionMinorityWorker(t *testing.T) {
 	if takenOver < partitionAckWait {
 		t.Errorf("the cut-off worker's jobs were delivered again %s after the cut, before AckWait (%s)", ms(takenOver), partitionAckWait)
 	}
-	must(t, wait(ctx, time.Until(cutAt.Add(partitionCut))))
+	majorityFirst := firstJobDoneBy(readRecords(t, e.recDir), "w1", cutAt)
+	must(t, wait(ctx, time.Until(cutAt.Add(partitionCut()))))
 	doneInCut := countDoneBy(readRecords(t, e.recDir), cutWorker.name, cutAt.Add(time.Second), time.Now())
 	w.lab.heal(mhost)
 	healAt := time.Now()
-	var back time.Duration
-	waitFor(t, 60*time.Second, 10*time.Millisecond, func() bool {
-		recs := readRecords(t, e.recDir)
-		for _, r := range recs {
-			if r.event == "start" && r.worker == cutWorker.name && r.at.After(healAt) {
-				back = r.at.Sub(healAt)
-				return true
-			}
-		}
-		return false
-	}, "the cut-off worker working again after the heal")
+	back := workerBack(t, e, cutWorker, healAt, "heal")
 	if cutWorker.exited() {
 		t.Error("the cut-off worker exited")
 	}
@@ -328,10 +365,60 @@ func TestFaultPartitionMinorityWorker(t *testing.T) {
 	s := e.books.settle(t, 90*time.Second)
 	noneDead(t, s)
 	report(t, "partition-minority", s,
-		fmt.Sprintf("follower %s and its worker cut off from the majority for %s, AckWait %s, %d jobs running on it; enqueues during the cut: %s",
-			minority.name, ms(healAt.Sub(cutAt)), partitionAckWait, len(inflight), enq.during(cutAt, healAt)),
-		fmt.Sprintf("its jobs done by the majority's worker within %s of the cut (on deliveries %v); it started %d jobs during the cut; it started a job again %s after the heal",
-			ms(takenOver), onDelivery, doneInCut, ms(back)))
+		fmt.Sprintf("follower %s (consumer leader: %s) and its worker cut off from the majority for %s, AckWait %s, %d jobs running on it; enqueues during the cut: %s",
+			minority.name, consumerLeader, ms(healAt.Sub(cutAt)), partitionAckWait, len(inflight), enq.during(cutAt, healAt)),
+		fmt.Sprintf("majority's worker finished a job %s after the cut and the cut-off worker's jobs within %s (on deliveries %v); it started %d jobs during the cut; it started a job again %s after the heal",
+			ms(majorityFirst.Sub(cutAt)), ms(takenOver), onDelivery, doneInCut, ms(back)))
+}
+
+// workerBack enqueues jobs of 200 ms, a batch of 16 (two workers' slots)
+// every half second, until w starts a job after since, and returns how long
+// after since that was. The jobs go into the books under prefix.
+func workerBack(t *testing.T, e *faultEnv, w *workerProc, since time.Time, prefix string) time.Duration {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	for i := 0; ; i++ {
+		for _, r := range readRecords(t, e.recDir) {
+			if r.event == "start" && r.worker == w.name && r.at.After(since) {
+				return r.at.Sub(since)
+			}
+		}
+		reqs := workRequests(fmt.Sprintf("%s-%d", prefix, i), 16, 200)
+		bctx, bcancel := context.WithTimeout(ctx, 3*time.Second)
+		res, _ := e.client.EnqueueMany(bctx, reqs)
+		bcancel()
+		for _, r := range res {
+			if r.Err == nil {
+				e.ledger.add(r.ID)
+			}
+		}
+		if err := wait(ctx, 500*time.Millisecond); err != nil {
+			t.Fatalf("worker %s took no job within 60s after %s", w.name, since.Format(time.TimeOnly))
+		}
+	}
+}
+
+// consumerLeaderOf names the server that leads the consumer ("" if unknown).
+func consumerLeaderOf(ctx context.Context, js jetstream.JetStream, stream, consumer string) string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	c, err := js.Consumer(ctx, stream, consumer)
+	if err != nil || c.CachedInfo().Cluster == nil {
+		return ""
+	}
+	return c.CachedInfo().Cluster.Leader
+}
+
+// firstJobDoneBy returns when worker first finished any job after t (t itself
+// if it has not).
+func firstJobDoneBy(recs []record, worker string, t time.Time) time.Time {
+	for _, r := range recs {
+		if r.event == "done" && r.worker == worker && r.at.After(t) {
+			return r.at
+		}
+	}
+	return t
 }
 
 // firstDoneBy returns the record of worker's first finish of id after t.
