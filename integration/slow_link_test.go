@@ -189,12 +189,16 @@ func slowLink(t *testing.T, link string) {
 	e.enqueueAll(ctx, long)
 	short := 400
 	if link == "delay-200ms" {
-		short = 200 // about 12 jobs/s: keep the scenario short
+		short = 200 // about 9 jobs/s: keep the scenario short
+	}
+	if longFaults() {
+		short *= 4 // the flapping link: 80 s, eight outages
 	}
 	var enqueued <-chan error
 	flapping := link == "down-2s-every-10s"
 	if flapping {
-		// Paced over about 20 s, so the work spans two or three outages.
+		// Paced over about 20 s (80 s with longFaults), so the work spans
+		// two or three outages (eight).
 		enqueued = e.enqueueInBackground(workRequests("s", short, 20), 20, time.Second)
 	} else {
 		e.enqueueAll(ctx, workRequests("s", short, 20))
