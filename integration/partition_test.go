@@ -281,13 +281,25 @@ func TestFaultPartitionLeader(t *testing.T) {
 
 // A node that is not the stream leader is cut off from the other two along
 // with a worker that runs beside it (in its namespace, connected to it
-// alone) for three times AckWait. The minority node has no quorum: the
-// worker's fetches and acknowledgements go unanswered, and the jobs it was
-// running are delivered to the majority's worker after AckWait (the
-// duplicates of a cut longer than AckWait). After the heal the cut-off
-// worker works again without a restart. Enqueues go on through the
-// majority; the books balance.
+// alone) for three times AckWait, once with the queue's consumer led from
+// the majority and once from the cut node. The minority node has no
+// quorum: the worker's fetches and acknowledgements go unanswered, and the
+// jobs it was running are delivered to the majority's worker after AckWait
+// (the duplicates of a cut longer than AckWait) — or, when the cut node led
+// the consumer, once the majority has elected a new consumer leader, while
+// its worker waits. After the heal the cut-off worker works again without
+// a restart. Enqueues go on through the majority; the books balance.
 func TestFaultPartitionMinorityWorker(t *testing.T) {
+	for _, consumerOnCut := range []bool{false, true} {
+		name := "consumer-led-by-majority"
+		if consumerOnCut {
+			name = "consumer-led-by-cut-node"
+		}
+		t.Run(name, func(t *testing.T) { partitionMinority(t, name, consumerOnCut) })
+	}
+}
+
+func partitionMinority(t *testing.T, name string, consumerOnCut bool) {
 	w := newPartitionWorld(t, "partition: minority node with a worker")
 	e, ctx := w.e, t.Context()
 	leader, _ := streamCluster(ctx, w.js, "JOBS")
@@ -307,6 +319,13 @@ func TestFaultPartitionMinorityWorker(t *testing.T) {
 	}
 	cutWorker := startWorkerIn(t, mhost, e.recDir, "wm", minority.url(), partitionWorkerOpts("-no-discovery")...)
 	startWorkerIn(t, w.lab.host("w1", 21), e.recDir, "w1", strings.Join(majority, ","), partitionWorkerOpts()...)
+	// Place the consumer's leadership: on the node to be cut, or on the
+	// stream leader.
+	to := leader
+	if consumerOnCut {
+		to = minority.name
+	}
+	moveConsumerLeader(t, e, "JOBS", job.DefaultQueue, to)
 	const jobs = 800
 	enq := e.enqueueObserved(workRequests("pm", jobs, 100), 10, 150*time.Millisecond)
 
@@ -352,11 +371,11 @@ func TestFaultPartitionMinorityWorker(t *testing.T) {
 	if takenOver < partitionAckWait {
 		t.Errorf("the cut-off worker's jobs were delivered again %s after the cut, before AckWait (%s)", ms(takenOver), partitionAckWait)
 	}
-	majorityFirst := firstJobDoneBy(readRecords(t, e.recDir), "w1", cutAt)
 	must(t, wait(ctx, time.Until(cutAt.Add(partitionCut()))))
 	doneInCut := countDoneBy(readRecords(t, e.recDir), cutWorker.name, cutAt.Add(time.Second), time.Now())
 	w.lab.heal(mhost)
 	healAt := time.Now()
+	stall := longestPause(readRecords(t, e.recDir), "w1", cutAt, healAt)
 	back := workerBack(t, e, cutWorker, healAt, "heal")
 	if cutWorker.exited() {
 		t.Error("the cut-off worker exited")
@@ -364,11 +383,11 @@ func TestFaultPartitionMinorityWorker(t *testing.T) {
 	enq.wait(e)
 	s := e.books.settle(t, 90*time.Second)
 	noneDead(t, s)
-	report(t, "partition-minority", s,
+	report(t, "partition-minority-"+name, s,
 		fmt.Sprintf("follower %s (consumer leader: %s) and its worker cut off from the majority for %s, AckWait %s, %d jobs running on it; enqueues during the cut: %s",
 			minority.name, consumerLeader, ms(healAt.Sub(cutAt)), partitionAckWait, len(inflight), enq.during(cutAt, healAt)),
-		fmt.Sprintf("majority's worker finished a job %s after the cut and the cut-off worker's jobs within %s (on deliveries %v); it started %d jobs during the cut; it started a job again %s after the heal",
-			ms(majorityFirst.Sub(cutAt)), ms(takenOver), onDelivery, doneInCut, ms(back)))
+		fmt.Sprintf("the majority's worker started no job for %s at most during the cut, and did the cut-off worker's jobs within %s of it (on deliveries %v); the cut-off worker started %d jobs during the cut; it started a job again %s after the heal",
+			ms(stall), ms(takenOver), onDelivery, doneInCut, ms(back)))
 }
 
 // workerBack enqueues jobs of 200 ms, a batch of 16 (two workers' slots)
@@ -410,15 +429,35 @@ func consumerLeaderOf(ctx context.Context, js jetstream.JetStream, stream, consu
 	return c.CachedInfo().Cluster.Leader
 }
 
-// firstJobDoneBy returns when worker first finished any job after t (t itself
-// if it has not).
-func firstJobDoneBy(recs []record, worker string, t time.Time) time.Time {
-	for _, r := range recs {
-		if r.event == "done" && r.worker == worker && r.at.After(t) {
-			return r.at
+// moveConsumerLeader asks the consumer's leader to step down in favour of
+// server to, until to leads it.
+func moveConsumerLeader(t *testing.T, e *faultEnv, stream, consumer, to string) {
+	t.Helper()
+	js := e.client.JetStream()
+	subject := fmt.Sprintf("$JS.API.CONSUMER.LEADER.STEPDOWN.%s.%s", stream, consumer)
+	body := fmt.Appendf(nil, `{"placement":{"preferred":%q}}`, to)
+	waitFor(t, 30*time.Second, 200*time.Millisecond, func() bool {
+		if consumerLeaderOf(t.Context(), js, stream, consumer) == to {
+			return true
 		}
+		_, _ = e.nc.Request(subject, body, 2*time.Second)
+		return poll(3*time.Second, 50*time.Millisecond, func() bool { return consumerLeaderOf(t.Context(), js, stream, consumer) == to })
+	}, "consumer %s of %s led by %s", consumer, stream, to)
+}
+
+// longestPause returns the longest time in [from, to] in which worker
+// started no job.
+func longestPause(recs []record, worker string, from, to time.Time) time.Duration {
+	var longest time.Duration
+	last := from
+	for _, r := range recs {
+		if r.event != "start" || r.worker != worker || r.at.Before(from) || r.at.After(to) {
+			continue
+		}
+		longest = max(longest, r.at.Sub(last))
+		last = r.at
 	}
-	return t
+	return max(longest, to.Sub(last))
 }
 
 // firstDoneBy returns the record of worker's first finish of id after t.
