@@ -29,10 +29,11 @@ type faultEnv struct {
 }
 
 // newFaultEnv connects to servers, creates the streams of topo, and
-// prepares the books of scenario.
-func newFaultEnv(t *testing.T, scenario, servers string, topo job.Topology) *faultEnv {
+// prepares the books of scenario; opts are added to the test client's
+// connection options.
+func newFaultEnv(t *testing.T, scenario, servers string, topo job.Topology, opts ...nats.Option) *faultEnv {
 	t.Helper()
-	nc, js := connect(t, servers)
+	nc, js := connect(t, servers, opts...)
 	c, err := job.NewClient(js, job.ClientConfig{Topology: topo})
 	if err != nil {
 		t.Fatal(err)

@@ -147,6 +147,8 @@ type natsServer struct {
 	conf     string
 	starts   int
 	proc     *proc
+	host     string // the address it listens on: 127.0.0.1 unless in a network namespace
+	netns    string // the network namespace it runs in ("" the test's own)
 }
 
 // natsServerConfig describes one server; cluster fields are empty for a
@@ -158,6 +160,13 @@ type natsServerConfig struct {
 	clusterPort int
 	routes      []int  // cluster ports of every node, this one included
 	extra       string // more configuration, such as sync_interval
+	// host is the address the server listens on and routes go to (""
+	// is 127.0.0.1); routeHosts, when set, are the hosts of routes, one
+	// per entry of routes.
+	host       string
+	routeHosts []string
+	netns      string // run the server in this network namespace
+	jetstream  string // more lines of the jetstream block, such as sync_interval
 	// maxFileStore is the server's max_file_store: "" is 1GB, "disk"
 	// leaves it out, so the server takes 75% of its store's free disk.
 	maxFileStore string
@@ -172,12 +181,15 @@ func newNATSServer(tb testing.TB, cfg natsServerConfig) *natsServer {
 	if cfg.name == "" {
 		cfg.name = "n1"
 	}
+	if cfg.host == "" {
+		cfg.host = "127.0.0.1"
+	}
 	dir := filepath.Join(tb.TempDir(), cfg.name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		tb.Fatal(err)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "server_name: %s\nlisten: 127.0.0.1:%d\nhttp: 127.0.0.1:%d\n", cfg.name, cfg.port, cfg.httpPort)
+	fmt.Fprintf(&b, "server_name: %s\nlisten: %s:%d\nhttp: %s:%d\n", cfg.name, cfg.host, cfg.port, cfg.host, cfg.httpPort)
 	maxFile := "  max_file_store: 1GB\n"
 	switch cfg.maxFileStore {
 	case "":
@@ -186,23 +198,27 @@ func newNATSServer(tb testing.TB, cfg natsServerConfig) *natsServer {
 	default:
 		maxFile = "  max_file_store: " + cfg.maxFileStore + "\n"
 	}
-	fmt.Fprintf(&b, "jetstream {\n  store_dir: %q\n%s  max_memory_store: 64MB\n}\n", filepath.Join(dir, "store"), maxFile)
+	fmt.Fprintf(&b, "jetstream {\n  store_dir: %q\n%s  max_memory_store: 64MB\n%s}\n", filepath.Join(dir, "store"), maxFile, cfg.jetstream)
 	if cfg.clusterPort != 0 {
 		var routes []string
-		for _, p := range cfg.routes {
-			routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
+		for i, p := range cfg.routes {
+			host := cfg.host
+			if cfg.routeHosts != nil {
+				host = cfg.routeHosts[i]
+			}
+			routes = append(routes, fmt.Sprintf("nats-route://%s:%d", host, p))
 		}
-		fmt.Fprintf(&b, "cluster {\n  name: jetjobs-test\n  listen: 127.0.0.1:%d\n  routes: [%s]\n}\n", cfg.clusterPort, strings.Join(routes, ", "))
+		fmt.Fprintf(&b, "cluster {\n  name: jetjobs-test\n  listen: %s:%d\n  routes: [%s]\n}\n", cfg.host, cfg.clusterPort, strings.Join(routes, ", "))
 	}
 	b.WriteString(cfg.extra)
 	conf := filepath.Join(dir, "nats.conf")
 	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	return &natsServer{tb: tb, name: cfg.name, dir: dir, port: cfg.port, httpPort: cfg.httpPort, conf: conf}
+	return &natsServer{tb: tb, name: cfg.name, dir: dir, port: cfg.port, httpPort: cfg.httpPort, conf: conf, host: cfg.host, netns: cfg.netns}
 }
 
-func (s *natsServer) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", s.port) }
+func (s *natsServer) url() string { return fmt.Sprintf("nats://%s:%d", s.host, s.port) }
 
 // start starts the server process and waits until it serves clients with
 // JetStream enabled.
@@ -210,7 +226,12 @@ func (s *natsServer) start() {
 	s.tb.Helper()
 	s.starts++
 	logPath := filepath.Join(s.dir, fmt.Sprintf("server-%d.log", s.starts))
-	s.proc = startProc(s.tb, "nats-server "+s.name, logPath, nil, bin.natsServer, "-c", s.conf)
+	if s.netns != "" {
+		// ip netns exec execs the server: the process is the server's.
+		s.proc = startProc(s.tb, "nats-server "+s.name, logPath, nil, "ip", "netns", "exec", s.netns, bin.natsServer, "-c", s.conf)
+	} else {
+		s.proc = startProc(s.tb, "nats-server "+s.name, logPath, nil, bin.natsServer, "-c", s.conf)
+	}
 	waitFor(s.tb, 20*time.Second, 20*time.Millisecond, func() bool {
 		return !s.proc.exited() && s.healthy("js-enabled-only=true")
 	}, "nats-server %s ready", s.name)
@@ -219,7 +240,7 @@ func (s *natsServer) start() {
 // healthy asks the server's /healthz with query.
 func (s *natsServer) healthy(query string) bool {
 	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz?%s", s.httpPort, query))
+	resp, err := c.Get(fmt.Sprintf("http://%s:%d/healthz?%s", s.host, s.httpPort, query))
 	if err != nil {
 		return false
 	}

@@ -69,6 +69,7 @@ func run() error {
 		logLevel      = flag.String("log-level", "warn", "log level")
 		noDiscovery   = flag.Bool("no-discovery", false, "ignore servers learned from the cluster (stay behind a proxy)")
 		reconnectWait = flag.Duration("reconnect-wait", 100*time.Millisecond, "delay between reconnect attempts")
+		pingInterval  = flag.Duration("ping-interval", 0, "client PING interval: a silent link is noticed after two unanswered (0: nats.go's 2m)")
 	)
 	flag.Parse()
 
@@ -97,6 +98,9 @@ func run() error {
 		nats.ReconnectWait(*reconnectWait),
 		nats.ReconnectJitter(0, 0),
 		nats.Timeout(2 * time.Second),
+	}
+	if *pingInterval > 0 {
+		opts = append(opts, nats.PingInterval(*pingInterval), nats.MaxPingsOutstanding(2))
 	}
 	if *noDiscovery {
 		opts = append(opts, nats.IgnoreDiscoveredServers(), nats.DontRandomize())
