@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -269,4 +270,34 @@ func TestSequenceMaxDeliveriesDeadLettersAndUnblocksKey(t *testing.T) {
 // partition count.
 func wireDefaultPartition(queue, key string) int {
 	return wire.Partition(queue, key, job.DefaultSequencePartitions)
+}
+
+// A dead-lettered sequence job replays into its partition, after the jobs
+// of its key that are waiting then.
+func TestSequenceDeadLetterReplays(t *testing.T) {
+	e := newEnv(t)
+	var failed atomic.Bool
+	ran := make(chan string, 4)
+	e.pool(worker.Config{}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "seq", func(ctx context.Context, j *job.Job[json.RawMessage]) error {
+			if j.ID == "bad" && failed.CompareAndSwap(false, true) {
+				return job.Permanent(errors.New("bad input"))
+			}
+			ran <- j.ID
+			return nil
+		}))
+	})
+	e.enqueue("seq", nil, job.Sequence("k"), job.ID("bad"))
+	eventually(t, func() bool { return len(e.deadLetters()) == 1 }, "dead letter of bad")
+	if _, err := e.client.Replay(context.Background(), "bad"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-ran:
+		if id != "bad" {
+			t.Fatalf("ran %s, want the replayed job", id)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the replayed sequence job did not run")
+	}
 }
