@@ -185,9 +185,12 @@ func (c *Client) DeadLetter(ctx context.Context, id string) (DeadLetter, error) 
 // as a fresh job (same ID, payload and headers; attempts start over) and
 // deletes the dead letter only after the work stream acknowledged the
 // publish. It refuses, with ErrInvalidDeadLetter, a dead letter whose
-// original subject is not a job subject of the queue it is filed under, or
-// whose ID is not the one it is filed under: dead letters are written by
-// workers, and a replay must never publish anything but a job of that queue.
+// original subject is not a job subject of the queue it is filed under,
+// whose ID is not the one it is filed under, or (a dead letter filed under
+// its reason and kind) whose kind or reason is not the one it is filed
+// under: dead letters are written by workers, and a replay must never
+// publish anything but a job of that queue, nor a replay of a kind's dead
+// letters a job of another kind.
 func (c *Client) Replay(ctx context.Context, id string) (Result, error) {
 	dl, err := c.DeadLetter(ctx, id)
 	if err != nil {

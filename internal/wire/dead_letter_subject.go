@@ -104,7 +104,7 @@ func DeadLetterFilter(dlqPrefix, queue string) string {
 // reason and kind (each: any when empty): current selects exactly those
 // of the current form, and v1 every dead letter of protocol v1's form of
 // queue, whose reason and kind only its headers tell. The two never select
-// the same subject, so they can be the filters of one consumer. queue,
+// the same subject, so counts of the two add up. queue,
 // reason and kind must be valid (ValidateQueue, one token, ValidateKind);
 // the caller checks them, since a wildcard in one would widen the filter.
 func DeadLetterFilters(dlqPrefix, queue, reason, kind string) (current, v1 string) {
