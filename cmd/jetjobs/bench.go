@@ -108,7 +108,7 @@ and nothing else on stdout.`,
 	fl.DurationVar(&f.work, "work", 0, "time each handler waits, like an I/O-bound job (0: a no-op)")
 	fl.IntVar(&f.runs, "runs", 1, "runs of each scenario and side; medians are reported")
 	fl.BoolVar(&f.raw, "raw", false, "also run a plain nats.go baseline and print the ratio")
-	fl.BoolVar(&f.rawHeaders, "raw-headers", false, "the raw baseline publishes the three headers jetjobs puts on every job")
+	fl.BoolVar(&f.rawHeaders, "raw-headers", false, "the raw baseline publishes the headers jetjobs puts on every job (job ID and message ID)")
 	fl.BoolVar(&f.json, "json", false, "print one JSON object per scenario")
 	fl.BoolVar(&f.ackAsync, "ack-async", false, "acknowledge without waiting for the server's confirmation (worker Config.AckAsync)")
 	fl.BoolVar(&f.metrics, "metrics", false, "instrument the pool with the Prometheus collector (package metrics), to measure its cost")

@@ -101,7 +101,7 @@ type Config struct {
 	// metrics (its middleware and hooks), to measure what it costs.
 	Metrics bool
 	// RawHeaders makes the raw side publish the headers jetjobs puts on
-	// every job (Jetjobs-Id, Jetjobs-Enqueued-At, Nats-Msg-Id), to tell the
+	// every job that is not delayed (Jetjobs-Id, Nats-Msg-Id), to tell the
 	// cost of the protocol from the cost of the client.
 	RawHeaders bool
 	// Results makes the framework side keep every job's state and result

@@ -53,11 +53,7 @@ func (s *rawSide) publish(n int) error {
 	msg := &nats.Msg{Subject: s.subjects[n%len(s.subjects)], Data: data}
 	if s.cfg.RawHeaders {
 		id := nuid.Next()
-		msg.Header = nats.Header{
-			job.HeaderID:         {id},
-			job.HeaderEnqueuedAt: {time.Now().UTC().Format(time.RFC3339Nano)},
-			job.HeaderMsgID:      {id},
-		}
+		msg.Header = nats.Header{job.HeaderID: {id}, job.HeaderMsgID: {id}}
 	}
 	_, err = s.prodJS.PublishMsgAsync(msg, stallWait)
 	return err

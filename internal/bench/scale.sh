@@ -12,16 +12,16 @@
 #	internal/bench/scale.sh [OUT.jsonl]
 #
 # Environment: N jobs per run (100000), RUNS alternating runs per side
-# (3), PROCS (1 2 4) and CLUSTER_PROCS (1 2 3), PORT the first of the
-# loopback ports it listens on (14400; it uses PORT to PORT+9). It prints
-# a table and appends each scenario's JSON line, with "servers" added, to
-# OUT.jsonl (default scale.jsonl).
+# (3), PROCS (1 2 4) and CLUSTER_PROCS (1 2 3; empty skips that part),
+# PORT the first of the loopback ports it listens on (14400; it uses PORT
+# to PORT+10). It prints a table and appends each scenario's JSON line,
+# with "servers" added, to OUT.jsonl (default scale.jsonl).
 set -euo pipefail
 
 N=${N:-100000}
 RUNS=${RUNS:-3}
-PROCS=${PROCS:-1 2 4}
-CLUSTER_PROCS=${CLUSTER_PROCS:-1 2 3}
+PROCS=${PROCS-1 2 4}
+CLUSTER_PROCS=${CLUSTER_PROCS-1 2 3}
 PORT=${PORT:-14400}
 OUT=${1:-scale.jsonl}
 

@@ -46,7 +46,8 @@ type DeadLetter struct {
 
 // DeadLetterMessage builds the dead letter d describes: the original
 // payload and headers (less the server's Nats-* ones; Jetjobs-Enqueued-At
-// from Stored if the job had none) plus the protocol-v1 dead-letter headers, on DeadLetterSubject, with Nats-Msg-Id DeadLetterID.
+// from Stored if the job had none) plus the protocol-v1 dead-letter
+// headers, on DeadLetterSubject, with Nats-Msg-Id DeadLetterID.
 func DeadLetterMessage(d DeadLetter) *nats.Msg {
 	out := CopyHeader(d.Header, 8)
 	if out.Get(ID) == "" {
