@@ -31,6 +31,15 @@ func partitionCut() time.Duration {
 	return 3 * partitionAckWait
 }
 
+// partitionJobs is how many jobs a partition scenario enqueues, paced so
+// that the enqueue lasts through the cut.
+func partitionJobs() int {
+	if longFaults() {
+		return 5000
+	}
+	return 800
+}
+
 func leaderCut() time.Duration {
 	if longFaults() {
 		return 60 * time.Second
@@ -192,12 +201,12 @@ func partitionWorkerOpts(extra ...string) []string {
 // every client: its link is down) for leaderCut while jobs are enqueued
 // and worked, then healed. One worker is connected to the leader, the
 // other to a follower; both keep nats.go's default PING interval (2m), as
-// most applications do, so the one on the cut node sees a silent
-// connection and neither fails over nor errors during the cut. The
-// majority elects a new leader and the follower's worker does the jobs
-// (those the cut-off worker held, after AckWait); the old leader, back,
-// rejoins as a follower and its worker works again on the same
-// connection. The books balance: every enqueue that got an
+// most applications do, so nats.go alone would keep the one on the cut
+// node on its silent connection for four minutes. The pool notices that
+// its pulls and then a PING go unanswered and reconnects, to the majority.
+// The majority elects a new leader and both workers do the jobs (those the
+// cut-off worker held, after AckWait); the old leader, back, rejoins as a
+// follower. The books balance: every enqueue that got an
 // acknowledgement is kept.
 func TestFaultPartitionLeader(t *testing.T) {
 	w := newPartitionWorld(t, "partition: leader cut off")
@@ -227,7 +236,7 @@ func TestFaultPartitionLeader(t *testing.T) {
 	opts := []string{"-skip-topology", "-replicas", "3", "-ack-wait", partitionAckWait.String(), "-concurrency", "8", "-no-discovery"}
 	onLeader := startWorkerIn(t, w.lab.host("w1", 21), e.recDir, "w1", urls(victim), opts...)
 	startWorkerIn(t, w.lab.host("w2", 22), e.recDir, "w2", urls(follower), opts...)
-	const jobs = 800
+	jobs := partitionJobs()
 	enq := e.enqueueObserved(workRequests("pl", jobs, 20), 10, 150*time.Millisecond)
 
 	waitFor(t, 30*time.Second, 10*time.Millisecond, func() bool {
@@ -255,6 +264,19 @@ func TestFaultPartitionLeader(t *testing.T) {
 	if resumed >= leaderCut() {
 		t.Errorf("no job done on the majority during the cut (%s); first %s after it", ms(leaderCut()), ms(resumed))
 	}
+	// The worker on the cut node notices that its connection is silent
+	// and moves to the majority (nats.go alone would wait for two missed
+	// PINGs: four minutes).
+	var failedOver time.Duration
+	waitFor(t, leaderCut(), 10*time.Millisecond, func() bool {
+		for _, r := range readRecords(t, e.recDir) {
+			if r.event == "start" && r.worker == onLeader.name && r.at.After(cutAt) {
+				failedOver = r.at.Sub(cutAt)
+				return true
+			}
+		}
+		return false
+	}, "the worker of the cut-off node working on the majority during the cut")
 	// The cut lasts leaderCut (the fault's length, not a synchronisation).
 	must(t, wait(ctx, time.Until(cutAt.Add(leaderCut()))))
 	w.lab.heal(host)
@@ -275,8 +297,8 @@ func TestFaultPartitionLeader(t *testing.T) {
 	report(t, "partition-leader", s,
 		fmt.Sprintf("stream leader %s cut off (link down) for %s with one of 2 workers connected to it, AckWait %s; enqueues during the cut: %s",
 			leader, ms(healAt.Sub(cutAt)), partitionAckWait, enq.during(cutAt, healAt)),
-		fmt.Sprintf("new leader %s elected %s after the cut, first job done %s after it; after the heal the cut-off node's worker took a job again in %s, the node was current in %s",
-			newLeader, ms(elected), ms(resumed), ms(back), ms(current)))
+		fmt.Sprintf("new leader %s elected %s after the cut, first job done %s after it; the cut-off node's worker started a job on the majority %s after the cut; after the heal it took a job in %s, the node was current in %s",
+			newLeader, ms(elected), ms(resumed), ms(failedOver), ms(back), ms(current)))
 }
 
 // A node that is not the stream leader is cut off from the other two along
@@ -326,7 +348,7 @@ func partitionMinority(t *testing.T, name string, consumerOnCut bool) {
 		to = minority.name
 	}
 	moveConsumerLeader(t, e, "JOBS", job.DefaultQueue, to)
-	const jobs = 800
+	jobs := partitionJobs()
 	enq := e.enqueueObserved(workRequests("pm", jobs, 100), 10, 150*time.Millisecond)
 
 	var (

@@ -199,7 +199,7 @@ func (pl *puller) reserve(ctx context.Context, reconnected <-chan nats.Status, w
 		case <-reconnected:
 			pl.giveUp(true, 0) // requests waiting on the old connection are gone
 		case now := <-watch:
-			pl.watch(now)
+			pl.watch(ctx, now)
 		case <-ctx.Done():
 			pl.releaseN(n)
 			return 0, false
@@ -209,9 +209,10 @@ func (pl *puller) reserve(ctx context.Context, reconnected <-chan nats.Status, w
 
 // watch gives up requests that can no longer deliver: every request when
 // neither a job nor a status came for two heartbeat intervals (the
-// connection or the server was lost), and requests whose expiry passed
-// unanswered (the server dropped them).
-func (pl *puller) watch(now time.Time) {
+// connection or the server was lost; if the connection no longer answers
+// either, it is reconnected), and requests whose expiry passed unanswered
+// (the server dropped them).
+func (pl *puller) watch(ctx context.Context, now time.Time) {
 	hb := pl.fetchWait / 5
 	pl.mu.Lock()
 	silent := pl.pending > 0 && now.Sub(pl.lastHeard) > 2*hb && !pl.brief
@@ -231,6 +232,7 @@ func (pl *puller) watch(now time.Time) {
 	switch {
 	case silent:
 		pl.giveUp(true, 0)
+		reconnectIfSilent(ctx, pl.nc, max(2*hb, time.Second), pl.log)
 	case stale > 0:
 		pl.giveUp(true, stale)
 	}
