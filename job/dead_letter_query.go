@@ -291,7 +291,7 @@ func (c *Client) newestDeadLetters(ctx context.Context, q DeadLetterQuery, subje
 // letters that an older version stored without reason and kind in their
 // subject. With ErrorContains the client reads the headers of the dead
 // letters the other filters select, up to q.Through: a read that grows
-// with their number (about a second per few hundred thousand).
+// with their number (about 0.8 s of CPU per 100,000 on a 2-core machine).
 func (c *Client) CountDeadLetters(ctx context.Context, q DeadLetterQuery) (uint64, error) {
 	q.After = 0
 	current, v1, err := c.deadLetterFilters(q)
