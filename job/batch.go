@@ -458,3 +458,7 @@ func BatchCountsOf(info *Info) (batch string, counts BatchCounts, ok bool) {
 	}
 	return batch, counts, true
 }
+
+// CallbackJobID returns the job ID of a batch's callback, "success" or
+// "complete".
+func CallbackJobID(batch, callback string) string { return wire.CallbackJobID(batch, callback) }
