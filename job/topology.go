@@ -188,7 +188,7 @@ func (t Topology) Validate() error {
 	case t.MaxBytes < 0, t.MaxMsgs < 0:
 		return fmt.Errorf("%w: Topology.MaxBytes and MaxMsgs must not be negative (zero means unlimited)", ErrInvalidOption)
 	}
-	return nil
+	return t.validateFlows()
 }
 
 // StreamConfig returns the work stream's configuration.

@@ -70,3 +70,23 @@ func TestWorkflowValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestTopologyValidatesFlowNames(t *testing.T) {
+	for _, tc := range []struct {
+		topo job.Topology
+		want string
+	}{
+		{job.Topology{CounterPrefix: "jobs.count"}, "overlaps"},
+		{job.Topology{FlowBucket: "a.b"}, "FlowBucket"},
+		{job.Topology{FlowBucket: "JOBS_STATE"}, "must differ"},
+		{job.Topology{CounterStream: "JOBS"}, "must differ"},
+		{job.Topology{FlowMaxAge: -1}, "FlowMaxAge"},
+	} {
+		if err := tc.topo.Validate(); !errors.Is(err, job.ErrInvalidOption) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: err = %v, want ErrInvalidOption containing %q", tc.topo, err, tc.want)
+		}
+	}
+	if err := (job.Topology{}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
