@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jetjobs/jetjobs/internal/natstest"
+	"github.com/jetjobs/jetjobs/internal/pooltest"
 	"github.com/jetjobs/jetjobs/job"
 	"github.com/jetjobs/jetjobs/retry"
 	"github.com/jetjobs/jetjobs/worker"
@@ -502,4 +503,42 @@ func fanWorkflow(id string, n int) *job.Workflow {
 	}
 	wf.Task("summary", "summary", n, job.After(chunks...))
 	return wf
+}
+
+// A job ID used again in another batch (after the duplicate window) runs
+// there too: the marker that lets a redelivery skip a settled job is kept
+// per batch.
+func TestBatchJobIDReusedInAnotherBatchRuns(t *testing.T) {
+	srv := natstest.Start(t)
+	_, js := srv.Connect(t)
+	topo := job.Topology{DuplicateWindow: time.Second}
+	c, err := job.NewClient(js, job.ClientConfig{Topology: topo})
+	must(t, err)
+	ctx := awaitCtx(t)
+	must(t, c.EnsureTopology(ctx))
+	var calls counter
+	pooltest.Start(t, js, worker.Config{Topology: topo}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "x", func(ctx context.Context, j *job.Job[struct{}]) error {
+			b, _ := job.BatchOf(j.Info)
+			calls.add(b)
+			return nil
+		}))
+	})
+	_, err = c.EnqueueBatch(ctx, job.Batch{ID: "first"}, job.Request{Kind: "x", Options: []job.Option{job.ID("same")}})
+	must(t, err)
+	eventually(t, func() bool { return calls.get("first") == 1 }, "the job ran in the first batch")
+	// Within the duplicate window the work stream refuses the ID; once it
+	// passed, the second batch stores it.
+	n := 0
+	eventually(t, func() bool {
+		n++
+		_, err := c.EnqueueBatch(ctx, job.Batch{ID: fmt.Sprintf("second-%d", n)}, job.Request{Kind: "x", Options: []job.Option{job.ID("same")}})
+		return err == nil
+	}, "the ID is accepted again after the duplicate window")
+	second := fmt.Sprintf("second-%d", n)
+	eventually(t, func() bool { return calls.get(second) == 1 }, "the job ran in batch %s", second)
+	st, err := c.Batch(ctx, second)
+	if err != nil || !st.Done || st.Succeeded != 1 {
+		t.Fatalf("Batch(%s) = %+v, %v", second, st, err)
+	}
 }
