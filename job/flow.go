@@ -305,7 +305,7 @@ func (c *Client) FlowSettled(ctx context.Context, info *Info) (bool, error) {
 // Worker pools call it; applications do not.
 func (c *Client) SettleFlow(ctx context.Context, info *Info, status Status) error {
 	if b := info.Header.Get(wire.Batch); b != "" {
-		if err := c.settleBatchJob(ctx, b, info.ID, status); err != nil {
+		if err := c.settleBatchJob(ctx, b, info, status); err != nil {
 			return err
 		}
 	}

@@ -542,3 +542,42 @@ func TestBatchJobIDReusedInAnotherBatchRuns(t *testing.T) {
 		t.Fatalf("Batch(%s) = %+v, %v", second, st, err)
 	}
 }
+
+// A dead job of a batch, replayed, succeeds: it counts as succeeded, and the
+// success callback, held back by it, runs.
+func TestBatchReplayedDeadJobCompletesSuccess(t *testing.T) {
+	e := newEnv(t)
+	var calls counter
+	var fixed atomic.Bool
+	e.pool(worker.Config{}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "x", func(ctx context.Context, j *job.Job[struct{}]) error {
+			if j.ID == "broken" && !fixed.Load() {
+				return job.Permanent(errors.New("broken"))
+			}
+			return nil
+		}))
+		must(t, worker.Handle(p, "cb", func(ctx context.Context, j *job.Job[struct{}]) error {
+			calls.add(j.Header.Get("Which"))
+			return nil
+		}))
+	})
+	ctx := awaitCtx(t)
+	_, err := e.client.EnqueueBatch(ctx, job.Batch{ID: "r1",
+		OnSuccess:  &job.Request{Kind: "cb", Options: []job.Option{job.Header("Which", "success")}},
+		OnComplete: &job.Request{Kind: "cb", Options: []job.Option{job.Header("Which", "complete")}}},
+		job.Request{Kind: "x"}, job.Request{Kind: "x", Options: []job.Option{job.ID("broken")}})
+	must(t, err)
+	eventually(t, func() bool { return calls.get("complete") == 1 && e.workStreamEmpty(ctx) }, "complete callback")
+	if calls.get("success") != 0 {
+		t.Fatal("success callback with a dead job")
+	}
+	fixed.Store(true)
+	if _, err := e.client.Replay(ctx, "broken"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool { return calls.get("success") == 1 && e.workStreamEmpty(ctx) }, "success callback after the replay")
+	st, err := e.client.Batch(ctx, "r1")
+	if err != nil || st.Succeeded != 2 || st.Dead != 0 || !st.SuccessFired || calls.get("complete") != 1 {
+		t.Fatalf("Batch = %+v, %v; complete ran %d times", st, err, calls.get("complete"))
+	}
+}
