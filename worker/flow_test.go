@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/jetjobs/jetjobs/internal/natstest"
 	"github.com/jetjobs/jetjobs/internal/pooltest"
 	"github.com/jetjobs/jetjobs/job"
@@ -580,4 +582,33 @@ func TestBatchReplayedDeadJobCompletesSuccess(t *testing.T) {
 	if err != nil || st.Succeeded != 2 || st.Dead != 0 || !st.SuccessFired || calls.get("complete") != 1 {
 		t.Fatalf("Batch = %+v, %v; complete ran %d times", st, err, calls.get("complete"))
 	}
+}
+
+// A job of a batch whose workers die on every attempt is dead-lettered by
+// the max-deliveries service, which counts it in its batch: the batch ends
+// and its complete callback is enqueued.
+func TestBatchJobAtMaxDeliveriesEndsTheBatch(t *testing.T) {
+	e := newEnv(t)
+	busyPool(t, e)
+	ctx := awaitCtx(t)
+	_, err := e.client.EnqueueBatch(ctx, job.Batch{ID: "crashing", OnComplete: &job.Request{Kind: "report"}}, job.Request{Kind: "crashy"})
+	must(t, err)
+	cons, err := e.js.Consumer(ctx, "JOBS", "default")
+	must(t, err)
+	for range 2 {
+		msgs, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+		must(t, err)
+		for range msgs.Messages() {
+			// a worker that dies before settling
+		}
+	}
+	// The server notices the limit when it next tries to deliver the job.
+	msgs, err := cons.Fetch(1, jetstream.FetchMaxWait(3*time.Second))
+	must(t, err)
+	for range msgs.Messages() {
+	}
+	eventually(t, func() bool {
+		st, err := e.client.Batch(ctx, "crashing")
+		return err == nil && st.Done && st.Dead == 1 && st.CompleteFired
+	}, "the batch ended with its job dead and its complete callback enqueued")
 }
