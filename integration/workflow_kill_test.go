@@ -126,3 +126,60 @@ func waitExit(t *testing.T, w *workerProc) {
 		t.Fatalf("worker %s exited with %d, want killed by SIGKILL:\n%s", w.name, code, tail(w.logPath, 20))
 	}
 }
+
+// Three worker processes finish a batch's 300 jobs, 60 at a time, while
+// one of them is SIGKILLed twice mid-batch: the batch's callbacks run once
+// each, every job ends, and the jobs the killed workers were running run
+// again elsewhere (counted).
+func TestFaultBatchSIGKILLMidBatch(t *testing.T) {
+	srv := newNATSServer(t, natsServerConfig{})
+	srv.start()
+	e := newFaultEnv(t, "batch SIGKILL", srv.url(), job.Topology{})
+	opts := []string{"-skip-topology", "-ack-wait", "1s", "-concurrency", "20"}
+	ws := []*workerProc{e.worker("w0", opts...), e.worker("w1", opts...), e.worker("w2", opts...)}
+	const n = 300
+	reqs := workRequests("bk", n, 100)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := e.client.EnqueueBatch(ctx, job.Batch{ID: "bk",
+		OnSuccess: &job.Request{Kind: "flow.step"}, OnComplete: &job.Request{Kind: "flow.step"}}, reqs...); err != nil {
+		t.Fatal(err)
+	}
+	interrupted := 0
+	for k := range 2 {
+		waitFor(t, 30*time.Second, 5*time.Millisecond, func() bool {
+			done, open := e.progress()
+			return done > (k+1)*n/3 && len(open[ws[0].name]) > 0
+		}, "w0 mid-batch")
+		_, open := e.progress()
+		interrupted += len(open[ws[0].name])
+		ws[0].kill()
+		ws[0] = e.worker(fmt.Sprintf("w0-%d", k+1), opts...)
+	}
+	callbacks := []string{"batch:bk:success", "batch:bk:complete"}
+	waitFor(t, 60*time.Second, 20*time.Millisecond, func() bool {
+		runs := doneCounts(readRecords(t, e.recDir))
+		return runs[callbacks[0]] > 0 && runs[callbacks[1]] > 0 && e.books.streamEmpty(ctx)
+	}, "the batch's callbacks ran and nothing waits")
+	runs := doneCounts(readRecords(t, e.recDir))
+	again := 0
+	for i := range n {
+		id := fmt.Sprintf("bk-%d", i)
+		switch {
+		case runs[id] == 0:
+			t.Errorf("%s never finished", id)
+		case runs[id] > 1:
+			again += runs[id] - 1
+		}
+	}
+	for _, id := range callbacks {
+		if runs[id] != 1 {
+			t.Errorf("%s ran %d times, want 1", id, runs[id])
+		}
+	}
+	st, err := e.client.Batch(ctx, "bk")
+	if err != nil || st.Succeeded != n || !st.Done {
+		t.Fatalf("batch %+v, %v", st, err)
+	}
+	t.Logf("batch of %d jobs, 2 SIGKILLs of 1 of 3 workers: %d jobs running in the killed workers ran again elsewhere, %d jobs finished twice (killed between the handler's return and the acknowledgement); callbacks ran once each", n, interrupted, again)
+}
