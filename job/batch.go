@@ -302,10 +302,14 @@ func (c *Client) publishAll(ctx context.Context, msgs []*nats.Msg, ids []string,
 	return results
 }
 
-// settleBatchJob counts the end of job id of batch (status) and, if it was
-// the batch's last, enqueues the callbacks.
-func (c *Client) settleBatchJob(ctx context.Context, batch, id string, status Status) error {
+// settleBatchJob counts the end of the job of info in batch (status) and,
+// if it was the batch's last, enqueues the callbacks.
+func (c *Client) settleBatchJob(ctx context.Context, batch string, info *Info, status Status) error {
 	p := c.topo.CounterPrefix
+	id := info.ID
+	if replayed := info.Header.Get(wire.ReplayedAt); replayed != "" {
+		return c.settleReplayedBatchJob(ctx, batch, id, replayed, status)
+	}
 	if status != StatusSucceeded {
 		// Before the end: whoever sees the batch done reads it.
 		if _, err := c.incr(ctx, wire.BatchCounterSubject(p, batch, wire.CounterDead), 1, wire.BatchEndID(batch, id, wire.CounterDead)); err != nil {
@@ -319,6 +323,27 @@ func (c *Client) settleBatchJob(ctx context.Context, batch, id string, status St
 	faultpoint.Reach(faultpoint.MidFlow, id)
 	if left > 0 {
 		return nil
+	}
+	return c.completeBatch(ctx, batch)
+}
+
+// settleReplayedBatchJob counts a dead job of batch that was replayed
+// (replayed is its Jetjobs-Replayed-At): its end was counted when it died,
+// so only a success changes the counts, from dead to succeeded. If that
+// leaves the ended batch without dead jobs, the success callback is
+// enqueued now.
+func (c *Client) settleReplayedBatchJob(ctx context.Context, batch, id, replayed string, status Status) error {
+	if status != StatusSucceeded {
+		return nil
+	}
+	p := c.topo.CounterPrefix
+	dead, err := c.incr(ctx, wire.BatchCounterSubject(p, batch, wire.CounterDead), -1, wire.BatchEndID(batch, id, "revived:"+replayed))
+	if err != nil || dead > 0 {
+		return err
+	}
+	left, err := c.counter(ctx, wire.BatchCounterSubject(p, batch, wire.CounterRemaining))
+	if err != nil || left > 0 {
+		return err
 	}
 	return c.completeBatch(ctx, batch)
 }
@@ -458,3 +483,7 @@ func BatchCountsOf(info *Info) (batch string, counts BatchCounts, ok bool) {
 	}
 	return batch, counts, true
 }
+
+// CallbackJobID returns the job ID of a batch's callback, "success" or
+// "complete".
+func CallbackJobID(batch, callback string) string { return wire.CallbackJobID(batch, callback) }

@@ -9,6 +9,10 @@
 // publishing such a message; this package is the Go way to do it with
 // validation, IDs and pipelining.
 //
+// Batches (Client.EnqueueBatch) and workflows (NewWorkflow,
+// Client.StartWorkflow) keep their counters and readiness on the server;
+// the worker that settles a job advances them (docs/workflows.md).
+//
 // job imports neither worker nor middleware: applications that only enqueue
 // depend on this package alone.
 package job

@@ -262,6 +262,11 @@ type settledMark struct {
 	Status Status `json:"status"`
 }
 
+// settledKey is the key of the settled marker of the job of info.
+func settledKey(info *Info) string {
+	return wire.SettledKey(info.Header.Get(wire.Batch), info.Header.Get(wire.Workflow), SubjectToken(info.ID))
+}
+
 // InFlow reports whether the job of info belongs to a batch or workflow:
 // whether its worker calls FlowSettled and SettleFlow.
 func InFlow(info *Info) bool {
@@ -280,7 +285,7 @@ func InFlow(info *Info) bool {
 // Worker pools call it; applications do not.
 func (c *Client) FlowSettled(ctx context.Context, info *Info) (bool, error) {
 	var have settledMark
-	found, err := c.getJSON(ctx, wire.SettledKey(SubjectToken(info.ID)), &have)
+	found, err := c.getJSON(ctx, settledKey(info), &have)
 	if err != nil || !found {
 		return false, err
 	}
@@ -300,7 +305,7 @@ func (c *Client) FlowSettled(ctx context.Context, info *Info) (bool, error) {
 // Worker pools call it; applications do not.
 func (c *Client) SettleFlow(ctx context.Context, info *Info, status Status) error {
 	if b := info.Header.Get(wire.Batch); b != "" {
-		if err := c.settleBatchJob(ctx, b, info.ID, status); err != nil {
+		if err := c.settleBatchJob(ctx, b, info, status); err != nil {
 			return err
 		}
 	}
@@ -309,7 +314,7 @@ func (c *Client) SettleFlow(ctx context.Context, info *Info, status Status) erro
 			return err
 		}
 	}
-	if err := c.putJSON(ctx, wire.SettledKey(SubjectToken(info.ID)), settledMark{Seq: info.Seq, Status: status}); err != nil {
+	if err := c.putJSON(ctx, settledKey(info), settledMark{Seq: info.Seq, Status: status}); err != nil {
 		return err
 	}
 	faultpoint.Reach(faultpoint.AfterFlow, info.ID)

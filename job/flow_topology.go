@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/internal/wire"
 )
 
 // DefaultFlowMaxAge is how long a batch or workflow lives after its last
@@ -48,6 +51,32 @@ func (t Topology) flowDefaults() Topology {
 		t.FlowMaxAge = DefaultFlowMaxAge
 	}
 	return t
+}
+
+// validateFlows checks the names of the flow bucket, counter stream and
+// counter prefix of t (with defaults).
+func (t Topology) validateFlows() error {
+	switch {
+	case wire.InvalidTokenChar(t.FlowBucket) >= 0:
+		return fmt.Errorf("%w: Topology.FlowBucket %q: use only A-Z a-z 0-9 _ -", ErrInvalidOption, t.FlowBucket)
+	case t.FlowBucket == t.StateBucket || t.FlowBucket == t.CancelBucket:
+		return fmt.Errorf("%w: Topology.FlowBucket %q is also the state or cancel bucket; they must differ", ErrInvalidOption, t.FlowBucket)
+	case strings.ContainsAny(t.CounterStream, ".*> \t\r\n"):
+		return fmt.Errorf("%w: Topology.CounterStream %q must not contain '.', '*', '>' or spaces", ErrInvalidOption, t.CounterStream)
+	case t.CounterStream == t.Stream || t.CounterStream == t.DeadLetterStream || t.CounterStream == t.ScheduleStream:
+		return fmt.Errorf("%w: Topology.CounterStream %q is also another stream of the namespace; they must differ", ErrInvalidOption, t.CounterStream)
+	case t.FlowMaxAge < 0:
+		return fmt.Errorf("%w: Topology.FlowMaxAge must not be negative", ErrInvalidOption)
+	}
+	if err := ValidatePrefix(t.CounterPrefix); err != nil {
+		return fmt.Errorf("Topology.CounterPrefix: %w", err)
+	}
+	for _, o := range []string{t.Prefix, t.DeadLetterPrefix, t.SchedulePrefix} {
+		if o == t.CounterPrefix || strings.HasPrefix(o, t.CounterPrefix+".") || strings.HasPrefix(t.CounterPrefix, o+".") {
+			return fmt.Errorf("%w: Topology.CounterPrefix %q overlaps the subject prefix %q; choose a disjoint one", ErrInvalidOption, t.CounterPrefix, o)
+		}
+	}
+	return nil
 }
 
 // CounterStreamConfig returns the configuration of the stream of batch and

@@ -199,7 +199,7 @@ func (t Topology) Validate() error {
 	case t.SequencePartitions != 0 && wire.ValidatePartitions(t.SequencePartitions) != nil:
 		return fmt.Errorf("%w: Topology.SequencePartitions is %d; use 1 to %d (zero for the default, %d)", ErrInvalidOption, t.SequencePartitions, wire.MaxPartitions, DefaultSequencePartitions)
 	}
-	return nil
+	return t.validateFlows()
 }
 
 // StreamConfig returns the work stream's configuration.

@@ -718,3 +718,7 @@ func WorkflowOf(info *Info) (workflow, task string, ok bool) {
 	workflow = info.Header.Get(wire.Workflow)
 	return workflow, info.Header.Get(wire.Task), workflow != ""
 }
+
+// TaskJobID returns the job ID of task of workflow: Client.Status and
+// Client.Await take it once the task was enqueued.
+func TaskJobID(workflow, task string) string { return wire.TaskJobID(workflow, task) }

@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/jetjobs/jetjobs/internal/natstest"
+	"github.com/jetjobs/jetjobs/internal/pooltest"
 	"github.com/jetjobs/jetjobs/job"
 	"github.com/jetjobs/jetjobs/retry"
 	"github.com/jetjobs/jetjobs/worker"
@@ -502,4 +505,110 @@ func fanWorkflow(id string, n int) *job.Workflow {
 	}
 	wf.Task("summary", "summary", n, job.After(chunks...))
 	return wf
+}
+
+// A job ID used again in another batch (after the duplicate window) runs
+// there too: the marker that lets a redelivery skip a settled job is kept
+// per batch.
+func TestBatchJobIDReusedInAnotherBatchRuns(t *testing.T) {
+	srv := natstest.Start(t)
+	_, js := srv.Connect(t)
+	topo := job.Topology{DuplicateWindow: time.Second}
+	c, err := job.NewClient(js, job.ClientConfig{Topology: topo})
+	must(t, err)
+	ctx := awaitCtx(t)
+	must(t, c.EnsureTopology(ctx))
+	var calls counter
+	pooltest.Start(t, js, worker.Config{Topology: topo}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "x", func(ctx context.Context, j *job.Job[struct{}]) error {
+			b, _ := job.BatchOf(j.Info)
+			calls.add(b)
+			return nil
+		}))
+	})
+	_, err = c.EnqueueBatch(ctx, job.Batch{ID: "first"}, job.Request{Kind: "x", Options: []job.Option{job.ID("same")}})
+	must(t, err)
+	eventually(t, func() bool { return calls.get("first") == 1 }, "the job ran in the first batch")
+	// Within the duplicate window the work stream refuses the ID; once it
+	// passed, the second batch stores it.
+	n := 0
+	eventually(t, func() bool {
+		n++
+		_, err := c.EnqueueBatch(ctx, job.Batch{ID: fmt.Sprintf("second-%d", n)}, job.Request{Kind: "x", Options: []job.Option{job.ID("same")}})
+		return err == nil
+	}, "the ID is accepted again after the duplicate window")
+	second := fmt.Sprintf("second-%d", n)
+	eventually(t, func() bool { return calls.get(second) == 1 }, "the job ran in batch %s", second)
+	st, err := c.Batch(ctx, second)
+	if err != nil || !st.Done || st.Succeeded != 1 {
+		t.Fatalf("Batch(%s) = %+v, %v", second, st, err)
+	}
+}
+
+// A dead job of a batch, replayed, succeeds: it counts as succeeded, and the
+// success callback, held back by it, runs.
+func TestBatchReplayedDeadJobCompletesSuccess(t *testing.T) {
+	e := newEnv(t)
+	var calls counter
+	var fixed atomic.Bool
+	e.pool(worker.Config{}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "x", func(ctx context.Context, j *job.Job[struct{}]) error {
+			if j.ID == "broken" && !fixed.Load() {
+				return job.Permanent(errors.New("broken"))
+			}
+			return nil
+		}))
+		must(t, worker.Handle(p, "cb", func(ctx context.Context, j *job.Job[struct{}]) error {
+			calls.add(j.Header.Get("Which"))
+			return nil
+		}))
+	})
+	ctx := awaitCtx(t)
+	_, err := e.client.EnqueueBatch(ctx, job.Batch{ID: "r1",
+		OnSuccess:  &job.Request{Kind: "cb", Options: []job.Option{job.Header("Which", "success")}},
+		OnComplete: &job.Request{Kind: "cb", Options: []job.Option{job.Header("Which", "complete")}}},
+		job.Request{Kind: "x"}, job.Request{Kind: "x", Options: []job.Option{job.ID("broken")}})
+	must(t, err)
+	eventually(t, func() bool { return calls.get("complete") == 1 && e.workStreamEmpty(ctx) }, "complete callback")
+	if calls.get("success") != 0 {
+		t.Fatal("success callback with a dead job")
+	}
+	fixed.Store(true)
+	if _, err := e.client.Replay(ctx, "broken"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool { return calls.get("success") == 1 && e.workStreamEmpty(ctx) }, "success callback after the replay")
+	st, err := e.client.Batch(ctx, "r1")
+	if err != nil || st.Succeeded != 2 || st.Dead != 0 || !st.SuccessFired || calls.get("complete") != 1 {
+		t.Fatalf("Batch = %+v, %v; complete ran %d times", st, err, calls.get("complete"))
+	}
+}
+
+// A job of a batch whose workers die on every attempt is dead-lettered by
+// the max-deliveries service, which counts it in its batch: the batch ends
+// and its complete callback is enqueued.
+func TestBatchJobAtMaxDeliveriesEndsTheBatch(t *testing.T) {
+	e := newEnv(t)
+	busyPool(t, e)
+	ctx := awaitCtx(t)
+	_, err := e.client.EnqueueBatch(ctx, job.Batch{ID: "crashing", OnComplete: &job.Request{Kind: "report"}}, job.Request{Kind: "crashy"})
+	must(t, err)
+	cons, err := e.js.Consumer(ctx, "JOBS", "default")
+	must(t, err)
+	for range 2 {
+		msgs, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+		must(t, err)
+		for range msgs.Messages() {
+			// a worker that dies before settling
+		}
+	}
+	// The server notices the limit when it next tries to deliver the job.
+	msgs, err := cons.Fetch(1, jetstream.FetchMaxWait(3*time.Second))
+	must(t, err)
+	for range msgs.Messages() {
+	}
+	eventually(t, func() bool {
+		st, err := e.client.Batch(ctx, "crashing")
+		return err == nil && st.Done && st.Dead == 1 && st.CompleteFired
+	}, "the batch ended with its job dead and its complete callback enqueued")
 }

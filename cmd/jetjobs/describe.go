@@ -100,7 +100,7 @@ func (a *app) missingStream(err error) (string, bool) {
 	what, name := "", ""
 	// Longest names first: each starts with the work stream's name.
 	for _, c := range []struct{ what, name string }{
-		{"cancel bucket", t.CancelBucket}, {"state bucket", t.StateBucket}, {"dead-letter stream", t.DeadLetterStream},
+		{"cancel bucket", t.CancelBucket}, {"state bucket", t.StateBucket}, {"flow bucket", t.FlowBucket}, {"counter stream", t.CounterStream}, {"dead-letter stream", t.DeadLetterStream},
 		{"schedule stream", t.ScheduleStream}, {"work stream", t.Stream},
 	} {
 		if strings.Contains(text, c.name) {

@@ -328,11 +328,11 @@ func (r *Runner) Close(ctx context.Context) error {
 }
 
 // deleteStreams deletes everything Topology.Ensure creates for the
-// namespace: its streams (worker presence too) and its cancel and state
-// buckets (streams KV_<bucket>).
+// namespace: its streams (worker presence and flow counters too) and its
+// cancel, state and flow buckets (streams KV_<bucket>).
 func (r *Runner) deleteStreams(ctx context.Context) error {
 	t := r.cfg.Topology
-	for _, name := range []string{t.Stream, t.DeadLetterStream, t.ScheduleStream, t.WorkerStream()} {
+	for _, name := range []string{t.Stream, t.DeadLetterStream, t.ScheduleStream, t.WorkerStream(), t.CounterStream} {
 		if err := r.js.DeleteStream(ctx, name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			return fmt.Errorf("delete benchmark stream %s: %w", name, err)
 		}
@@ -342,6 +342,9 @@ func (r *Runner) deleteStreams(ctx context.Context) error {
 	}
 	if err := r.js.DeleteKeyValue(ctx, t.StateBucket); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
 		return fmt.Errorf("delete benchmark state bucket %s: %w", t.StateBucket, err)
+	}
+	if err := r.js.DeleteKeyValue(ctx, t.FlowBucket); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return fmt.Errorf("delete benchmark flow bucket %s: %w", t.FlowBucket, err)
 	}
 	return nil
 }

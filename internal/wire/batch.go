@@ -70,8 +70,16 @@ func TaskDefKey(workflow, task string) string { return "w." + workflow + ".def."
 func TaskMarkKey(workflow, task string) string { return "w." + workflow + ".mark." + task }
 
 // SettledKey is the key of the marker that says the flow step of a job's
-// delivery is done: <token> is SubjectToken of the job's ID.
-func SettledKey(token string) string { return "s." + token }
+// delivery is done: s.b.<batch>.<token> for a job of a batch,
+// s.w.<workflow>.<token> for a task, <token> being SubjectToken of the
+// job's ID. The flow is part of the key because a job ID may be used again
+// in another batch.
+func SettledKey(batch, workflow, token string) string {
+	if batch != "" {
+		return "s.b." + batch + "." + token
+	}
+	return "s.w." + workflow + "." + token
+}
 
 // BatchKeysFilter matches the records of every batch, and nothing else.
 const BatchKeysFilter = "b.*"

@@ -11,6 +11,11 @@
 //	poison.panic  panics on every attempt
 //	poison.exit   exits the process (status 3) on every attempt
 //	poison.hang   blocks until its context ends (its timeout)
+//	flow.step     records "done", succeeds with its job ID as its result
+//	              (a job of a batch or a workflow task)
+//
+// With -crash-at point:jobID the process SIGKILLs itself when it reaches
+// that point (internal/faultpoint) of the step that settles that job.
 //
 // It prints "ready" on stdout once the pool is started, and on SIGTERM or
 // SIGINT stops the pool gracefully and exits 0 (1 if running jobs had to be
@@ -32,6 +37,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetjobs/jetjobs/internal/faultpoint"
 	"github.com/jetjobs/jetjobs/job"
 	"github.com/jetjobs/jetjobs/retry"
 	"github.com/jetjobs/jetjobs/worker"
@@ -70,8 +76,18 @@ func run() error {
 		noDiscovery   = flag.Bool("no-discovery", false, "ignore servers learned from the cluster (stay behind a proxy)")
 		reconnectWait = flag.Duration("reconnect-wait", 100*time.Millisecond, "delay between reconnect attempts")
 		pingInterval  = flag.Duration("ping-interval", 0, "client PING interval: a silent link is noticed after two unanswered (0: nats.go's 2m)")
+		crashAt       = flag.String("crash-at", "", "point:jobID at which to SIGKILL this process (internal/faultpoint)")
 	)
 	flag.Parse()
+	if *crashAt != "" {
+		point, id, _ := strings.Cut(*crashAt, ":")
+		faultpoint.Hook = func(p, jobID string) {
+			if p == point && jobID == id {
+				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				select {} // the signal ends the process
+			}
+		}
+	}
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -164,6 +180,11 @@ func run() error {
 				record("start", j.Info)
 				os.Exit(3)
 				return nil
+			}),
+			worker.HandleResult(pool, "flow.step", func(ctx context.Context, j *job.Job[struct{}]) (string, error) {
+				record("start", j.Info)
+				record("done", j.Info)
+				return j.ID, nil
 			}),
 			worker.Handle(pool, "poison.hang", func(ctx context.Context, j *job.Job[struct{}]) error {
 				record("start", j.Info)
