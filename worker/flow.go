@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -24,7 +25,6 @@ import (
 // flows is what the pool uses of batches and workflows.
 type flows struct {
 	client *job.Client
-	log    *slog.Logger
 }
 
 // flowTimeout bounds one try of a flow step: a task that fans out to
@@ -56,8 +56,11 @@ func (f *flows) settle(info *job.Info, status job.Status) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("advancing its batch or workflow failed: %w", err)
+	return fmt.Errorf("%w: %w", errFlowStep, err)
 }
+
+// errFlowStep marks the failure of a flow step.
+var errFlowStep = errors.New("advancing the job's batch or workflow failed")
 
 // attemptFailed counts a failed attempt in the job's batch.
 func (f *flows) attemptFailed(info *job.Info) { f.client.FlowAttemptFailed(info) }
