@@ -25,6 +25,7 @@ import (
 // flows is what the pool uses of batches and workflows.
 type flows struct {
 	client *job.Client
+	log    *slog.Logger
 }
 
 // flowTimeout bounds one try of a flow step: a task that fans out to
@@ -53,6 +54,14 @@ func (f *flows) settle(info *job.Info, status job.Status) error {
 		err = f.client.SettleFlow(ctx, info, status)
 		cancel()
 		if err == nil {
+			return nil
+		}
+		if errors.Is(err, job.ErrBatchNotFound) || errors.Is(err, job.ErrWorkflowNotFound) {
+			// Its record expired (FlowMaxAge) or was deleted: there is
+			// nothing left to advance, and trying again would not change
+			// that. The job itself is settled as it ended.
+			f.log.LogAttrs(context.Background(), slog.LevelWarn, "the job's batch or workflow no longer exists; settling the job alone",
+				slog.String("job_id", info.ID), slog.String("queue", info.Queue), slog.String("kind", info.Kind), slog.String("error", err.Error()))
 			return nil
 		}
 	}

@@ -111,7 +111,7 @@ func New(js jetstream.JetStream, cfg Config) (*Pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.flows = &flows{client: client}
+	p.flows = &flows{client: client, log: cfg.Logger}
 	return p, nil
 }
 
