@@ -67,10 +67,10 @@ func RunAnyway() TaskOption {
 	return func(t *Task) { t.runAnyway = true }
 }
 
-// With gives the task's job enqueue options (Queue, MaxAttempts, Timeout,
+// WithOptions gives the task's job enqueue options (Queue, MaxAttempts, Timeout,
 // Header...). ID, Unique, UniqueUntilDone, At and In are refused: a task's
 // job ID is derived from the workflow and task names.
-func With(opts ...Option) TaskOption {
+func WithOptions(opts ...Option) TaskOption {
 	return func(t *Task) { t.opts = append(t.opts, opts...) }
 }
 

@@ -305,7 +305,7 @@ func orderPipeline(t *testing.T, p *worker.Pool, calls *counter, failCharge func
 
 func orderWorkflow(id string) *job.Workflow {
 	wf := job.NewWorkflow(id)
-	charge := wf.Task("charge", "charge", chargeArgs{Order: id, Amount: 42}, job.With(job.MaxAttempts(1)))
+	charge := wf.Task("charge", "charge", chargeArgs{Order: id, Amount: 42}, job.WithOptions(job.MaxAttempts(1)))
 	ship := wf.Task("ship", "ship", nil, job.After(charge))
 	email := wf.Task("email", "email", nil, job.After(charge))
 	wf.Task("done", "done", nil, job.After(ship, email))
