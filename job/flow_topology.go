@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -147,6 +148,9 @@ type flowStore struct {
 	mu       sync.Mutex
 	kv       jetstream.KeyValue
 	counters jetstream.Stream
+
+	defs   sync.Map     // task definition key -> cachedDef
+	cached atomic.Int64 // definitions stored in defs since it was cleared
 }
 
 // flowHandles returns the flow bucket and the counter stream.

@@ -67,10 +67,10 @@ func RunAnyway() TaskOption {
 	return func(t *Task) { t.runAnyway = true }
 }
 
-// With gives the task's job enqueue options (Queue, MaxAttempts, Timeout,
+// WithOptions gives the task's job enqueue options (Queue, MaxAttempts, Timeout,
 // Header...). ID, Unique, UniqueUntilDone, At and In are refused: a task's
 // job ID is derived from the workflow and task names.
-func With(opts ...Option) TaskOption {
+func WithOptions(opts ...Option) TaskOption {
 	return func(t *Task) { t.opts = append(t.opts, opts...) }
 }
 
@@ -333,18 +333,45 @@ func (c *Client) publishRaw(ctx context.Context, msgs []*nats.Msg, ids []string)
 	return results
 }
 
-// taskDef reads a task's definition.
+// taskDef reads a task's definition. Definitions never change once
+// written, so the client keeps the last ones it read: the worker that
+// enqueues a task often settles it too.
 func (c *Client) taskDef(ctx context.Context, wf, task string) (*taskDef, error) {
+	key := wire.TaskDefKey(wf, task)
+	if v, ok := c.flows.defs.Load(key); ok {
+		if cd := v.(cachedDef); time.Since(cd.at) < defCacheTTL {
+			return cd.def, nil
+		}
+	}
 	d := &taskDef{}
-	found, err := c.getJSON(ctx, wire.TaskDefKey(wf, task), d)
+	found, err := c.getJSON(ctx, key, d)
 	if err != nil {
 		return nil, err
 	}
 	if !found {
 		return nil, fmt.Errorf("%w: %s has no task %s (its definition expired or was deleted)", ErrWorkflowNotFound, wf, task)
 	}
+	if c.flows.cached.Add(1) > maxCachedDefs {
+		c.flows.defs.Clear()
+		c.flows.cached.Store(0)
+	}
+	c.flows.defs.Store(key, cachedDef{def: d, at: time.Now()})
 	return d, nil
 }
+
+// cachedDef is a task definition the client read at a time.
+type cachedDef struct {
+	def *taskDef
+	at  time.Time
+}
+
+// maxCachedDefs bounds the task definitions a client keeps, and
+// defCacheTTL how long: a workflow ID used again after its records expired
+// has new definitions.
+const (
+	maxCachedDefs = 4096
+	defCacheTTL   = 10 * time.Minute
+)
 
 // fireTasks enqueues tasks, each once, some at a time.
 func (c *Client) fireTasks(ctx context.Context, wf string, tasks []*taskDef) error {

@@ -53,7 +53,7 @@ func Example_workflowOrderPipeline() {
 	client, _ := job.NewClient(js, job.ClientConfig{})
 	order := Order{ID: "o-42", Cents: 1999}
 	wf := job.NewWorkflow("order-o-42")
-	charge := wf.Task("charge", "order.charge", order, job.With(job.MaxAttempts(3)))
+	charge := wf.Task("charge", "order.charge", order, job.WithOptions(job.MaxAttempts(3)))
 	ship := wf.Task("ship", "order.ship", order, job.After(charge))
 	email := wf.Task("email", "order.email", order, job.After(charge))
 	wf.Task("done", "order.done", order, job.After(ship, email))

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -55,9 +56,20 @@ func (f *flows) settle(info *job.Info, status job.Status) error {
 		if err == nil {
 			return nil
 		}
+		if errors.Is(err, job.ErrBatchNotFound) || errors.Is(err, job.ErrWorkflowNotFound) {
+			// Its record expired (FlowMaxAge) or was deleted: there is
+			// nothing left to advance, and trying again would not change
+			// that. The job itself is settled as it ended.
+			f.log.LogAttrs(context.Background(), slog.LevelWarn, "the job's batch or workflow no longer exists; settling the job alone",
+				slog.String("job_id", info.ID), slog.String("queue", info.Queue), slog.String("kind", info.Kind), slog.String("error", err.Error()))
+			return nil
+		}
 	}
-	return fmt.Errorf("advancing its batch or workflow failed: %w", err)
+	return fmt.Errorf("%w: %w", errFlowStep, err)
 }
+
+// errFlowStep marks the failure of a flow step.
+var errFlowStep = errors.New("advancing the job's batch or workflow failed")
 
 // attemptFailed counts a failed attempt in the job's batch.
 func (f *flows) attemptFailed(info *job.Info) { f.client.FlowAttemptFailed(info) }

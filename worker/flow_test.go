@@ -305,7 +305,7 @@ func orderPipeline(t *testing.T, p *worker.Pool, calls *counter, failCharge func
 
 func orderWorkflow(id string) *job.Workflow {
 	wf := job.NewWorkflow(id)
-	charge := wf.Task("charge", "charge", chargeArgs{Order: id, Amount: 42}, job.With(job.MaxAttempts(1)))
+	charge := wf.Task("charge", "charge", chargeArgs{Order: id, Amount: 42}, job.WithOptions(job.MaxAttempts(1)))
 	ship := wf.Task("ship", "ship", nil, job.After(charge))
 	email := wf.Task("email", "email", nil, job.After(charge))
 	wf.Task("done", "done", nil, job.After(ship, email))
@@ -611,4 +611,31 @@ func TestBatchJobAtMaxDeliveriesEndsTheBatch(t *testing.T) {
 		st, err := e.client.Batch(ctx, "crashing")
 		return err == nil && st.Done && st.Dead == 1 && st.CompleteFired
 	}, "the batch ended with its job dead and its complete callback enqueued")
+}
+
+// A job whose batch record is gone (expired, deleted) is settled alone,
+// not retried for ever.
+func TestBatchJobOfAVanishedBatchIsSettledAlone(t *testing.T) {
+	e := newEnv(t)
+	release := make(chan struct{})
+	var calls counter
+	e.pool(worker.Config{}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "x", func(ctx context.Context, j *job.Job[struct{}]) error {
+			<-release
+			calls.add(j.ID)
+			return nil
+		}))
+	})
+	ctx := awaitCtx(t)
+	_, err := e.client.EnqueueBatch(ctx, job.Batch{ID: "gone", OnComplete: &job.Request{Kind: "x", Options: []job.Option{job.ID("cb")}}},
+		job.Request{Kind: "x", Options: []job.Option{job.ID("orphan")}})
+	must(t, err)
+	kv, err := e.js.KeyValue(ctx, "JOBS_FLOWS")
+	must(t, err)
+	must(t, kv.Purge(ctx, "b.gone"))
+	close(release)
+	eventually(t, func() bool { return calls.get("orphan") == 1 && e.workStreamEmpty(ctx) }, "the job ran and was acknowledged")
+	if calls.get("orphan") != 1 || calls.get("cb") != 0 {
+		t.Fatalf("runs: %v", calls.order())
+	}
 }

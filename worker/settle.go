@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -91,9 +92,11 @@ func (p *Pool) settle(msg jetstream.Msg, info *job.Info, token uint64, v verdict
 func (p *Pool) settleDeadLetter(msg jetstream.Msg, info *job.Info, token uint64, v verdict, ev Event, sw *stateWriter) {
 	if err := p.deadLetter(msg, info, v.reason, v.err, job.InFlow(info)); err != nil {
 		_ = msg.NakWithDelay(deadLetterRetryDelay)
-		v = verdict{action: actRetry, delay: deadLetterRetryDelay, reason: v.reason, level: slog.LevelError,
-			msg: "dead-lettering failed; the job will be delivered again",
-			err: fmt.Errorf("%w (storing its dead letter failed: %w)", v.err, err)}
+		what, cause := "dead-lettering failed; the job will be delivered again", fmt.Errorf("%w (storing its dead letter failed: %w)", v.err, err)
+		if errors.Is(err, errFlowStep) {
+			what, cause = "the job is dead-lettered but advancing its batch or workflow failed; it will be delivered (and dead-lettered) again", fmt.Errorf("%w (%w)", v.err, err)
+		}
+		v = verdict{action: actRetry, delay: deadLetterRetryDelay, reason: v.reason, level: slog.LevelError, msg: what, err: cause}
 		ev.Outcome, ev.Delay = OutcomeRetried, deadLetterRetryDelay
 	} else {
 		ev.Outcome, ev.Reason = OutcomeDeadLettered, v.reason
