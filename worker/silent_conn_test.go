@@ -111,8 +111,9 @@ func (b *blackhole) close() {
 // A pool whose server goes silent (a partition: nothing is reset, nothing
 // answers) while another server is reachable moves to it within seconds:
 // its pulls go unanswered, then a PING does, and it reconnects. nats.go
-// alone would notice after two unanswered PINGs of its own, four minutes
-// with its default PingInterval, and the pool would run nothing meanwhile.
+// alone would notice after 4 to 6 minutes with its default PingInterval
+// (two PINGs unanswered at the third interval), and the pool would run
+// nothing meanwhile.
 func TestPoolLeavesSilentServer(t *testing.T) {
 	e := newEnv(t)
 	hole := startBlackhole(t, strings.TrimPrefix(e.srv.URL(), "nats://"))
