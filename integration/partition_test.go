@@ -47,9 +47,9 @@ func leaderCut() time.Duration {
 	return 15 * time.Second
 }
 
-// fastPings makes a client notice a silent link within about two seconds
-// (two unanswered PINGs a second apart) instead of nats.go's four minutes:
-// a cut drops packets and resets nothing.
+// fastPings makes a client notice a silent link within 2 to 3 seconds (two
+// PINGs unanswered at the third interval) instead of nats.go's 4 to 6
+// minutes: a cut drops packets and resets nothing.
 var fastPings = []nats.Option{nats.PingInterval(time.Second), nats.MaxPingsOutstanding(2)}
 
 // enqueueAttempt is one publish of the observed enqueuer: when it was sent,
@@ -202,7 +202,7 @@ func partitionWorkerOpts(extra ...string) []string {
 // and worked, then healed. One worker is connected to the leader, the
 // other to a follower; both keep nats.go's default PING interval (2m), as
 // most applications do, so nats.go alone would keep the one on the cut
-// node on its silent connection for four minutes. The pool notices that
+// node on its silent connection for 4 to 6 minutes. The pool notices that
 // its pulls and then a PING go unanswered and reconnects, to the majority.
 // The majority elects a new leader and both workers do the jobs (those the
 // cut-off worker held, after AckWait); the old leader, back, rejoins as a
@@ -265,8 +265,8 @@ func TestFaultPartitionLeader(t *testing.T) {
 		t.Errorf("no job done on the majority during the cut (%s); first %s after it", ms(leaderCut()), ms(resumed))
 	}
 	// The worker on the cut node notices that its connection is silent
-	// and moves to the majority (nats.go alone would wait for two missed
-	// PINGs: four minutes).
+	// and moves to the majority (nats.go alone would wait 4 to 6 minutes
+	// for its PINGs to go unanswered).
 	var failedOver time.Duration
 	waitFor(t, leaderCut(), 10*time.Millisecond, func() bool {
 		for _, r := range readRecords(t, e.recDir) {

@@ -17,8 +17,8 @@ import (
 // Unanswered requests alone do not tell a lost server from a busy one or
 // a consumer between leaders; a PING that goes unanswered does. A server
 // cut off by a network partition resets no connection: nats.go notices
-// only after two unanswered PINGs of its own, four minutes with its
-// defaults, and all that time the pool would run no job even though the
+// only when a third PING interval passes with two PINGs unanswered, 4 to
+// 6 minutes with its defaults, and all that time the pool would run no job even though the
 // rest of the cluster is reachable.
 func reconnectIfSilent(ctx context.Context, nc *nats.Conn, timeout time.Duration, log *slog.Logger) bool {
 	if nc.Status() != nats.CONNECTED {
