@@ -56,7 +56,7 @@ func TestBrowserBatchesAndWorkflows(t *testing.T) {
 	}, "the batch did not finish")
 
 	wf := job.NewWorkflow("order-42")
-	charge := wf.Task("charge", "charge", nil, job.With(job.MaxAttempts(1)))
+	charge := wf.Task("charge", "charge", nil, job.WithOptions(job.MaxAttempts(1)))
 	ship := wf.Task("ship", "ship", nil, job.After(charge))
 	email := wf.Task("email", "email", nil, job.After(charge))
 	wf.Task("done", "done", nil, job.After(ship, email))
