@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -436,33 +435,10 @@ func (c *Client) Batch(ctx context.Context, id string) (*BatchStatus, error) {
 }
 
 // Batches returns the progress of every batch the flow bucket holds,
-// newest first.
+// newest first (RecentBatches returns the newest few).
 func (c *Client) Batches(ctx context.Context) ([]*BatchStatus, error) {
-	kv, _, err := c.flowHandles(ctx)
-	if err != nil {
-		return nil, err
-	}
-	lister, err := kv.ListKeysFiltered(ctx, wire.BatchKeysFilter)
-	if err != nil {
-		return nil, fmt.Errorf("jetjobs: list batches: %w", err)
-	}
-	var ids []string
-	for key := range lister.Keys() {
-		ids = append(ids, strings.TrimPrefix(key, wire.BatchKey("")))
-	}
-	out := make([]*BatchStatus, 0, len(ids))
-	for _, id := range ids {
-		st, err := c.Batch(ctx, id)
-		if errors.Is(err, ErrBatchNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, st)
-	}
-	slices.SortFunc(out, func(a, b *BatchStatus) int { return b.CreatedAt.Compare(a.CreatedAt) })
-	return out, nil
+	out, _, err := c.RecentBatches(ctx, 0)
+	return out, err
 }
 
 // BatchOf returns the batch the job of info belongs to, if any.

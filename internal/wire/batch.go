@@ -81,8 +81,6 @@ func SettledKey(batch, workflow, token string) string {
 	return "s.w." + workflow + "." + token
 }
 
-// BatchKeysFilter matches the records of every batch, and nothing else.
-const BatchKeysFilter = "b.*"
 
 // Message IDs of flow counter increments and fired jobs. Each names what
 // it counts, so a redelivered job's repeated step is not counted twice
