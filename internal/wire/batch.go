@@ -81,7 +81,6 @@ func SettledKey(batch, workflow, token string) string {
 	return "s.w." + workflow + "." + token
 }
 
-
 // Message IDs of flow counter increments and fired jobs. Each names what
 // it counts, so a redelivered job's repeated step is not counted twice
 // within the counter stream's duplicate window.
