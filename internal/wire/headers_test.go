@@ -101,7 +101,7 @@ func TestDeadLetterMessage(t *testing.T) {
 		}},
 		{"enqueue time kept", func(d *wire.DeadLetter) {
 			d.Header = nats.Header{wire.EnqueuedAt: {"2025-05-05T05:05:05Z"}}
-		}, "jobs_dlq.mail.order-1", map[string]string{wire.EnqueuedAt: "2025-05-05T05:05:05Z"}},
+		}, "jobs_dlq.mail.failed.order-1.email.send", map[string]string{wire.EnqueuedAt: "2025-05-05T05:05:05Z"}},
 		{"job ID header kept", func(d *wire.DeadLetter) {
 			d.Header = nats.Header{wire.ID: {"from-header"}}
 		}, "jobs_dlq.mail.failed.order-1.email.send", map[string]string{wire.ID: "from-header"}},
