@@ -493,6 +493,10 @@ func (c *Client) CancelWorkflow(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	// First every task not enqueued yet is marked canceled, then the
+	// enqueued ones are canceled: a task canceled first would, as it ends,
+	// enqueue the tasks that run anyway before they are marked.
+	var enqueued []string
 	for _, th := range rec.Tasks {
 		key := wire.TaskMarkKey(id, th.Name)
 		created, err := c.createJSON(ctx, key, mark{Status: StatusCanceled, Cause: "workflow canceled", At: time.Now().UTC()})
@@ -506,16 +510,18 @@ func (c *Client) CancelWorkflow(ctx context.Context, id string) error {
 		if _, err := c.getJSON(ctx, key, &have); err != nil {
 			return err
 		}
-		if have.Status == StatusCanceled {
-			continue
+		if have.Status != StatusCanceled {
+			enqueued = append(enqueued, th.Name)
 		}
-		jobID := wire.TaskJobID(id, th.Name)
+	}
+	for _, task := range enqueued {
+		jobID := wire.TaskJobID(id, task)
 		st, err := c.Status(ctx, jobID)
 		if err == nil && st.Status.Final() {
 			continue
 		}
 		if _, err := c.Cancel(ctx, jobID); err != nil {
-			return fmt.Errorf("jetjobs: workflow %s: cancel task %s: %w", id, th.Name, err)
+			return fmt.Errorf("jetjobs: workflow %s: cancel task %s: %w", id, task, err)
 		}
 	}
 	return nil
