@@ -26,11 +26,18 @@ func TestCancelPendingJobNeverRuns(t *testing.T) {
 	other := e.enqueue("report", nil)
 	var ran atomic.Int32
 	done := make(chan string, 1)
+	probing, probed := make(chan struct{}), make(chan struct{})
 	e.pool(worker.Config{}, func(p *worker.Pool) {
 		must(t, worker.Handle(p, "report", func(ctx context.Context, j *job.Job[struct{}]) error {
 			ran.Add(1)
 			done <- j.ID
 			return nil
+		}))
+		must(t, worker.Handle(p, "probe", func(ctx context.Context, j *job.Job[struct{}]) error {
+			close(probing)
+			<-ctx.Done()
+			close(probed)
+			return ctx.Err()
 		}))
 	})
 	select {
@@ -47,17 +54,25 @@ func TestCancelPendingJobNeverRuns(t *testing.T) {
 		t.Fatalf("dead letter %+v, handler ran %d times", dl, ran.Load())
 	}
 
-	// Canceled while the pool runs, before the job is enqueued: the watch
-	// has delivered the cancel by the time the job arrives.
+	// Canceled while the pool runs, before the job is enqueued. The watch
+	// is asynchronous: a running probe canceled after it shows, when its
+	// context ends, that the watch has applied both cancels (it applies
+	// them in order).
+	probe := e.enqueue("probe", nil)
+	<-probing
 	if _, err := e.client.Cancel(ctx, "later-1"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, func() bool {
-		ok, err := e.client.Canceled(ctx, "later-1")
-		return err == nil && ok
-	}, "cancel recorded")
+	if _, err := e.client.Cancel(ctx, probe.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-probed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the running probe's cancel did not reach it")
+	}
 	e.enqueue("report", nil, job.ID("later-1"))
-	eventually(t, func() bool { return len(e.deadLetters()) == 2 }, "dead letter of later-1")
+	eventually(t, func() bool { return len(e.deadLetters()) == 3 }, "dead letter of later-1")
 	if ran.Load() != 1 {
 		t.Fatalf("handler ran %d times, want 1", ran.Load())
 	}
