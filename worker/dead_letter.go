@@ -21,10 +21,11 @@ import (
 // failing it returns the error and leaves msg as it is: the caller hands it
 // back, so it is never lost between the two.
 //
-// For a job of a batch or workflow (inFlow), the flow step runs between the
-// two: a failed step leaves the job to be delivered (and dead-lettered, and
-// its step repeated) again.
-func (p *Pool) deadLetter(msg jetstream.Msg, info *job.Info, reason job.Reason, cause error, inFlow bool) error {
+// afterStored runs between the two (the caller records the job's state and
+// runs the flow step of a job of a batch or workflow there): its error
+// leaves the job to be delivered (and dead-lettered, and the step
+// repeated) again.
+func (p *Pool) deadLetter(msg jetstream.Msg, info *job.Info, reason job.Reason, cause error, afterStored func() error) error {
 	meta, _ := msg.Metadata()
 	var (
 		stream string
@@ -48,10 +49,8 @@ func (p *Pool) deadLetter(msg jetstream.Msg, info *job.Info, reason job.Reason, 
 	if err := publishDeadLetter(p.js, dl); err != nil {
 		return err
 	}
-	if inFlow {
-		if err := p.flows.settle(info, job.StatusOfReason(reason)); err != nil {
-			return err
-		}
+	if err := afterStored(); err != nil {
+		return err
 	}
 	if err := msg.TermWithReason(string(reason)); err != nil {
 		// The dead letter is stored; a redelivery dead-letters it again and

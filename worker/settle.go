@@ -90,7 +90,19 @@ func (p *Pool) settle(msg jetstream.Msg, info *job.Info, token uint64, v verdict
 // if the dead letter cannot be stored, hands the job back to the server to
 // be delivered (and dead-lettered) again.
 func (p *Pool) settleDeadLetter(msg jetstream.Msg, info *job.Info, token uint64, v verdict, ev Event, sw *stateWriter) {
-	if err := p.deadLetter(msg, info, v.reason, v.err, job.InFlow(info)); err != nil {
+	recorded := false
+	err := p.deadLetter(msg, info, v.reason, v.err, func() error {
+		// Once the dead letter is stored, and before the job's batch or
+		// workflow is advanced: a dependent enqueued by that step reads
+		// this record.
+		sw.settled(v)
+		recorded = true
+		if job.InFlow(info) {
+			return p.flows.settle(info, job.StatusOfReason(v.reason))
+		}
+		return nil
+	})
+	if err != nil {
 		_ = msg.NakWithDelay(deadLetterRetryDelay)
 		what, cause := "dead-lettering failed; the job will be delivered again", fmt.Errorf("%w (storing its dead letter failed: %w)", v.err, err)
 		if errors.Is(err, errFlowStep) {
@@ -98,10 +110,13 @@ func (p *Pool) settleDeadLetter(msg jetstream.Msg, info *job.Info, token uint64,
 		}
 		v = verdict{action: actRetry, delay: deadLetterRetryDelay, reason: v.reason, level: slog.LevelError, msg: what, err: cause}
 		ev.Outcome, ev.Delay = OutcomeRetried, deadLetterRetryDelay
+		recorded = false // record the retry instead
 	} else {
 		ev.Outcome, ev.Reason = OutcomeDeadLettered, v.reason
 	}
-	sw.settled(v)
+	if !recorded {
+		sw.settled(v)
+	}
 	p.inflight.remove(token)
 	p.logVerdict(info, v, ev.Duration)
 	p.finish(ev)
