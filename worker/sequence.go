@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
@@ -78,20 +79,36 @@ func (p *Pool) openSequences(ctx context.Context) error {
 		return fmt.Errorf("jetjobs: work stream %s: %w", p.cfg.Topology.Stream, err)
 	}
 	n := job.SequencePartitionsOf(stream.CachedInfo().Config, p.cfg.Topology.Prefix)
-	for _, q := range p.queues {
+	// One request or two per consumer, made side by side: on a link with a
+	// long round trip, sixteen partitions one after another would hold
+	// Start for seconds.
+	parts := make([]*queue, len(p.queues)*n)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(partitionSetupParallelism)
+	for qi, q := range p.queues {
 		for i := range n {
-			cons, err := p.ensurePartitionConsumer(ctx, stream, q, i)
-			if err != nil {
-				return err
-			}
-			p.partitions = append(p.partitions, &queue{
-				name: q.name, concurrency: 1, slots: newSemaphore(1), cons: cons,
-				part: &partition{index: i, consumer: cons.CachedInfo().Name},
+			g.Go(func() error {
+				cons, err := p.ensurePartitionConsumer(gctx, stream, q, i)
+				if err != nil {
+					return err
+				}
+				parts[qi*n+i] = &queue{
+					name: q.name, concurrency: 1, slots: newSemaphore(1), cons: cons,
+					part: &partition{index: i, consumer: cons.CachedInfo().Name},
+				}
+				return nil
 			})
 		}
 	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	p.partitions = append(p.partitions, parts...)
 	return nil
 }
+
+// partitionSetupParallelism bounds the partition consumers set up at once.
+const partitionSetupParallelism = 16
 
 // ensurePartitionConsumer creates or updates the consumer of partition i of
 // q's sequences. A new one starts paused if q's own consumer is paused; an
