@@ -23,14 +23,18 @@ func init() {
 }
 
 func newBatchListCommand(a *app) *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON bool
+		limit  int
+	)
 	cmd := &cobra.Command{
 		Use:   "ls",
 		Short: "List batches with their progress, newest first",
 		Long: `List the batches the flow bucket holds (created with job.Client.EnqueueBatch
 and kept for Topology.FlowMaxAge, 30 days by default after their last change),
 newest first: total jobs, succeeded, dead, pending, jobs with failed attempts,
-and whether the callbacks were enqueued.`,
+and whether the callbacks were enqueued. --limit bounds how many (the newest;
+0 for all); how many older ones were left off is said on stderr.`,
 		Example: `  jetjobs batch ls
   jetjobs batch ls --json | jq -r '.[] | select(.done | not) | .id'`,
 		Args: noArgs,
@@ -41,9 +45,15 @@ and whether the callbacks were enqueued.`,
 				return err
 			}
 			defer nc.Close()
-			batches, err := c.Batches(ctx)
+			if limit < 0 {
+				return usagef("--limit %d: give a number of batches, or 0 for all", limit)
+			}
+			batches, more, err := c.RecentBatches(ctx, limit)
 			if err != nil {
 				return err
+			}
+			if more > 0 {
+				fmt.Fprintf(a.stderr, "%d older batches not shown (--limit 0 lists all)\n", more)
 			}
 			if asJSON {
 				if batches == nil {
@@ -59,6 +69,7 @@ and whether the callbacks were enqueued.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array of batches")
+	cmd.Flags().IntVar(&limit, "limit", 100, "list at most this many batches, the newest (0: all)")
 	return cmd
 }
 

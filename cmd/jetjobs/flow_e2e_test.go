@@ -59,6 +59,16 @@ func TestBatchAndWorkflowCommands(t *testing.T) {
 	if r := jetjobs(t, "", "batch", "show", "-s", url, "nope"); r.Code != 1 || !strings.Contains(r.Stderr, "batch not found") {
 		t.Fatalf("batch show of an unknown batch: exit %d, stderr %q", r.Code, r.Stderr)
 	}
+	// A newer batch: --limit 1 lists it alone and says one was left off.
+	if _, err := c.EnqueueBatch(ctx, job.Batch{ID: "b2"}, job.Request{Kind: "step"}); err != nil {
+		t.Fatal(err)
+	}
+	if r := jetjobs(t, "", "batch", "ls", "-s", url, "--limit", "1"); r.Code != 0 || !strings.Contains(r.Stdout, "b2") || strings.Contains(r.Stdout, "b1") || !strings.Contains(r.Stderr, "1 older batches not shown") {
+		t.Fatalf("batch ls --limit 1: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := jetjobs(t, "", "batch", "ls", "-s", url, "--limit", "-1"); r.Code != 2 || !strings.Contains(r.Stderr, "--limit -1") {
+		t.Fatalf("batch ls --limit -1: exit %d, stderr %q", r.Code, r.Stderr)
+	}
 
 	wf := job.NewWorkflow("w1")
 	a := wf.Task("a", "step", nil)
@@ -66,6 +76,16 @@ func TestBatchAndWorkflowCommands(t *testing.T) {
 	wf.Task("c", "step", nil, job.After(b))
 	if err := c.StartWorkflow(ctx, wf); err != nil {
 		t.Fatal(err)
+	}
+	var wfs []job.WorkflowSummary
+	if err := json.Unmarshal([]byte(ok(t, "workflow", "ls", "-s", url, "--json")), &wfs); err != nil {
+		t.Fatal(err)
+	}
+	if len(wfs) != 1 || wfs[0].ID != "w1" || wfs[0].Tasks != 3 {
+		t.Fatalf("workflow ls --json = %+v", wfs)
+	}
+	if out := ok(t, "workflow", "ls", "-s", url); !strings.Contains(out, "w1") || !strings.Contains(out, "TASKS") {
+		t.Fatalf("workflow ls printed %q", out)
 	}
 	var st job.WorkflowStatus
 	eventually(t, func() bool {

@@ -18,9 +18,61 @@ func init() {
 		a.addConnFlags(cmd)
 		return cmd
 	})
+	register("workflow", newWorkflowListCommand)
 	register("workflow", newWorkflowShowCommand)
 	register("workflow", newWorkflowCancelCommand)
 	register("workflow", newWorkflowRetryCommand)
+}
+
+func newWorkflowListCommand(a *app) *cobra.Command {
+	var (
+		asJSON bool
+		limit  int
+	)
+	cmd := &cobra.Command{
+		Use:   "ls",
+		Short: "List workflows, newest first",
+		Long: `List the workflows the flow bucket holds (started with job.Client.StartWorkflow
+and kept for Topology.FlowMaxAge, 30 days by default after their last change),
+newest first, with their number of tasks; "workflow show ID" gives each
+task's state. --limit bounds how many (the newest; 0 for all); how many older
+ones were left off is said on stderr.`,
+		Example: `  jetjobs workflow ls
+  jetjobs workflow ls --json --limit 0 | jq -r '.[].id'`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if limit < 0 {
+				return usagef("--limit %d: give a number of workflows, or 0 for all", limit)
+			}
+			ctx := cmd.Context()
+			nc, c, err := a.client(ctx, "workflow ls")
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			wfs, more, err := c.Workflows(ctx, limit)
+			if err != nil {
+				return err
+			}
+			if more > 0 {
+				fmt.Fprintf(a.stderr, "%d older workflows not shown (--limit 0 lists all)\n", more)
+			}
+			if asJSON {
+				if wfs == nil {
+					wfs = []job.WorkflowSummary{}
+				}
+				return writeJSON(a.stdout, wfs)
+			}
+			t := newTable(a.stdout, "WORKFLOW", "CREATED", "TASKS")
+			for _, w := range wfs {
+				t.row(printable(w.ID), age(time.Since(w.CreatedAt))+" ago", count(int64(w.Tasks)))
+			}
+			return t.flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array of workflows")
+	cmd.Flags().IntVar(&limit, "limit", 100, "list at most this many workflows, the newest (0: all)")
+	return cmd
 }
 
 func newWorkflowShowCommand(a *app) *cobra.Command {
