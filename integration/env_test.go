@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetjobs/jetjobs/job"
 )
@@ -22,6 +23,7 @@ type faultEnv struct {
 	t       *testing.T
 	servers string
 	nc      *nats.Conn
+	js      jetstream.JetStream
 	client  *job.Client
 	recDir  string
 	ledger  *ledger
@@ -52,7 +54,7 @@ func newFaultEnv(t *testing.T, scenario, servers string, topo job.Topology, opts
 	if err := os.MkdirAll(recDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	e := &faultEnv{t: t, servers: servers, nc: nc, client: c, recDir: recDir, ledger: &ledger{}}
+	e := &faultEnv{t: t, servers: servers, nc: nc, js: js, client: c, recDir: recDir, ledger: &ledger{}}
 	e.books = &books{scenario: scenario, client: c, recDir: recDir}
 	return e
 }
