@@ -314,9 +314,14 @@ func startWorkerNoWait(tb testing.TB, dir, name, servers string, opts workerOpts
 
 // proxy forwards TCP connections to target until cut: then it closes every
 // connection and refuses new ones (accepts and closes them) until healed.
+// With a delay it holds every chunk of bytes that long in each direction,
+// in order: a link with that one-way latency (the kernel here has no
+// netem; the latency is added above TCP, so TCP's own timers see a fast
+// link).
 type proxy struct {
 	ln     net.Listener
 	target string
+	delay  time.Duration
 
 	mu    sync.Mutex
 	cut   bool
@@ -325,12 +330,18 @@ type proxy struct {
 }
 
 func startProxy(tb testing.TB, target string) *proxy {
+	return startDelayProxy(tb, "127.0.0.1:0", target, 0)
+}
+
+// startDelayProxy starts a proxy listening on listen whose link has the
+// one-way latency delay.
+func startDelayProxy(tb testing.TB, listen, target string, delay time.Duration) *proxy {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p := &proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p := &proxy{ln: ln, target: target, delay: delay, conns: map[net.Conn]struct{}{}}
 	p.wg.Add(1)
 	go p.accept()
 	tb.Cleanup(p.close)
@@ -366,16 +377,59 @@ func (p *proxy) accept() {
 	}
 }
 
+// pipe copies src to dst, each chunk p.delay after it was read.
 func (p *proxy) pipe(dst, src net.Conn) {
 	defer p.wg.Done()
-	r := bufio.NewReader(src)
-	_, _ = r.WriteTo(dst)
+	if p.delay == 0 {
+		_, _ = bufio.NewReader(src).WriteTo(dst)
+	} else {
+		p.delayed(dst, src)
+	}
 	dst.Close()
 	src.Close()
 	p.mu.Lock()
 	delete(p.conns, dst)
 	delete(p.conns, src)
 	p.mu.Unlock()
+}
+
+func (p *proxy) delayed(dst, src net.Conn) {
+	type chunk struct {
+		b   []byte
+		due time.Time
+	}
+	chunks := make(chan chunk, 4096)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer close(chunks)
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := src.Read(buf)
+			if n > 0 {
+				chunks <- chunk{buf[:n], time.Now().Add(p.delay)}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t := time.NewTimer(0)
+	defer t.Stop()
+	broken := false
+	for c := range chunks {
+		if broken {
+			continue // drain, so the reader ends
+		}
+		if d := time.Until(c.due); d > 0 {
+			t.Reset(d)
+			<-t.C
+		}
+		if _, err := dst.Write(c.b); err != nil {
+			broken = true
+			src.Close()
+		}
+	}
 }
 
 // setCut cuts (true) or heals (false) the link.

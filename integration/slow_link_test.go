@@ -3,121 +3,12 @@ package integration
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jetjobs/jetjobs/job"
 )
-
-// delayProxy forwards TCP connections to target and holds every chunk of
-// bytes for delay in each direction, in order: a link with that one-way
-// latency (the kernel here has no netem; the latency is added above TCP,
-// so TCP's own timers see a fast link).
-type delayProxy struct {
-	ln     net.Listener
-	target string
-	delay  time.Duration
-
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
-}
-
-func startDelayProxy(tb testing.TB, listen, target string, delay time.Duration) *delayProxy {
-	tb.Helper()
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p := &delayProxy{ln: ln, target: target, delay: delay, conns: map[net.Conn]struct{}{}}
-	p.wg.Add(1)
-	go p.accept()
-	tb.Cleanup(p.close)
-	return p
-}
-
-func (p *delayProxy) url() string { return "nats://" + p.ln.Addr().String() }
-
-func (p *delayProxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.DialTimeout("tcp", p.target, 2*time.Second)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go p.pipe(c, up)
-		go p.pipe(up, c)
-	}
-}
-
-// pipe copies src to dst, each chunk delay after it was read.
-func (p *delayProxy) pipe(dst, src net.Conn) {
-	defer p.wg.Done()
-	type chunk struct {
-		b   []byte
-		due time.Time
-	}
-	chunks := make(chan chunk, 4096)
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		defer close(chunks)
-		for {
-			buf := make([]byte, 32<<10)
-			n, err := src.Read(buf)
-			if n > 0 {
-				chunks <- chunk{buf[:n], time.Now().Add(p.delay)}
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	t := time.NewTimer(0)
-	defer t.Stop()
-	broken := false
-	for c := range chunks {
-		if broken {
-			continue // drain, so the reader ends
-		}
-		if d := time.Until(c.due); d > 0 {
-			t.Reset(d)
-			<-t.C
-		}
-		if _, err := dst.Write(c.b); err != nil {
-			broken = true
-			src.Close()
-		}
-	}
-	dst.Close()
-	src.Close()
-	p.mu.Lock()
-	delete(p.conns, dst)
-	delete(p.conns, src)
-	p.mu.Unlock()
-}
-
-func (p *delayProxy) close() {
-	p.ln.Close()
-	p.mu.Lock()
-	for c := range p.conns {
-		c.Close()
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
-}
 
 // flap takes h's link down for down after first and then every period
 // until ctx ends, then leaves it up; the returned function waits for that
