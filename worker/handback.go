@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,7 +21,8 @@ import (
 // Jetjobs-Attempt-Base (same ID, payload, headers and enqueue time) and
 // the original is acknowledged once the copy is stored. The copy joins the
 // back of the queue. If the republish fails (the stream is full, the server is away)
-// the job is Nak'd, and that delivery counts.
+// the job is Nak'd (until its Jetjobs-Not-Before if it is not due yet), and
+// that delivery counts.
 func (p *Pool) handBack(msg jetstream.Msg) {
 	meta, err := msg.Metadata()
 	if err != nil || p.inSequence(msg) {
@@ -38,6 +40,13 @@ func (p *Pool) handBack(msg jetstream.Msg) {
 	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
 	defer cancel()
 	if _, err := p.js.PublishMsg(ctx, &nats.Msg{Subject: msg.Subject(), Header: h, Data: msg.Data()}); err != nil {
+		// A job not due yet comes back at its time, not at once: a
+		// delivery before it is an early one, and only one early delivery
+		// of a message is not counted as an attempt (job.ReadInfo).
+		if wait := time.Until(info.NotBefore); wait > 0 {
+			_ = msg.NakWithDelay(wait)
+			return
+		}
 		_ = msg.Nak()
 		return
 	}
