@@ -53,23 +53,10 @@ func (f dlFilter) values() url.Values {
 
 // Describe says what the filter selects, for people.
 func (f dlFilter) Describe() string {
-	var parts []string
-	if f.Queue != "" {
-		parts = append(parts, "queue "+f.Queue)
+	if of := f.query().Describe(); of != "" {
+		return "dead letters of " + of
 	}
-	if f.Kind != "" {
-		parts = append(parts, "kind "+f.Kind)
-	}
-	if f.Reason != "" {
-		parts = append(parts, "reason "+f.Reason)
-	}
-	if f.Error != "" {
-		parts = append(parts, fmt.Sprintf("error containing %q", f.Error))
-	}
-	if len(parts) == 0 {
-		return "all dead letters"
-	}
-	return "dead letters of " + strings.Join(parts, ", ")
+	return "all dead letters"
 }
 
 func (f dlFilter) check() error {

@@ -51,6 +51,25 @@ type DeadLetterQuery struct {
 	ScanLimit int
 }
 
+// Describe says what q selects, for people ("queue mail, kind email.send,
+// error containing "timeout""), or "" for every dead letter.
+func (q DeadLetterQuery) Describe() string {
+	var parts []string
+	if q.Queue != "" {
+		parts = append(parts, "queue "+q.Queue)
+	}
+	if q.Kind != "" {
+		parts = append(parts, "kind "+q.Kind)
+	}
+	if q.Reason != "" {
+		parts = append(parts, "reason "+string(q.Reason))
+	}
+	if q.ErrorContains != "" {
+		parts = append(parts, fmt.Sprintf("error containing %q", q.ErrorContains))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // headerFiltered reports whether q selects by more than the queue.
 func (q DeadLetterQuery) headerFiltered() bool {
 	return q.Kind != "" || q.Reason != "" || q.ErrorContains != ""
@@ -149,11 +168,11 @@ func (c *Client) QueryDeadLetters(ctx context.Context, q DeadLetterQuery) (DeadL
 		}
 		return c.deadLetterPage(ctx, q, limit)
 	}
+	current, v1, err := c.deadLetterFilters(q)
+	if err != nil {
+		return page, err
+	}
 	if q.Newest && q.ErrorContains == "" {
-		current, v1, err := c.deadLetterFilters(q)
-		if err != nil {
-			return page, err
-		}
 		s, err := c.deadLetterStream(ctx)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			return page, nil
@@ -168,10 +187,6 @@ func (c *Client) QueryDeadLetters(ctx context.Context, q DeadLetterQuery) (DeadL
 		if old == 0 {
 			return c.newestDeadLetters(ctx, q, current, limit)
 		}
-	}
-	current, v1, err := c.deadLetterFilters(q)
-	if err != nil {
-		return page, err
 	}
 	var seqs []uint64
 	last, more, scanned, err := c.scanDeadLetters(ctx, q, []string{current, v1}, scanLimit, func(seq uint64, h nats.Header) bool {

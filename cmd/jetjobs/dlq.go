@@ -354,7 +354,7 @@ question waits are kept: only those there when it counted are deleted.`,
 				if total == 1 {
 					what = "the 1 dead letter"
 				}
-				if of := describeQuery(q); of != "" {
+				if of := q.Describe(); of != "" {
 					what = fmt.Sprintf("the %s of %s", plural(int(total), "dead letter"), of)
 				}
 				ok, err := a.confirm(fmt.Sprintf("Delete %s for good? [y/N] ", what))
@@ -489,22 +489,6 @@ func deadLetterQuery(queue, kind, reason string) (job.DeadLetterQuery, error) {
 		return job.DeadLetterQuery{}, usagef("--reason %q: use one of %v", reason, deadLetterReasons)
 	}
 	return job.DeadLetterQuery{Queue: queue, Kind: kind, Reason: job.Reason(reason)}, nil
-}
-
-// describeQuery says what q selects ("queue mail, kind email.send"), or
-// "" for every dead letter.
-func describeQuery(q job.DeadLetterQuery) string {
-	var parts []string
-	if q.Queue != "" {
-		parts = append(parts, "queue "+q.Queue)
-	}
-	if q.Kind != "" {
-		parts = append(parts, "kind "+q.Kind)
-	}
-	if q.Reason != "" {
-		parts = append(parts, "reason "+string(q.Reason))
-	}
-	return strings.Join(parts, ", ")
 }
 
 // queriedDeadLetters lists the dead letters q selects, oldest first, at
