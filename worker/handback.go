@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -31,11 +30,7 @@ func (p *Pool) handBack(msg jetstream.Msg) {
 		return
 	}
 	info, _ := job.ReadInfo(p.cfg.Topology.Prefix, msg, p.cfg.MaxAttempts)
-	used := info.Attempt - 1 // this delivery does not count
-	h := job.CopyHeader(msg.Headers(), 4)
-	h.Set(job.HeaderID, info.ID)
-	h.Set(job.HeaderAttemptBase, strconv.Itoa(max(used, 0)))
-	keepEnqueuedAt(h, info)
+	h := laterCopyHeader(msg, info, 1) // this delivery does not count
 	h.Set(job.HeaderMsgID, wire.CopyID(wire.CopyHandBack, meta.Stream, meta.Sequence.Stream, meta.Timestamp, meta.NumDelivered))
 	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
 	defer cancel()

@@ -56,13 +56,14 @@ func (p *Pool) snooze(msg jetstream.Msg, info *job.Info, d time.Duration) {
 }
 
 // laterCopyHeader returns the headers of a copy of msg that runs later
-// without using up an attempt: the job's own, its ID, the attempts used so
-// far, and when it was first enqueued (keepEnqueuedAt). room is capacity
-// for the caller's headers.
+// without using up an attempt (a snooze, a pass, a hand-back): the job's
+// own, its ID, the attempts used before this delivery, and when it was
+// first enqueued (keepEnqueuedAt). room is capacity for the caller's
+// headers.
 func laterCopyHeader(msg jetstream.Msg, info *job.Info, room int) nats.Header {
 	h := wire.CopyHeader(msg.Headers(), 4+room)
 	h.Set(wire.ID, info.ID)
-	h.Set(wire.AttemptBase, strconv.Itoa(info.Attempt-1))
+	h.Set(wire.AttemptBase, strconv.Itoa(max(info.Attempt-1, 0)))
 	keepEnqueuedAt(h, info)
 	return h
 }
