@@ -23,17 +23,7 @@ func TestSequenceOrderAcrossWorkerProcesses(t *testing.T) {
 	srv.start()
 	e := newFaultEnv(t, "sequences", srv.url(), job.Topology{})
 	const keys, perKey, retried = 10, 100, 50
-	var reqs []job.Request
-	for n := range perKey {
-		for k := range keys {
-			key := fmt.Sprintf("key%d", k)
-			reqs = append(reqs, job.Request{
-				Kind:    "work",
-				Args:    map[string]any{"ms": 1, "fail_first": n == retried},
-				Options: []job.Option{job.Sequence(key), job.ID(fmt.Sprintf("%s-%d", key, n))},
-			})
-		}
-	}
+	reqs := sequenceRequests(keys, perKey, func(n int) map[string]any { return map[string]any{"ms": 1, "fail_first": n == retried} })
 	opts := []string{"-skip-topology", "-concurrency", "4", "-retry-initial", "50ms", "-retry-max", "50ms"}
 	for i := range 3 {
 		e.worker(fmt.Sprintf("w%d", i), opts...)
@@ -131,13 +121,7 @@ func TestSequenceOrderThroughWorkerSIGKILL(t *testing.T) {
 	srv.start()
 	e := newFaultEnv(t, "sequences-sigkill", srv.url(), job.Topology{})
 	const keys, perKey, kills = 8, 40, 3
-	var reqs []job.Request
-	for n := range perKey {
-		for k := range keys {
-			key := fmt.Sprintf("key%d", k)
-			reqs = append(reqs, job.Request{Kind: "work", Args: map[string]any{"ms": 20}, Options: []job.Option{job.Sequence(key), job.ID(fmt.Sprintf("%s-%d", key, n))}})
-		}
-	}
+	reqs := sequenceRequests(keys, perKey, func(int) map[string]any { return map[string]any{"ms": 20} })
 	opts := []string{"-skip-topology", "-ack-wait", "1s", "-concurrency", "2"}
 	ws := make([]*workerProc, 3)
 	for i := range ws {
@@ -177,4 +161,22 @@ func TestSequenceOrderThroughWorkerSIGKILL(t *testing.T) {
 	report(t, "sequence-sigkill", s,
 		fmt.Sprintf("%d SIGKILLs of 3 workers running sequences of %d keys, %d jobs running in killed workers, AckWait 1s", kills, keys, interrupted),
 		fmt.Sprintf("every key's jobs started in order and never overlapped; %d re-runs kept their place; starts per worker %v", reruns, workers))
+}
+
+// sequenceRequests returns perKey jobs of kind work in each of keys
+// sequences (key0, key1, …), interleaved across the keys, job n of key k
+// with ID "key<k>-<n>" and the arguments args(n).
+func sequenceRequests(keys, perKey int, args func(n int) map[string]any) []job.Request {
+	var reqs []job.Request
+	for n := range perKey {
+		for k := range keys {
+			key := fmt.Sprintf("key%d", k)
+			reqs = append(reqs, job.Request{
+				Kind:    "work",
+				Args:    args(n),
+				Options: []job.Option{job.Sequence(key), job.ID(fmt.Sprintf("%s-%d", key, n))},
+			})
+		}
+	}
+	return reqs
 }
