@@ -159,25 +159,15 @@ func TestFaultPowerCut(t *testing.T) {
 			const before, jobs = 100, 300
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			enqueue := func(reqs []job.Request) {
-				res, err := e.client.EnqueueMany(ctx, reqs)
-				must(t, err)
-				for _, r := range res {
-					if r.Err != nil {
-						t.Fatalf("enqueue %s: %v", r.ID, r.Err)
-					}
-					e.ledger.add(r.ID)
-				}
-			}
 			// The jobs before the last write-back to the disk: what the
 			// server's periodic fsync or the kernel's writeback (dirty
 			// pages older than vm.dirty_expire_centisecs, 30 s by
 			// default) would have written.
-			enqueue(workRequests("synced", before, 0))
+			e.enqueueAll(ctx, workRequests("synced", before, 0))
 			disk.waitWritten(ctx, e.js, job.Topology{}.WithDefaults().Stream)
 			disk.syncfs()
 			start := time.Now()
-			enqueue(workRequests("pc", jobs, 0))
+			e.enqueueAll(ctx, workRequests("pc", jobs, 0))
 			acked := time.Since(start)
 			srv.kill()
 			disk.powerCut()

@@ -86,20 +86,10 @@ func TestFaultDiskFull(t *testing.T) {
 			batch[j] = fillReq("fill", i)
 			i++
 		}
-		res, err := e.client.EnqueueMany(ctx, batch)
+		r, err := e.enqueueBooked(ctx, batch, job.ErrStorageFull)
+		refused = append(refused, r...)
 		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range res {
-			switch {
-			case r.Err == nil:
-				e.ledger.add(r.ID)
-			case errors.Is(r.Err, job.ErrStorageFull):
-				refused = append(refused, r.ID)
-				fullErr = r.Err
-			default:
-				t.Fatalf("enqueue %s: %v", r.ID, r.Err)
-			}
+			fullErr = err
 		}
 	}
 	fullAt := time.Now()
@@ -152,22 +142,11 @@ func TestFaultDiskFull(t *testing.T) {
 	// Once the stored jobs are drained, the refused ones go in too.
 	waitFor(t, 60*time.Second, 50*time.Millisecond, func() bool { return e.books.streamEmpty(ctx) }, "the stored jobs drained")
 	drainedAt := time.Now()
-	res, err := e.client.EnqueueMany(ctx, func() []job.Request {
-		reqs := make([]job.Request, len(refused))
-		for i, id := range refused {
-			reqs[i] = job.Request{Kind: "work", Args: map[string]any{"ms": 20, "pad": pad}, Options: []job.Option{job.ID(id)}}
-		}
-		return reqs
-	}())
-	if err != nil {
-		t.Fatal(err)
+	again := make([]job.Request, len(refused))
+	for i, id := range refused {
+		again[i] = job.Request{Kind: "work", Args: map[string]any{"ms": 20, "pad": pad}, Options: []job.Option{job.ID(id)}}
 	}
-	for _, r := range res {
-		if r.Err != nil {
-			t.Fatalf("enqueue of a refused job after the drain: %v", r.Err)
-		}
-		e.ledger.add(r.ID)
-	}
+	e.enqueueAll(ctx, again)
 
 	e.books.accepted = e.ledger.list()
 	s := e.books.settle(t, 60*time.Second)

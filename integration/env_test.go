@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -167,3 +168,30 @@ func firstDone(recs []record, t time.Time) time.Time {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }
+
+// enqueueBooked enqueues reqs at once and books each job the server
+// accepted. The jobs refused with refusal (errors.Is) are returned, with
+// the last such error; any other error fails the test.
+func (e *faultEnv) enqueueBooked(ctx context.Context, reqs []job.Request, refusal error) (refused []string, refusedErr error) {
+	e.t.Helper()
+	res, err := e.client.EnqueueMany(ctx, reqs)
+	must(e.t, err)
+	for _, r := range res {
+		switch {
+		case r.Err == nil:
+			e.ledger.add(r.ID)
+		case refusal != nil && errors.Is(r.Err, refusal):
+			refused, refusedErr = append(refused, r.ID), r.Err
+		default:
+			e.t.Fatalf("enqueue %s: %v", r.ID, r.Err)
+		}
+	}
+	return refused, refusedErr
+}
+
+// enqueueAll enqueues reqs at once and books them; every one must be
+// accepted.
+func (e *faultEnv) enqueueAll(ctx context.Context, reqs []job.Request) {
+	e.t.Helper()
+	e.enqueueBooked(ctx, reqs, nil)
+}

@@ -31,12 +31,7 @@ func TestSequenceOrderAcrossWorkerProcesses(t *testing.T) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := e.client.EnqueueMany(ctx, reqs)
-	must(t, err)
-	for _, r := range res {
-		must(t, r.Err)
-		e.ledger.add(r.ID)
-	}
+	e.enqueueAll(ctx, reqs)
 	e.books.accepted = e.ledger.list()
 	s := e.books.settle(t, 2*time.Minute)
 	elapsed := time.Since(start)
@@ -129,12 +124,7 @@ func TestSequenceOrderThroughWorkerSIGKILL(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := e.client.EnqueueMany(ctx, reqs)
-	must(t, err)
-	for _, r := range res {
-		must(t, r.Err)
-		e.ledger.add(r.ID)
-	}
+	e.enqueueAll(ctx, reqs)
 	e.books.accepted = e.ledger.list()
 	killed := map[string]bool{}
 	interrupted := 0

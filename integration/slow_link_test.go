@@ -135,17 +135,3 @@ func slowLink(t *testing.T, link string) {
 		fmt.Sprintf("worker behind a %s link (%d outages), AckWait %s, concurrency 8, 4 jobs of %s and %d of 20 ms", link, outages, slowLinkAckWait, ms(slowLinkAckWait*3/2), short),
 		fmt.Sprintf("last short job done %s after the worker started (%.1f short jobs/s)", ms(elapsed), float64(short)/elapsed.Seconds()))
 }
-
-// enqueueAll enqueues reqs at once and books them; every one must be
-// accepted.
-func (e *faultEnv) enqueueAll(ctx context.Context, reqs []job.Request) {
-	e.t.Helper()
-	res, err := e.client.EnqueueMany(ctx, reqs)
-	must(e.t, err)
-	for _, r := range res {
-		if r.Err != nil {
-			e.t.Fatalf("enqueue %s: %v", r.ID, r.Err)
-		}
-		e.ledger.add(r.ID)
-	}
-}
