@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,11 +23,20 @@ import (
 // busy pool halves what an acknowledgement costs the worker and the
 // server alike; a job's acknowledgement waits at most ackDelay longer.
 //
-// A confirmed acknowledgement (the default) is published as a request
-// whose reply comes to the acker's inbox, so no goroutine waits for it:
-// the job's hooks fire and the job counts as finished (for Stop) when the
-// server confirmed it, or after ackTimeout with a warning that the job may
-// run again. With Config.AckAsync they fire when it is published.
+// A confirmed acknowledgement (the default) is confirmed by the server
+// per consumer and batch: of a batch's acknowledgements to one consumer,
+// the last is published as a request whose reply comes to the acker's
+// inbox (so no goroutine waits for it), the others as plain Acks before
+// it. The server processes the acknowledgements of a consumer in the
+// order they arrive on a connection (one queue per consumer, and on a
+// cluster one replicated log), and answers a request after it has
+// processed it, so its answer to the last confirms every one before it;
+// an answer that does not come (a lost connection, a deleted consumer)
+// leaves all of them unconfirmed, as one request each would. This saves
+// the server a reply and the worker a received message per job. The jobs'
+// hooks fire and the jobs count as finished (for Stop) when the server
+// confirmed them, or after ackTimeout with a warning that a job may run
+// again. With Config.AckAsync they fire when the Acks are published.
 type acker struct {
 	nc      *nats.Conn
 	confirm bool
@@ -37,24 +47,39 @@ type acker struct {
 	wake    chan struct{}
 	loops   loops
 
+	// The loop's own scratch for grouping a batch by consumer.
+	groups []ackBatchGroup
+	group  []int // group index of each request of the batch
+
 	mu    sync.Mutex
 	queue []ackRequest // gathered, not yet published
 	spare []ackRequest
-	// Acknowledgements published and awaiting confirmation, by token. A
-	// token is reused once its confirmation came, so the reply subjects
-	// stay few: the server's subject cache then knows them, and their
-	// strings are made once.
-	waiting []ackRequest // msg nil: the token is free
-	replies []string     // reply subject of each token
-	free    []uint64     // free tokens, the most recently freed last
-	tokens  []uint64     // the tokens of the batch being published
+	// Groups of acknowledgements published and awaiting confirmation, by
+	// token. A token is reused once its confirmation came, so the reply
+	// subjects stay few: the server's subject cache then knows them, and
+	// their strings are made once.
+	waiting []ackWait
+	replies []string // reply subject of each token
+	free    []uint64 // free tokens, the most recently freed last
 }
 
 // ackRequest is the acknowledgement of one job and the event its hooks get.
 type ackRequest struct {
-	msg  jetstream.Msg
-	ev   Event
+	msg jetstream.Msg
+	ev  Event
+}
+
+// ackWait is the acknowledgements one confirmation settles.
+type ackWait struct {
+	reqs []ackRequest // nil: the token is free
 	sent time.Time
+}
+
+// ackBatchGroup is the acknowledgements of a batch to one consumer.
+type ackBatchGroup struct {
+	consumer string       // the ack subject's prefix naming the consumer
+	last     int          // index in the batch of the one confirmed
+	reqs     []ackRequest // published so far, the confirmed one last
 }
 
 // ackDelay is how long the acker gathers acknowledgements before it
@@ -138,34 +163,93 @@ func (a *acker) publish() {
 	a.mu.Lock()
 	batch := a.queue
 	a.queue = a.spare[:0]
-	tokens := a.tokens[:0]
-	if a.confirm {
-		now := time.Now()
-		for i := range batch {
-			batch[i].sent = now
-			token := a.take()
-			a.waiting[token] = batch[i]
-			tokens = append(tokens, token)
-		}
-	}
 	a.mu.Unlock()
-	nc := a.nc
-	for i := range batch {
-		r := &batch[i]
-		if !a.confirm {
-			a.settled(r.ev, r.msg.Ack())
-			continue
-		}
-		if err := nc.PublishRequest(r.msg.Reply(), a.replies[tokens[i]], wire.AckAck); err != nil {
-			if r, ok := a.done(tokens[i], true); ok {
-				a.settled(r.ev, err)
-			}
+	if a.confirm {
+		a.publishConfirmed(batch)
+	} else {
+		for i := range batch {
+			r := &batch[i]
+			a.settled(r.ev, a.nc.Publish(r.msg.Reply(), wire.AckAck))
 		}
 	}
 	clear(batch) // let the messages go
 	a.mu.Lock()
-	a.spare, a.tokens = batch, tokens
+	a.spare = batch
 	a.mu.Unlock()
+}
+
+// publishConfirmed publishes batch in order, each consumer's last
+// acknowledgement as a request that confirms the consumer's others.
+func (a *acker) publishConfirmed(batch []ackRequest) {
+	groups, group := a.groups[:0], a.group[:0]
+	for i := range batch {
+		consumer := ackConsumer(batch[i].msg.Reply())
+		g := 0
+		for g < len(groups) && groups[g].consumer != consumer {
+			g++
+		}
+		if g == len(groups) {
+			groups = append(groups, ackBatchGroup{consumer: consumer})
+		}
+		groups[g].last = i
+		group = append(group, g)
+	}
+	nc := a.nc
+	for i := range batch {
+		r := &batch[i]
+		g := &groups[group[i]]
+		if i != g.last {
+			if err := nc.Publish(r.msg.Reply(), wire.AckAck); err != nil {
+				a.settled(r.ev, err)
+				continue
+			}
+			g.reqs = append(g.reqs, *r)
+			continue
+		}
+		g.reqs = append(g.reqs, *r)
+		a.mu.Lock()
+		token := a.take()
+		a.waiting[token] = ackWait{reqs: g.reqs, sent: time.Now()}
+		reply := a.replies[token]
+		a.mu.Unlock()
+		g.reqs = nil // the confirmation owns them now
+		if err := nc.PublishRequest(r.msg.Reply(), reply, wire.AckAck); err != nil {
+			if reqs, ok := a.done(token, true); ok {
+				for _, r := range reqs {
+					a.settled(r.ev, err)
+				}
+			}
+		}
+	}
+	clear(groups)
+	a.groups, a.group = groups[:0], group[:0]
+}
+
+// ackConsumer returns the part of an acknowledgement subject that names
+// the consumer: "$JS.ACK.<stream>.<consumer>" of
+// $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>,
+// and "$JS.ACK.<domain>.<account>.<stream>.<consumer>" of the longer form
+// with a domain and account. Anything else is its own consumer.
+func ackConsumer(reply string) string {
+	dots := strings.Count(reply, ".")
+	keep := 4 // tokens
+	switch {
+	case dots == 8:
+	case dots >= 10:
+		keep = 6
+	default:
+		return reply
+	}
+	n := 0
+	for i := 0; i < len(reply); i++ {
+		if reply[i] == '.' {
+			n++
+			if n == keep {
+				return reply[:i]
+			}
+		}
+	}
+	return reply
 }
 
 // take returns a free token, making one if none is free. Called with mu
@@ -177,43 +261,45 @@ func (a *acker) take() uint64 {
 		return token
 	}
 	token := uint64(len(a.waiting))
-	a.waiting = append(a.waiting, ackRequest{})
+	a.waiting = append(a.waiting, ackWait{})
 	a.replies = append(a.replies, a.inbox+"."+strconv.FormatUint(token, 10))
 	return token
 }
 
-// done takes the acknowledgement waiting on token, if any, and frees the
+// done takes the acknowledgements waiting on token, if any, and frees the
 // token if reuse (a late confirmation of an expired one could otherwise
-// be taken for that of the token's next acknowledgement).
-func (a *acker) done(token uint64, reuse bool) (ackRequest, bool) {
+// be taken for that of the token's next acknowledgements).
+func (a *acker) done(token uint64, reuse bool) ([]ackRequest, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if token >= uint64(len(a.waiting)) || a.waiting[token].msg == nil {
-		return ackRequest{}, false
+	if token >= uint64(len(a.waiting)) || a.waiting[token].reqs == nil {
+		return nil, false
 	}
-	r := a.waiting[token]
-	a.waiting[token] = ackRequest{}
+	reqs := a.waiting[token].reqs
+	a.waiting[token] = ackWait{}
 	if reuse {
 		a.free = append(a.free, token)
 	}
-	return r, true
+	return reqs, true
 }
 
-// confirmed receives the server's confirmation of an acknowledgement.
+// confirmed receives the server's confirmation of a group of
+// acknowledgements.
 func (a *acker) confirmed(msg *nats.Msg) {
 	token, err := strconv.ParseUint(msg.Subject[len(a.inbox)+1:], 10, 64)
 	if err != nil {
 		return
 	}
-	r, ok := a.done(token, true)
+	reqs, ok := a.done(token, true)
 	if !ok {
 		return // expired already
 	}
 	if len(msg.Data) == 0 && msg.Header.Get(wire.Status) == wire.StatusNoResponders {
-		a.settled(r.ev, nats.ErrNoResponders)
-		return
+		err = nats.ErrNoResponders
 	}
-	a.settled(r.ev, nil)
+	for _, r := range reqs {
+		a.settled(r.ev, err)
+	}
 }
 
 // expire settles the acknowledgements sent before now-ackTimeout that were
@@ -222,15 +308,17 @@ func (a *acker) expire(now time.Time) {
 	cutoff := now.Add(-ackTimeout)
 	var late []uint64
 	a.mu.Lock()
-	for token, r := range a.waiting {
-		if r.msg != nil && r.sent.Before(cutoff) {
+	for token, w := range a.waiting {
+		if w.reqs != nil && w.sent.Before(cutoff) {
 			late = append(late, uint64(token))
 		}
 	}
 	a.mu.Unlock()
 	for _, token := range late {
-		if r, ok := a.done(token, false); ok {
-			a.settled(r.ev, errAckTimeout)
+		if reqs, ok := a.done(token, false); ok {
+			for _, r := range reqs {
+				a.settled(r.ev, errAckTimeout)
+			}
 		}
 	}
 }
