@@ -51,19 +51,24 @@ type Pool struct {
 	pulling atomic.Pointer[pulling]
 
 	queues     []*queue
-	partitions []*queue  // one per partition of each queue's sequences (sequence.go)
-	services   []service // started by Start in order, stopped in reverse
-	schedules  bool      // snoozes may use the schedule stream
-	cancels    *cancels  // nil without a cancel bucket
-	states     *states   // writes the state of jobs that keep their result
-	flows      *flows    // advances batches and workflows
-	acker      *acker
-	unserved   unservedWarnings
-	runners    runners
-	inflight   inflight           // running jobs, for heartbeats
-	jobs       jobCount           // dispatched jobs not yet finished
-	jobCtx     context.Context    // parent of every job's context
-	jobCancel  context.CancelFunc // cancels running jobs at the shutdown deadline
+	partitions []*queue // one per partition of each queue's sequences (sequence.go)
+	// The work stream's sequence partitions, and the queues whose
+	// partitions are opened on their first sequence job (sequence.go).
+	seqPartitions int
+	idleSequences []*queue
+	seqWatch      *sequenceWatch // stopped before the pullers: it adds some
+	services      []service      // started by Start in order, stopped in reverse
+	schedules     bool           // snoozes may use the schedule stream
+	cancels       *cancels       // nil without a cancel bucket
+	states        *states        // writes the state of jobs that keep their result
+	flows         *flows         // advances batches and workflows
+	acker         *acker
+	unserved      unservedWarnings
+	runners       runners
+	inflight      inflight           // running jobs, for heartbeats
+	jobs          jobCount           // dispatched jobs not yet finished
+	jobCtx        context.Context    // parent of every job's context
+	jobCancel     context.CancelFunc // cancels running jobs at the shutdown deadline
 }
 
 const (
@@ -174,7 +179,7 @@ func (p *Pool) Start(ctx context.Context) (err error) {
 	}
 	defer func() {
 		if err != nil {
-			p.queues, p.partitions = nil, nil // a failed Start leaves the pool as New had it, to try again
+			p.queues, p.partitions, p.idleSequences = nil, nil, nil // a failed Start leaves the pool as New had it, to try again
 		}
 	}()
 	if len(p.kinds) == 0 {
@@ -216,8 +221,18 @@ func (p *Pool) Start(ctx context.Context) (err error) {
 		stopServices(services)
 		return err
 	}
-	p.services = services
 	p.pulling.Store(pg)
+	if len(p.idleSequences) > 0 {
+		watch := &sequenceWatch{pool: p, idle: p.idleSequences, open: p.openLater}
+		if err := watch.start(ctx); err != nil {
+			pg.stop()
+			p.jobCancel()
+			stopServices(services)
+			return err
+		}
+		p.seqWatch = watch
+	}
+	p.services = services
 	p.state = stateStarted
 	p.status.Store(stateStarted)
 	p.log.LogAttrs(ctx, slog.LevelInfo, "worker pool started",
@@ -326,6 +341,9 @@ func (p *Pool) Stop(ctx context.Context) error {
 	p.mu.Unlock()
 
 	p.stopping.Store(true)
+	if p.seqWatch != nil {
+		p.seqWatch.stop()
+	}
 	p.pulling.Load().stop()
 
 	done := make(chan struct{})
@@ -377,33 +395,53 @@ func (p *Pool) Run(ctx context.Context) error {
 // subscribes for the jobs of every queue and starts the pull loops; stop
 // ends them, handing back what arrives meanwhile.
 type pulling struct {
-	queues  []*queue
-	edges   func(q *queue) pullerEdges
+	queues []*queue
+	edges  func(q *queue) pullerEdges
+	loops  loops
+
+	mu      sync.Mutex
 	pullers []*puller
-	loops   loops
+	stopped bool
 }
 
-func (pg *pulling) start(context.Context) error {
-	for _, q := range pg.queues {
+func (pg *pulling) start(ctx context.Context) error { return pg.add(ctx, pg.queues) }
+
+// add starts pulling queues as well, unless the pulling stopped.
+func (pg *pulling) add(_ context.Context, queues []*queue) error {
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	if pg.stopped {
+		return errors.New("jetjobs: the pool is stopping")
+	}
+	var added []*puller
+	for _, q := range queues {
 		pl, err := newPuller(pg.edges(q), q)
 		if err != nil {
-			for _, pl := range pg.pullers {
+			for _, pl := range added {
 				_ = pl.sub.Unsubscribe()
 			}
 			return err
 		}
-		pg.pullers = append(pg.pullers, pl)
+		added = append(added, pl)
 	}
-	for _, pl := range pg.pullers {
+	pg.pullers = append(pg.pullers, added...)
+	for _, pl := range added {
 		pg.loops.run(pl.loop)
 	}
 	return nil
 }
 
-func (pg *pulling) stop() { pg.loops.stop() }
+func (pg *pulling) stop() {
+	pg.mu.Lock()
+	pg.stopped = true
+	pg.mu.Unlock()
+	pg.loops.stop()
+}
 
 // failing returns the failure of a queue that cannot pull, or nil.
 func (pg *pulling) failing() error {
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
 	for _, pl := range pg.pullers {
 		if err := pl.failing(); err != nil {
 			return err

@@ -2,10 +2,13 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
@@ -69,23 +72,85 @@ func PartitionConsumerConfig(topo job.Topology, queue string, partition int, ack
 	}
 }
 
-// openSequences creates or updates the partition consumers of every
-// served queue, as many as the work stream has partitions (none for a
-// stream without the sequence transform, made by an older jetjobs and
-// started with SkipTopology), and gives each a queue value with one slot.
+// openSequences finds, for every served queue, whether its sequences are
+// in use: their partition consumers exist (an earlier pool made them), or
+// the work stream holds a job of one of its partitions. The partitions of
+// such a queue are opened now (see openPartitions); those of the others
+// are opened by the sequence watch when their first sequence job arrives.
+//
+// Opening them only then is what keeps a queue that never sees a sequence
+// job as cheap as a queue with one consumer: for every acknowledged job the
+// server asks each consumer of the work stream whether it still needs the
+// message, so sixteen idle partition consumers per queue made every
+// acknowledgement cost the server about a third more
+// (docs/performance.md).
 func (p *Pool) openSequences(ctx context.Context) error {
 	stream, err := p.js.Stream(ctx, p.cfg.Topology.Stream)
 	if err != nil {
 		return fmt.Errorf("jetjobs: work stream %s: %w", p.cfg.Topology.Stream, err)
 	}
-	n := job.SequencePartitionsOf(stream.CachedInfo().Config, p.cfg.Topology.Prefix)
+	p.seqPartitions = job.SequencePartitionsOf(stream.CachedInfo().Config, p.cfg.Topology.Prefix)
+	if p.seqPartitions == 0 {
+		return nil
+	}
+	var open []*queue
+	for _, q := range p.queues {
+		used, err := p.sequencesUsed(ctx, stream, q.name)
+		if err != nil {
+			return err
+		}
+		if used {
+			open = append(open, q)
+		} else {
+			p.idleSequences = append(p.idleSequences, q)
+		}
+	}
+	parts, err := p.openPartitions(ctx, stream, open)
+	if err != nil {
+		return err
+	}
+	p.partitions = append(p.partitions, parts...)
+	return nil
+}
+
+// sequencesUsed reports whether queue's sequences are in use: the consumer
+// of its first partition exists, or the work stream holds a job stored
+// under one of its partitions.
+func (p *Pool) sequencesUsed(ctx context.Context, stream jetstream.Stream, queue string) (bool, error) {
+	_, err := stream.Consumer(ctx, wire.PartitionConsumer(queue, 0))
+	switch {
+	case err == nil:
+		return true, nil
+	case !errors.Is(err, jetstream.ErrConsumerNotFound):
+		return false, fmt.Errorf("jetjobs: look up the sequence consumers of queue %s: %w", queue, err)
+	}
+	return p.sequenceStored(ctx, stream, queue)
+}
+
+// sequenceStored reports whether the work stream holds a job stored under
+// one of queue's partitions.
+func (p *Pool) sequenceStored(ctx context.Context, stream jetstream.Stream, queue string) (bool, error) {
+	_, err := stream.GetLastMsgForSubject(ctx, wire.PartitionsFilter(p.cfg.Topology.Prefix, queue))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return false, nil
+	}
+	return false, fmt.Errorf("jetjobs: look for sequence jobs of queue %s: %w", queue, err)
+}
+
+// openPartitions creates or updates the partition consumers of queues and
+// gives each partition a queue value with one slot.
+func (p *Pool) openPartitions(ctx context.Context, stream jetstream.Stream, queues []*queue) ([]*queue, error) {
+	n := p.seqPartitions
 	// One request or two per consumer, made side by side: on a link with a
 	// long round trip, sixteen partitions one after another would hold
 	// Start for seconds.
-	parts := make([]*queue, len(p.queues)*n)
+	parts := make([]*queue, len(queues)*n)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(partitionSetupParallelism)
-	for qi, q := range p.queues {
+	for qi, q := range queues {
 		for i := range n {
 			g.Go(func() error {
 				cons, err := p.ensurePartitionConsumer(gctx, stream, q, i)
@@ -101,9 +166,145 @@ func (p *Pool) openSequences(ctx context.Context) error {
 		}
 	}
 	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return parts, nil
+}
+
+// sequenceWatch opens the partitions of a queue whose sequences were not
+// in use at Start once its first sequence job arrives. It listens for the
+// publishes of sequence jobs to the queue (plain NATS subscriptions; any
+// producer's, in any language), and, for a publish it missed (a
+// disconnect, or a worker not allowed to subscribe there), looks in the
+// work stream at start and every sequenceProbeInterval.
+type sequenceWatch struct {
+	pool  *Pool
+	idle  []*queue // the queues whose partitions are not open yet
+	open  func(ctx context.Context, q *queue) error
+	wake  chan struct{}
+	subs  []*nats.Subscription
+	loops loops
+	mu    sync.Mutex
+	heard map[string]bool // queues a publish was heard for, not yet opened
+	probe time.Duration   // sequenceProbeInterval when started
+}
+
+// sequenceProbeInterval is how often the watch looks in the work stream for
+// sequence jobs of queues whose partitions are not open (a variable for
+// tests).
+var sequenceProbeInterval = 30 * time.Second
+
+func (w *sequenceWatch) start(context.Context) error {
+	w.probe = sequenceProbeInterval
+	w.wake = make(chan struct{}, 1)
+	w.heard = make(map[string]bool)
+	nc := w.pool.js.Conn()
+	for _, q := range w.idle {
+		name := q.name
+		sub, err := nc.Subscribe(wire.SequencePublishFilter(w.pool.cfg.Topology.Prefix, name), func(*nats.Msg) {
+			w.mu.Lock()
+			w.heard[name] = true
+			w.mu.Unlock()
+			signal(w.wake)
+		})
+		if err != nil {
+			w.unsubscribe()
+			return fmt.Errorf("jetjobs: listen for the sequence jobs of queue %s: %w", name, err)
+		}
+		// Only the first publish matters; do not buffer the rest.
+		_ = sub.AutoUnsubscribe(1)
+		w.subs = append(w.subs, sub)
+	}
+	w.loops.run(w.loop)
+	return nil
+}
+
+func (w *sequenceWatch) stop() {
+	w.loops.stop()
+	w.unsubscribe()
+}
+
+func (w *sequenceWatch) unsubscribe() {
+	for _, sub := range w.subs {
+		_ = sub.Unsubscribe()
+	}
+}
+
+// loop opens the partitions of the queues heard from or found in the
+// stream, until none is left or ctx ends.
+func (w *sequenceWatch) loop(ctx context.Context) {
+	probe := time.NewTicker(w.probe)
+	defer probe.Stop()
+	look := true // a job stored before the subscriptions were made
+	for len(w.idle) > 0 {
+		var stream jetstream.Stream
+		if look {
+			var err error
+			if stream, err = w.pool.js.Stream(ctx, w.pool.cfg.Topology.Stream); err != nil && ctx.Err() == nil {
+				w.pool.log.LogAttrs(ctx, slog.LevelWarn, "looking for sequence jobs failed; trying again later", slog.String("error", err.Error()))
+			}
+		}
+		w.mu.Lock()
+		heard := w.heard
+		w.heard = make(map[string]bool)
+		w.mu.Unlock()
+		idle := w.idle[:0]
+		for _, q := range w.idle {
+			due := heard[q.name]
+			if !due && stream != nil {
+				found, err := w.pool.sequenceStored(ctx, stream, q.name)
+				if err != nil && ctx.Err() == nil {
+					w.pool.log.LogAttrs(ctx, slog.LevelWarn, "looking for sequence jobs failed; trying again later", slog.String("queue", q.name), slog.String("error", err.Error()))
+				}
+				due = found
+			}
+			if due && ctx.Err() == nil {
+				if err := w.open(ctx, q); err != nil {
+					if ctx.Err() == nil {
+						w.pool.log.LogAttrs(ctx, slog.LevelError, "opening the sequence partitions of a queue failed; trying again later",
+							slog.String("queue", q.name), slog.String("error", err.Error()))
+					}
+					idle = append(idle, q)
+				}
+				continue
+			}
+			idle = append(idle, q)
+		}
+		w.idle = idle
+		if len(w.idle) == 0 || ctx.Err() != nil {
+			return
+		}
+		select {
+		case <-w.wake:
+			look = false
+		case <-probe.C:
+			look = true
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// openLater opens the partitions of q, whose sequences were not in use at
+// Start, and starts pulling them.
+func (p *Pool) openLater(ctx context.Context, q *queue) error {
+	stream, err := p.js.Stream(ctx, p.cfg.Topology.Stream)
+	if err != nil {
+		return fmt.Errorf("jetjobs: work stream %s: %w", p.cfg.Topology.Stream, err)
+	}
+	parts, err := p.openPartitions(ctx, stream, []*queue{q})
+	if err != nil {
 		return err
 	}
-	p.partitions = append(p.partitions, parts...)
+	pg := p.pulling.Load()
+	if pg == nil {
+		return errors.New("jetjobs: the pool is not pulling")
+	}
+	if err := pg.add(ctx, parts); err != nil {
+		return err
+	}
+	p.log.LogAttrs(ctx, slog.LevelInfo, "opened the sequence partitions of a queue on its first sequence job",
+		slog.String("queue", q.name), slog.Int("partitions", len(parts)))
 	return nil
 }
 
@@ -126,7 +327,13 @@ func (p *Pool) ensurePartitionConsumer(ctx context.Context, stream jetstream.Str
 		}
 		want.PauseUntil = have.PauseUntil
 	} else if own := q.consumer(); own != nil {
-		if until := own.CachedInfo().Config.PauseUntil; until != nil && until.After(time.Now()) {
+		// The queue may have been paused since the pool read its consumer:
+		// partitions opened on their first job come long after Start.
+		info, err := own.Info(ctx)
+		if err != nil {
+			info = own.CachedInfo()
+		}
+		if until := info.Config.PauseUntil; until != nil && until.After(time.Now()) {
 			want.PauseUntil = until
 		}
 	}
@@ -159,11 +366,15 @@ func (p *Pool) recreatePartitionConsumer(ctx context.Context, q *queue) {
 	q.setConsumer(cons)
 }
 
-// partitionConsumers names the partition consumers the pool pulls from.
+// partitionConsumers names the partition consumers of every served queue,
+// open or not: the max-deliveries service listens for the advisories of
+// all of them from the start.
 func (p *Pool) partitionConsumers() []string {
-	names := make([]string, len(p.partitions))
-	for i, q := range p.partitions {
-		names[i] = q.part.consumer
+	var names []string
+	for _, q := range p.queues {
+		for i := range p.seqPartitions {
+			names = append(names, wire.PartitionConsumer(q.name, i))
+		}
 	}
 	return names
 }

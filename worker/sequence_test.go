@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetjobs/jetjobs/internal/wire"
@@ -196,16 +197,22 @@ func TestSequencePausesWithItsQueue(t *testing.T) {
 	if _, err := e.client.PauseQueue(ctx, "default", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
+	// The queue's first sequence job makes the pool open its partitions,
+	// paused like the queue.
+	e.enqueue("seq", nil, job.Sequence("k"), job.ID("paused-job"))
 	s, err := e.js.Stream(ctx, "JOBS")
 	must(t, err)
 	for p := range job.DefaultSequencePartitions {
-		c, err := s.Consumer(ctx, job.PartitionConsumer("default", p))
-		must(t, err)
-		if !c.CachedInfo().Paused {
-			t.Fatalf("partition %d not paused", p)
-		}
+		eventually(t, func() bool {
+			c, err := s.Consumer(ctx, job.PartitionConsumer("default", p))
+			return err == nil && c.CachedInfo().Paused
+		}, "partition %d opened, paused", p)
 	}
-	e.enqueue("seq", nil, job.Sequence("k"), job.ID("paused-job"))
+	select {
+	case id := <-ran:
+		t.Fatalf("%s ran while its queue was paused", id)
+	default:
+	}
 	must(t, e.client.ResumeQueue(ctx, "default"))
 	select {
 	case id := <-ran:
@@ -299,5 +306,122 @@ func TestSequenceDeadLetterReplays(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("the replayed sequence job did not run")
+	}
+}
+
+// partitionConsumers counts the partition consumers of queue on the work
+// stream.
+func partitionConsumers(t *testing.T, e *env, queue string) int {
+	t.Helper()
+	ctx := context.Background()
+	s, err := e.js.Stream(ctx, "JOBS")
+	must(t, err)
+	n := 0
+	for p := range job.DefaultSequencePartitions {
+		if _, err := s.Consumer(ctx, job.PartitionConsumer(queue, p)); err == nil {
+			n++
+		} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			t.Fatal(err)
+		}
+	}
+	return n
+}
+
+// A queue's partition consumers are made on its first sequence job, not
+// at Start: until then every acknowledgement of the queue's other jobs
+// would cost the server a look at sixteen idle consumers.
+func TestSequencePartitionsOpenOnFirstSequenceJob(t *testing.T) {
+	e := newEnv(t)
+	ran := make(chan string, 4)
+	e.pool(worker.Config{}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "seq", func(ctx context.Context, j *job.Job[json.RawMessage]) error {
+			ran <- j.ID
+			return nil
+		}))
+	})
+	e.enqueue("seq", nil, job.ID("plain"))
+	if id := <-ran; id != "plain" {
+		t.Fatalf("ran %s", id)
+	}
+	if n := partitionConsumers(t, e, "default"); n != 0 {
+		t.Fatalf("%d partition consumers before any sequence job, want 0", n)
+	}
+	e.enqueue("seq", nil, job.Sequence("k"), job.ID("first-in-sequence"))
+	select {
+	case id := <-ran:
+		if id != "first-in-sequence" {
+			t.Fatalf("ran %s", id)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the queue's first sequence job did not run")
+	}
+	if n := partitionConsumers(t, e, "default"); n != job.DefaultSequencePartitions {
+		t.Fatalf("%d partition consumers after the first sequence job, want %d", n, job.DefaultSequencePartitions)
+	}
+}
+
+// Sequence jobs stored before the pool started open the partitions at
+// Start; so do partition consumers an earlier pool made.
+func TestSequencePartitionsOpenAtStartWhenInUse(t *testing.T) {
+	e := newEnv(t)
+	e.enqueue("seq", nil, job.Sequence("k"), job.ID("waiting"))
+	ran := make(chan string, 4)
+	p := e.pool(worker.Config{}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "seq", func(ctx context.Context, j *job.Job[json.RawMessage]) error {
+			ran <- j.ID
+			return nil
+		}))
+	})
+	if n := partitionConsumers(t, e, "default"); n != job.DefaultSequencePartitions {
+		t.Fatalf("%d partition consumers when Start returned, want %d", n, job.DefaultSequencePartitions)
+	}
+	if id := <-ran; id != "waiting" {
+		t.Fatalf("ran %s", id)
+	}
+	must(t, p.Stop(context.Background()))
+
+	// The partition consumers exist now; a new pool binds them at Start.
+	e.pool(worker.Config{}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "seq", func(ctx context.Context, j *job.Job[json.RawMessage]) error {
+			ran <- j.ID
+			return nil
+		}))
+	})
+	e.enqueue("seq", nil, job.Sequence("k"), job.ID("later"))
+	select {
+	case id := <-ran:
+		if id != "later" {
+			t.Fatalf("ran %s", id)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the sequence job did not run")
+	}
+}
+
+// A sequence job whose publish the pool did not hear (stored under its
+// partition directly here, as after a disconnect) is found by the pool's
+// look into the work stream.
+func TestSequencePartitionsOpenOnStoredJobNotHeard(t *testing.T) {
+	defer worker.SetSequenceProbeInterval(200 * time.Millisecond)()
+	e := newEnv(t)
+	ran := make(chan string, 4)
+	e.pool(worker.Config{}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "seq", func(ctx context.Context, j *job.Job[json.RawMessage]) error {
+			ran <- j.ID
+			return nil
+		}))
+	})
+	subject := wire.PartitionSubject("jobs", "default", wireDefaultPartition("default", "k"), "k", "seq")
+	msg := &nats.Msg{Subject: subject, Header: nats.Header{job.HeaderID: {"not-heard"}}}
+	if _, err := e.js.PublishMsg(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-ran:
+		if id != "not-heard" {
+			t.Fatalf("ran %s", id)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the pool did not find the stored sequence job")
 	}
 }

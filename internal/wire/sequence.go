@@ -82,6 +82,18 @@ func PartitionFilter(prefix, queue string, partition int) string {
 	return prefix + "." + PartitionToken + "." + queue + "." + strconv.Itoa(partition) + ".>"
 }
 
+// PartitionsFilter matches the subjects of every partition of queue's
+// sequences.
+func PartitionsFilter(prefix, queue string) string {
+	return prefix + "." + PartitionToken + "." + queue + ".>"
+}
+
+// SequencePublishFilter matches the subjects sequence jobs of queue are
+// published to.
+func SequencePublishFilter(prefix, queue string) string {
+	return prefix + "." + SequenceToken + "." + queue + ".>"
+}
+
 // SequenceTransformSource is the source of the work stream's subject
 // transform: the subjects sequence jobs are published to.
 func SequenceTransformSource(prefix string) string {
