@@ -41,6 +41,7 @@ type Client struct {
 	asked  Topology // as configured: what EnsureTopology applies
 	queue  string
 	before func(context.Context, *nats.Msg)
+	pub    *publisher // EnqueueMany's publishes and their acknowledgements
 }
 
 // NewClient returns a client that enqueues through js. It does no I/O: call
@@ -59,7 +60,7 @@ func NewClient(js jetstream.JetStream, cfg ClientConfig) (*Client, error) {
 	if err := ValidateQueue(cfg.Queue); err != nil {
 		return nil, fmt.Errorf("ClientConfig.Queue: %w", err)
 	}
-	return &Client{js: js, topo: cfg.Topology.WithDefaults(), asked: cfg.Topology, queue: cfg.Queue, before: cfg.BeforePublish}, nil
+	return &Client{js: js, topo: cfg.Topology.WithDefaults(), asked: cfg.Topology, queue: cfg.Queue, before: cfg.BeforePublish, pub: &publisher{nc: js.Conn()}}, nil
 }
 
 // Topology returns the client's topology with defaults applied.
@@ -165,57 +166,50 @@ type Request struct {
 var enqueueStallWait = jetstream.WithStallWait(5 * time.Second)
 
 // EnqueueMany validates, encodes and publishes the jobs one after another,
-// pipelined (asynchronous publish, acknowledgements awaited together), and
-// returns one Result per request, in order. A request that fails validation
-// has Err set and is not published; the others still are. The returned
-// error is ctx's error if ctx ended before every acknowledgement arrived
-// (their Results then carry it too).
+// pipelined (each published without waiting for the server, the
+// acknowledgements awaited together), and returns one Result per request,
+// in order. A request that fails validation has Err set and is not
+// published; the others still are. The returned error is ctx's error if
+// ctx ended before every acknowledgement arrived (their Results then carry
+// it too).
 func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]Result, error) {
 	results := make([]Result, len(reqs))
-	futures := make([]jetstream.PubAckFuture, len(reqs))
 	msgs := make([]*nats.Msg, len(reqs))
+	w := newPubWindow(len(reqs))
 	var ctxErr error
-	// await settles the futures before index end, in order.
+	// settle fills in the Results before index end, in order, waiting for
+	// each acknowledgement; once ctx ended (or the connection closed), a
+	// published job not acknowledged gets that error.
 	next := 0
-	await := func(end int) {
-		for ; next < end; next++ {
-			f := futures[next]
-			if f == nil {
+	settle := func(end int) {
+		for next < end {
+			w.mu.Lock()
+			ack, published := w.acks[next], msgs[next] != nil
+			w.mu.Unlock()
+			if published && !ack.done && ctxErr == nil {
+				if err := c.pub.waitAny(ctx, w); err != nil {
+					ctxErr = err
+					c.pub.abandon(w)
+				}
 				continue
 			}
-			if ctxErr != nil {
+			switch {
+			case !published:
+			case !ack.done:
 				results[next].Err = ctxErr
-				continue
-			}
-			// Most acknowledgements have arrived by the time they are
-			// awaited: take those from Ok alone (each of Ok and Err locks
-			// the publisher and makes a channel).
-			ok := f.Ok()
-			select {
-			case ack := <-ok:
-				results[next].Seq, results[next].Duplicate = ack.Sequence, ack.Duplicate
-				results[next].Err = c.storedIn(msgs[next], ack.Stream)
-				continue
+			case ack.err != nil:
+				results[next].Err = c.publishError(msgs[next], ack.err)
 			default:
+				results[next].Seq, results[next].Duplicate = ack.seq, ack.duplicate
+				results[next].Err = c.storedIn(msgs[next], ack.stream)
 			}
-			select {
-			case ack := <-ok:
-				results[next].Seq, results[next].Duplicate = ack.Sequence, ack.Duplicate
-				results[next].Err = c.storedIn(msgs[next], ack.Stream)
-			case err := <-f.Err():
-				results[next].Err = c.publishError(msgs[next], err)
-			case <-ctx.Done():
-				ctxErr = ctx.Err()
-				results[next].Err = ctxErr
-			}
+			next++
 		}
 	}
 	for i, r := range reqs {
-		// Keep at most enqueueWindow publishes outstanding: the JetStream
-		// context refuses async publishes beyond its own limit (4,000 by
-		// default) once they stall, which must not fail a large batch.
+		// Keep at most enqueueWindow publishes outstanding.
 		if i-next >= enqueueWindow {
-			await(i - enqueueWindow/2)
+			settle(i - enqueueWindow/2)
 		}
 		if ctxErr != nil {
 			results[i] = Result{Err: ctxErr}
@@ -265,12 +259,14 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]Result, err
 			continue
 		}
 		msgs[i] = msg
-		futures[i], err = c.js.PublishMsgAsync(msg, enqueueStallWait)
-		if err != nil {
+		if err := c.pub.publish(w, i, msg); err != nil {
 			results[i].Err = c.publishError(msg, err)
 		}
 	}
-	await(len(reqs))
+	settle(len(reqs))
+	if errors.Is(ctxErr, nats.ErrConnectionClosed) {
+		return results, nil // each unacknowledged job's Result says so
+	}
 	return results, ctxErr
 }
 

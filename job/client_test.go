@@ -68,6 +68,15 @@ func TestEnqueueWritesProtocolV1(t *testing.T) {
 	if v := m.Header.Get(job.HeaderEnqueuedAt); v != "" {
 		t.Errorf("Enqueued-At = %q on a job that is not delayed; the stream's timestamp says it", v)
 	}
+
+	// A generated ID is new by construction: no deduplication entry.
+	if _, err := c.Enqueue(context.Background(), "email.send", nil, job.Queue("mail")); err != nil {
+		t.Fatal(err)
+	}
+	m = lastMsg(t, js, "jobs.mail.email.send")
+	if m.Header.Get(job.HeaderID) == "" || m.Header.Get(job.HeaderMsgID) != "" {
+		t.Errorf("generated ID: Jetjobs-Id %q, Nats-Msg-Id %q; want the ID and no Nats-Msg-Id", m.Header.Get(job.HeaderID), m.Header.Get(job.HeaderMsgID))
+	}
 }
 
 func TestEnqueueDuplicateIsReportedNotStored(t *testing.T) {
@@ -182,6 +191,10 @@ func TestEnqueueWithoutStream(t *testing.T) {
 	}
 	if _, err := c.Enqueue(context.Background(), "k", nil); !errors.Is(err, job.ErrNoStream) {
 		t.Fatalf("err = %v", err)
+	}
+	res, err := c.EnqueueMany(context.Background(), []job.Request{{Kind: "k"}, {Kind: "k"}})
+	if err != nil || !errors.Is(res[0].Err, job.ErrNoStream) || !errors.Is(res[1].Err, job.ErrNoStream) {
+		t.Fatalf("EnqueueMany without a stream: %v %+v", err, res)
 	}
 }
 

@@ -1,0 +1,283 @@
+package job
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetjobs/jetjobs/internal/wire"
+)
+
+// publisher publishes jobs without waiting for each acknowledgement and
+// matches the server's acknowledgements to them itself, for EnqueueMany.
+// What nats.go's asynchronous publish does per message — an options value,
+// a new reply subject, a map entry, a future with its channels, and a JSON
+// decode of the acknowledgement — came to a third of the enqueue's CPU
+// (docs/performance.md). Here a client has one subscription for all its
+// acknowledgements, a reply subject per token made once and reused, and
+// the acknowledgement the server sends for a stored job, always of one
+// form, is read without encoding/json (anything else is decoded in full).
+type publisher struct {
+	nc *nats.Conn
+
+	mu      sync.Mutex
+	inbox   string // acknowledgements arrive on inbox.<token>
+	sub     *nats.Subscription
+	slots   []pubSlot // by token
+	replies []string  // reply subject of each token
+	free    []int
+}
+
+// pubSlot is the publish a token stands for: index i of window w. w is nil
+// for a free token, and for one whose window stopped waiting (freed when
+// its acknowledgement comes, never reused before: it would be taken for
+// the next publish's).
+type pubSlot struct {
+	w *pubWindow
+	i int
+}
+
+// pubWindow is the publishes of one EnqueueMany call awaiting their
+// acknowledgements.
+type pubWindow struct {
+	acks []pubAck // by request index
+	mu   sync.Mutex
+	wake chan struct{} // signaled by each acknowledgement
+}
+
+// pubAck is the server's answer to one publish.
+type pubAck struct {
+	stream    string
+	seq       uint64
+	duplicate bool
+	err       error
+	done      bool
+}
+
+// subscribe makes the acknowledgement subscription on first use.
+func (p *publisher) subscribe() error {
+	if p.sub != nil {
+		return nil
+	}
+	inbox := p.nc.NewInbox()
+	sub, err := p.nc.Subscribe(inbox+".*", p.receive)
+	if err != nil {
+		return fmt.Errorf("jetjobs: subscribe for enqueue acknowledgements: %w", err)
+	}
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		_ = sub.Unsubscribe()
+		return err
+	}
+	p.inbox, p.sub = inbox, sub
+	return nil
+}
+
+func newPubWindow(n int) *pubWindow {
+	return &pubWindow{acks: make([]pubAck, n), wake: make(chan struct{}, 1)}
+}
+
+// publish sends msg as publish i of w, its acknowledgement to come to
+// w.acks[i].
+func (p *publisher) publish(w *pubWindow, i int, msg *nats.Msg) error {
+	p.mu.Lock()
+	if err := p.subscribe(); err != nil {
+		p.mu.Unlock()
+		return err
+	}
+	var token int
+	if k := len(p.free); k > 0 {
+		token = p.free[k-1]
+		p.free = p.free[:k-1]
+	} else {
+		token = len(p.slots)
+		p.slots = append(p.slots, pubSlot{})
+		p.replies = append(p.replies, p.inbox+"."+strconv.Itoa(token))
+	}
+	p.slots[token] = pubSlot{w: w, i: i}
+	msg.Reply = p.replies[token]
+	p.mu.Unlock()
+	if err := p.nc.PublishMsg(msg); err != nil {
+		p.settle(token, pubAck{err: err})
+		return err
+	}
+	return nil
+}
+
+// receive takes the server's acknowledgement of a publish.
+func (p *publisher) receive(m *nats.Msg) {
+	token, err := strconv.Atoi(m.Subject[len(p.inbox)+1:])
+	if err != nil {
+		return
+	}
+	p.settle(token, readPubAck(m))
+}
+
+// settle records ack for the publish of token and frees the token.
+func (p *publisher) settle(token int, ack pubAck) {
+	p.mu.Lock()
+	if token < 0 || token >= len(p.slots) {
+		p.mu.Unlock()
+		return
+	}
+	s := p.slots[token]
+	p.slots[token] = pubSlot{}
+	p.free = append(p.free, token)
+	p.mu.Unlock()
+	if s.w == nil {
+		return // its window stopped waiting
+	}
+	w := s.w
+	w.mu.Lock()
+	if !w.acks[s.i].done {
+		ack.done = true
+		w.acks[s.i] = ack
+	}
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// waitAny waits until an acknowledgement of w comes (or came since the
+// last wait), ctx ends (its error), or the connection is closed
+// (nats.ErrConnectionClosed: no acknowledgement can come then).
+func (p *publisher) waitAny(ctx context.Context, w *pubWindow) error {
+	select {
+	case <-w.wake:
+		return nil
+	default:
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-w.wake:
+			return nil
+		case <-tick.C:
+			if p.nc.IsClosed() {
+				return nats.ErrConnectionClosed
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// abandon stops w waiting: acknowledgements still to come are dropped, and
+// their tokens freed only then.
+func (p *publisher) abandon(w *pubWindow) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for token := range p.slots {
+		if p.slots[token].w == w {
+			p.slots[token].w = nil
+		}
+	}
+}
+
+// readPubAck reads the server's answer to a publish: the acknowledgement of
+// a stored (or duplicate) job, a JetStream error, or no responders.
+func readPubAck(m *nats.Msg) pubAck {
+	if len(m.Data) == 0 {
+		if m.Header.Get(wire.Status) == wire.StatusNoResponders {
+			return pubAck{err: jetstream.ErrNoStreamResponse}
+		}
+		return pubAck{err: errors.New("jetjobs: empty acknowledgement from the server")}
+	}
+	if ack, ok := readStoredAck(m.Data); ok {
+		return ack
+	}
+	var resp struct {
+		Stream    string              `json:"stream"`
+		Seq       uint64              `json:"seq"`
+		Duplicate bool                `json:"duplicate"`
+		Error     *jetstream.APIError `json:"error"`
+	}
+	if err := json.Unmarshal(m.Data, &resp); err != nil {
+		return pubAck{err: fmt.Errorf("jetjobs: unreadable acknowledgement from the server: %w", err)}
+	}
+	if resp.Error != nil {
+		return pubAck{err: resp.Error}
+	}
+	if resp.Stream == "" {
+		return pubAck{err: errors.New("jetjobs: the server's acknowledgement names no stream")}
+	}
+	return pubAck{stream: resp.Stream, seq: resp.Seq, duplicate: resp.Duplicate}
+}
+
+// The forms of the acknowledgement of a stored job, as nats-server writes
+// them: {"stream":"JOBS","seq":17}, with ,"domain":"hub" after the stream
+// in a domain, and ,"duplicate": true after the sequence for a duplicate.
+var (
+	ackStream    = []byte(`{"stream":"`)
+	ackDomain    = []byte(`,"domain":"`)
+	ackSeq       = []byte(`,"seq":`)
+	ackDuplicate = []byte(`,"duplicate": true}`)
+)
+
+// readStoredAck reads an acknowledgement of one of the forms above; ok is
+// false for anything else.
+func readStoredAck(b []byte) (ack pubAck, ok bool) {
+	rest, found := bytes.CutPrefix(b, ackStream)
+	if !found {
+		return ack, false
+	}
+	end := bytes.IndexByte(rest, '"')
+	if end <= 0 || bytes.IndexByte(rest[:end], '\\') >= 0 {
+		return ack, false
+	}
+	stream := rest[:end]
+	rest = rest[end+1:]
+	if r, found := bytes.CutPrefix(rest, ackDomain); found {
+		end := bytes.IndexByte(r, '"')
+		if end < 0 || bytes.IndexByte(r[:end], '\\') >= 0 {
+			return ack, false
+		}
+		rest = r[end+1:]
+	}
+	if rest, found = bytes.CutPrefix(rest, ackSeq); !found {
+		return ack, false
+	}
+	n := 0
+	var seq uint64
+	for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' && n < 20 {
+		seq = seq*10 + uint64(rest[n]-'0')
+		n++
+	}
+	if n == 0 {
+		return ack, false
+	}
+	switch rest = rest[n:]; {
+	case len(rest) == 1 && rest[0] == '}':
+	case bytes.Equal(rest, ackDuplicate):
+		ack.duplicate = true
+	default:
+		return ack, false
+	}
+	ack.stream, ack.seq = streamName(stream), seq
+	return ack, true
+}
+
+// streamName returns b as a string, without a new one for the stream names
+// seen last.
+func streamName(b []byte) string {
+	if s := lastStream.Load(); s != nil && *s == string(b) {
+		return *s
+	}
+	s := string(b)
+	lastStream.Store(&s)
+	return s
+}
+
+// lastStream is the stream name an acknowledgement named last.
+var lastStream atomic.Pointer[string]
