@@ -164,9 +164,13 @@ func (a *acker) publish() {
 	batch := a.queue
 	a.queue = a.spare[:0]
 	a.mu.Unlock()
-	if a.confirm {
-		a.publishConfirmed(batch)
-	} else {
+	if a.confirm && a.publishConfirmed(batch) {
+		a.mu.Lock()
+		a.spare = nil // the queue has the old spare now
+		a.mu.Unlock()
+		return
+	}
+	if !a.confirm {
 		for i := range batch {
 			r := &batch[i]
 			a.settled(r.ev, a.nc.Publish(r.msg.Reply(), wire.AckAck))
@@ -180,7 +184,10 @@ func (a *acker) publish() {
 
 // publishConfirmed publishes batch in order, each consumer's last
 // acknowledgement as a request that confirms the consumer's others.
-func (a *acker) publishConfirmed(batch []ackRequest) {
+//
+// It reports whether the confirmation took batch over (the caller must
+// then not reuse it).
+func (a *acker) publishConfirmed(batch []ackRequest) (taken bool) {
 	groups, group := a.groups[:0], a.group[:0]
 	for i := range batch {
 		consumer := ackConsumer(batch[i].msg.Reply())
@@ -195,6 +202,12 @@ func (a *acker) publishConfirmed(batch []ackRequest) {
 		group = append(group, g)
 	}
 	nc := a.nc
+	if len(groups) == 1 {
+		// One consumer, the common case: its confirmation settles the
+		// whole batch, which it takes over instead of a copy.
+		groups[0].reqs = batch[:0:len(batch)]
+		taken = true
+	}
 	for i := range batch {
 		r := &batch[i]
 		g := &groups[group[i]]
@@ -223,6 +236,7 @@ func (a *acker) publishConfirmed(batch []ackRequest) {
 	}
 	clear(groups)
 	a.groups, a.group = groups[:0], group[:0]
+	return taken
 }
 
 // ackConsumer returns the part of an acknowledgement subject that names

@@ -91,9 +91,8 @@ func (p *Pool) work(info *job.Info, decodeErr error, entry *kindEntry, sw *state
 			info.Timeout = p.cfg.MaxTimeout
 		}
 		sw.running()
-		start := time.Now()
 		a.err = p.run(entry, info, sw)
-		elapsed = time.Since(start)
+		elapsed = time.Since(a.now) // a.now: a moment before the handler started
 		a.ran = true
 		a.interrupted = a.err != nil && p.hardStop.Load()
 		v = decide(a)

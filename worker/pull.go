@@ -50,7 +50,9 @@ type puller struct {
 	idle      bool      // no job since the last request expired: ask for one at a time
 	brief     bool      // requests expire after briefFetchWait
 	arrived   bool      // a job arrived since the last expiry
-	lastHeard time.Time // last job or status received
+	lastHeard time.Time // last job or status received, as watch saw it
+	heard     uint64    // jobs received (receive counts, watch dates)
+	heardSeen uint64    // heard when watch last looked
 	// failedSince is when pulling first failed since the server was last
 	// heard from (zero: not failing), and failedWith the last failure: Ready
 	// reports a queue that cannot pull.
@@ -215,6 +217,11 @@ func (pl *puller) reserve(ctx context.Context, reconnected <-chan nats.Status, w
 func (pl *puller) watch(ctx context.Context, now time.Time) {
 	hb := pl.fetchWait / 5
 	pl.mu.Lock()
+	if pl.heard != pl.heardSeen {
+		// Dated here rather than per job: reading the clock for every
+		// job cost more than the rest of receive.
+		pl.heardSeen, pl.lastHeard = pl.heard, now
+	}
 	silent := pl.pending > 0 && now.Sub(pl.lastHeard) > 2*hb && !pl.brief
 	// Requests end by their expiry, in any order; so only the slots of
 	// requests sent since the cutoff may still be pending.
@@ -291,7 +298,7 @@ func (pl *puller) receive(msg *nats.Msg) {
 		}
 	}
 	pl.mu.Lock()
-	pl.lastHeard = time.Now()
+	pl.heard++
 	pl.failedSince = time.Time{}
 	pl.arrived = true
 	wasIdle := pl.idle
