@@ -281,6 +281,14 @@ func TestLeastPrivilegeRoles(t *testing.T) {
 			return sent.Load() == 2 && snoozedDone.Load() == 1 && err == nil && dl.Reason == job.ReasonFailed && badErr == nil && found
 		}, "success, dead letter, snooze and the invalid kind's dead letter in queue mail (violations %v)", w.violationsSoFar())
 
+		// The queue's first sequence job: the worker hears its publish,
+		// opens the queue's partition consumers and runs it, all within
+		// its role (and well before the 30 s look into the stream).
+		_, err = adminClient.Enqueue(ctx, "send", nil, mail, job.Sequence("k"), job.ID("in-sequence"))
+		must(t, err)
+		waitFor(t, 15*time.Second, 10*time.Millisecond, func() bool { return sent.Load() == 3 },
+			"the sequence job of queue mail ran (violations %v)", w.violationsSoFar())
+
 		// Max deliveries: with the pool's one slot busy, a "crashing" consumer
 		// (the admin) takes a job MaxDeliver times without settling it; the
 		// worker dead-letters it from the server's advisory.
@@ -322,7 +330,7 @@ func TestLeastPrivilegeRoles(t *testing.T) {
 		if v := w.violationsSoFar(); len(v) > 0 {
 			t.Fatalf("working its own queue caused permission violations: %v", v)
 		}
-		if sent.Load() != 2 {
+		if sent.Load() != 3 {
 			t.Errorf("the crashing or the canceled job ran in the worker (%d sends)", sent.Load())
 		}
 
