@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetjobs/jetjobs/internal/replies"
 	"github.com/jetjobs/jetjobs/internal/wire"
 )
 
@@ -30,17 +30,11 @@ type publisher struct {
 	nc *nats.Conn
 
 	mu      sync.Mutex
-	inbox   string // acknowledgements arrive on inbox.<token>
 	sub     *nats.Subscription
-	slots   []pubSlot // by token
-	replies []string  // reply subject of each token
-	free    []int
+	pending *replies.Tokens[pubSlot] // publishes awaiting acknowledgement
 }
 
-// pubSlot is the publish a token stands for: index i of window w. w is nil
-// for a free token, and for one whose window stopped waiting (freed when
-// its acknowledgement comes, never reused before: it would be taken for
-// the next publish's).
+// pubSlot is the publish a token stands for: index i of window w.
 type pubSlot struct {
 	w *pubWindow
 	i int
@@ -68,8 +62,8 @@ func (p *publisher) subscribe() error {
 	if p.sub != nil {
 		return nil
 	}
-	inbox := p.nc.NewInbox()
-	sub, err := p.nc.Subscribe(inbox+".*", p.receive)
+	pending := replies.New[pubSlot](p.nc.NewInbox())
+	sub, err := p.nc.Subscribe(pending.Inbox()+".*", p.receive)
 	if err != nil {
 		return fmt.Errorf("jetjobs: subscribe for enqueue acknowledgements: %w", err)
 	}
@@ -77,7 +71,7 @@ func (p *publisher) subscribe() error {
 		_ = sub.Unsubscribe()
 		return err
 	}
-	p.inbox, p.sub = inbox, sub
+	p.pending, p.sub = pending, sub
 	return nil
 }
 
@@ -93,17 +87,8 @@ func (p *publisher) publish(w *pubWindow, i int, msg *nats.Msg) error {
 		p.mu.Unlock()
 		return err
 	}
-	var token int
-	if k := len(p.free); k > 0 {
-		token = p.free[k-1]
-		p.free = p.free[:k-1]
-	} else {
-		token = len(p.slots)
-		p.slots = append(p.slots, pubSlot{})
-		p.replies = append(p.replies, p.inbox+"."+strconv.Itoa(token))
-	}
-	p.slots[token] = pubSlot{w: w, i: i}
-	msg.Reply = p.replies[token]
+	token, reply := p.pending.Take(pubSlot{w: w, i: i})
+	msg.Reply = reply
 	p.mu.Unlock()
 	if err := p.nc.PublishMsg(msg); err != nil {
 		p.settle(token, pubAck{err: err})
@@ -114,25 +99,20 @@ func (p *publisher) publish(w *pubWindow, i int, msg *nats.Msg) error {
 
 // receive takes the server's acknowledgement of a publish.
 func (p *publisher) receive(m *nats.Msg) {
-	token, err := strconv.Atoi(m.Subject[len(p.inbox)+1:])
-	if err != nil {
-		return
+	p.mu.Lock()
+	token, ok := p.pending.Token(m.Subject)
+	p.mu.Unlock()
+	if ok {
+		p.settle(token, readPubAck(m))
 	}
-	p.settle(token, readPubAck(m))
 }
 
 // settle records ack for the publish of token and frees the token.
 func (p *publisher) settle(token int, ack pubAck) {
 	p.mu.Lock()
-	if token < 0 || token >= len(p.slots) {
-		p.mu.Unlock()
-		return
-	}
-	s := p.slots[token]
-	p.slots[token] = pubSlot{}
-	p.free = append(p.free, token)
+	s, ok := p.pending.Done(token)
 	p.mu.Unlock()
-	if s.w == nil {
+	if !ok {
 		return // its window stopped waiting
 	}
 	w := s.w
@@ -178,11 +158,12 @@ func (p *publisher) waitAny(ctx context.Context, w *pubWindow) error {
 func (p *publisher) abandon(w *pubWindow) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for token := range p.slots {
-		if p.slots[token].w == w {
-			p.slots[token].w = nil
+	p.pending.Waiting(func(token int, s pubSlot) bool {
+		if s.w == w {
+			p.pending.Forget(token)
 		}
-	}
+		return true
+	})
 }
 
 // readPubAck reads the server's answer to a publish: the acknowledgement of

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetjobs/jetjobs/internal/replies"
 	"github.com/jetjobs/jetjobs/internal/wire"
 )
 
@@ -42,7 +42,6 @@ type acker struct {
 	confirm bool
 	log     *slog.Logger
 	finish  func(Event) // ends a job once its acknowledgement is settled
-	inbox   string      // confirmations arrive on inbox.<token>
 	sub     *nats.Subscription
 	wake    chan struct{}
 	loops   loops
@@ -54,13 +53,8 @@ type acker struct {
 	mu    sync.Mutex
 	queue []ackRequest // gathered, not yet published
 	spare []ackRequest
-	// Groups of acknowledgements published and awaiting confirmation, by
-	// token. A token is reused once its confirmation came, so the reply
-	// subjects stay few: the server's subject cache then knows them, and
-	// their strings are made once.
-	waiting []ackWait
-	replies []string // reply subject of each token
-	free    []uint64 // free tokens, the most recently freed last
+	// Groups of acknowledgements published and awaiting confirmation.
+	waiting *replies.Tokens[ackWait]
 }
 
 // ackRequest is the acknowledgement of one job and the event its hooks get.
@@ -71,7 +65,7 @@ type ackRequest struct {
 
 // ackWait is the acknowledgements one confirmation settles.
 type ackWait struct {
-	reqs []ackRequest // nil: the token is free
+	reqs []ackRequest
 	sent time.Time
 }
 
@@ -97,8 +91,8 @@ func newAcker(nc *nats.Conn, confirm bool, log *slog.Logger, finish func(Event))
 // last job finished: it publishes nothing after that.
 func (a *acker) start(context.Context) error {
 	if a.confirm {
-		a.inbox = a.nc.NewInbox()
-		sub, err := a.nc.Subscribe(a.inbox+".*", a.confirmed)
+		a.waiting = replies.New[ackWait](a.nc.NewInbox())
+		sub, err := a.nc.Subscribe(a.waiting.Inbox()+".*", a.confirmed)
 		if err != nil {
 			return fmt.Errorf("jetjobs: subscribe for acknowledgement confirmations: %w", err)
 		}
@@ -221,13 +215,11 @@ func (a *acker) publishConfirmed(batch []ackRequest) (taken bool) {
 		}
 		g.reqs = append(g.reqs, *r)
 		a.mu.Lock()
-		token := a.take()
-		a.waiting[token] = ackWait{reqs: g.reqs, sent: time.Now()}
-		reply := a.replies[token]
+		token, reply := a.waiting.Take(ackWait{reqs: g.reqs, sent: time.Now()})
 		a.mu.Unlock()
 		g.reqs = nil // the confirmation owns them now
 		if err := nc.PublishRequest(r.msg.Reply(), reply, wire.AckAck); err != nil {
-			if reqs, ok := a.done(token, true); ok {
+			if reqs, ok := a.done(token); ok {
 				for _, r := range reqs {
 					a.settled(r.ev, err)
 				}
@@ -266,48 +258,28 @@ func ackConsumer(reply string) string {
 	return reply
 }
 
-// take returns a free token, making one if none is free. Called with mu
-// held.
-func (a *acker) take() uint64 {
-	if k := len(a.free); k > 0 {
-		token := a.free[k-1]
-		a.free = a.free[:k-1]
-		return token
-	}
-	token := uint64(len(a.waiting))
-	a.waiting = append(a.waiting, ackWait{})
-	a.replies = append(a.replies, a.inbox+"."+strconv.FormatUint(token, 10))
-	return token
-}
-
-// done takes the acknowledgements waiting on token, if any, and frees the
-// token if reuse (a late confirmation of an expired one could otherwise
-// be taken for that of the token's next acknowledgements).
-func (a *acker) done(token uint64, reuse bool) ([]ackRequest, bool) {
+// done takes the acknowledgements waiting on token, if any.
+func (a *acker) done(token int) ([]ackRequest, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if token >= uint64(len(a.waiting)) || a.waiting[token].reqs == nil {
-		return nil, false
-	}
-	reqs := a.waiting[token].reqs
-	a.waiting[token] = ackWait{}
-	if reuse {
-		a.free = append(a.free, token)
-	}
-	return reqs, true
+	w, ok := a.waiting.Done(token)
+	return w.reqs, ok
 }
 
 // confirmed receives the server's confirmation of a group of
 // acknowledgements.
 func (a *acker) confirmed(msg *nats.Msg) {
-	token, err := strconv.ParseUint(msg.Subject[len(a.inbox)+1:], 10, 64)
-	if err != nil {
+	a.mu.Lock()
+	token, ok := a.waiting.Token(msg.Subject)
+	a.mu.Unlock()
+	if !ok {
 		return
 	}
-	reqs, ok := a.done(token, true)
+	reqs, ok := a.done(token)
 	if !ok {
 		return // expired already
 	}
+	var err error
 	if len(msg.Data) == 0 && msg.Header.Get(wire.Status) == wire.StatusNoResponders {
 		err = nats.ErrNoResponders
 	}
@@ -317,22 +289,26 @@ func (a *acker) confirmed(msg *nats.Msg) {
 }
 
 // expire settles the acknowledgements sent before now-ackTimeout that were
-// never confirmed. Their tokens are not reused.
+// never confirmed. Their tokens are reused only once a late confirmation
+// comes.
 func (a *acker) expire(now time.Time) {
-	cutoff := now.Add(-ackTimeout)
-	var late []uint64
-	a.mu.Lock()
-	for token, w := range a.waiting {
-		if w.reqs != nil && w.sent.Before(cutoff) {
-			late = append(late, uint64(token))
-		}
+	if a.waiting == nil {
+		return
 	}
+	cutoff := now.Add(-ackTimeout)
+	var late [][]ackRequest
+	a.mu.Lock()
+	a.waiting.Waiting(func(token int, w ackWait) bool {
+		if w.sent.Before(cutoff) {
+			late = append(late, w.reqs)
+			a.waiting.Forget(token)
+		}
+		return true
+	})
 	a.mu.Unlock()
-	for _, token := range late {
-		if reqs, ok := a.done(token, false); ok {
-			for _, r := range reqs {
-				a.settled(r.ev, errAckTimeout)
-			}
+	for _, reqs := range late {
+		for _, r := range reqs {
+			a.settled(r.ev, errAckTimeout)
 		}
 	}
 }

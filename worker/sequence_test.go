@@ -186,13 +186,7 @@ func TestSequenceUnservedKindKeepsItsPlace(t *testing.T) {
 // Pausing a queue pauses its sequences too; resuming lets them run.
 func TestSequencePausesWithItsQueue(t *testing.T) {
 	e := newEnv(t)
-	ran := make(chan string, 4)
-	e.pool(worker.Config{}, func(p *worker.Pool) {
-		must(t, worker.Handle(p, "seq", func(ctx context.Context, j *job.Job[json.RawMessage]) error {
-			ran <- j.ID
-			return nil
-		}))
-	})
+	_, ran := recordingPool(e)
 	ctx := context.Background()
 	if _, err := e.client.PauseQueue(ctx, "default", time.Time{}); err != nil {
 		t.Fatal(err)
@@ -214,14 +208,7 @@ func TestSequencePausesWithItsQueue(t *testing.T) {
 	default:
 	}
 	must(t, e.client.ResumeQueue(ctx, "default"))
-	select {
-	case id := <-ran:
-		if id != "paused-job" {
-			t.Fatalf("ran %s", id)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("the sequence job did not run after the queue resumed")
-	}
+	expectRun(t, ran, "paused-job", "after the queue resumed")
 }
 
 // A sequence job whose workers died on every delivery reaches the
@@ -332,29 +319,14 @@ func partitionConsumers(t *testing.T, e *env, queue string) int {
 // would cost the server a look at sixteen idle consumers.
 func TestSequencePartitionsOpenOnFirstSequenceJob(t *testing.T) {
 	e := newEnv(t)
-	ran := make(chan string, 4)
-	e.pool(worker.Config{}, func(p *worker.Pool) {
-		must(t, worker.Handle(p, "seq", func(ctx context.Context, j *job.Job[json.RawMessage]) error {
-			ran <- j.ID
-			return nil
-		}))
-	})
+	_, ran := recordingPool(e)
 	e.enqueue("seq", nil, job.ID("plain"))
-	if id := <-ran; id != "plain" {
-		t.Fatalf("ran %s", id)
-	}
+	expectRun(t, ran, "plain", "")
 	if n := partitionConsumers(t, e, "default"); n != 0 {
 		t.Fatalf("%d partition consumers before any sequence job, want 0", n)
 	}
 	e.enqueue("seq", nil, job.Sequence("k"), job.ID("first-in-sequence"))
-	select {
-	case id := <-ran:
-		if id != "first-in-sequence" {
-			t.Fatalf("ran %s", id)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("the queue's first sequence job did not run")
-	}
+	expectRun(t, ran, "first-in-sequence", "as the queue's first sequence job")
 	if n := partitionConsumers(t, e, "default"); n != job.DefaultSequencePartitions {
 		t.Fatalf("%d partition consumers after the first sequence job, want %d", n, job.DefaultSequencePartitions)
 	}
@@ -365,37 +337,17 @@ func TestSequencePartitionsOpenOnFirstSequenceJob(t *testing.T) {
 func TestSequencePartitionsOpenAtStartWhenInUse(t *testing.T) {
 	e := newEnv(t)
 	e.enqueue("seq", nil, job.Sequence("k"), job.ID("waiting"))
-	ran := make(chan string, 4)
-	p := e.pool(worker.Config{}, func(p *worker.Pool) {
-		must(t, worker.Handle(p, "seq", func(ctx context.Context, j *job.Job[json.RawMessage]) error {
-			ran <- j.ID
-			return nil
-		}))
-	})
+	p, ran := recordingPool(e)
 	if n := partitionConsumers(t, e, "default"); n != job.DefaultSequencePartitions {
 		t.Fatalf("%d partition consumers when Start returned, want %d", n, job.DefaultSequencePartitions)
 	}
-	if id := <-ran; id != "waiting" {
-		t.Fatalf("ran %s", id)
-	}
+	expectRun(t, ran, "waiting", "when stored before Start")
 	must(t, p.Stop(context.Background()))
 
 	// The partition consumers exist now; a new pool binds them at Start.
-	e.pool(worker.Config{}, func(p *worker.Pool) {
-		must(t, worker.Handle(p, "seq", func(ctx context.Context, j *job.Job[json.RawMessage]) error {
-			ran <- j.ID
-			return nil
-		}))
-	})
+	_, ran = recordingPool(e)
 	e.enqueue("seq", nil, job.Sequence("k"), job.ID("later"))
-	select {
-	case id := <-ran:
-		if id != "later" {
-			t.Fatalf("ran %s", id)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("the sequence job did not run")
-	}
+	expectRun(t, ran, "later", "on partitions an earlier pool made")
 }
 
 // A sequence job whose publish the pool did not hear (stored under its
@@ -404,24 +356,37 @@ func TestSequencePartitionsOpenAtStartWhenInUse(t *testing.T) {
 func TestSequencePartitionsOpenOnStoredJobNotHeard(t *testing.T) {
 	defer worker.SetSequenceProbeInterval(200 * time.Millisecond)()
 	e := newEnv(t)
-	ran := make(chan string, 4)
-	e.pool(worker.Config{}, func(p *worker.Pool) {
-		must(t, worker.Handle(p, "seq", func(ctx context.Context, j *job.Job[json.RawMessage]) error {
-			ran <- j.ID
-			return nil
-		}))
-	})
+	_, ran := recordingPool(e)
 	subject := wire.PartitionSubject("jobs", "default", wireDefaultPartition("default", "k"), "k", "seq")
 	msg := &nats.Msg{Subject: subject, Header: nats.Header{job.HeaderID: {"not-heard"}}}
 	if _, err := e.js.PublishMsg(context.Background(), msg); err != nil {
 		t.Fatal(err)
 	}
+	expectRun(t, ran, "not-heard", "found by the look into the stream")
+}
+
+// recordingPool starts a pool on e whose kind "seq" sends each job's ID
+// to the channel it returns.
+func recordingPool(e *env) (*worker.Pool, <-chan string) {
+	ran := make(chan string, 8)
+	p := e.pool(worker.Config{}, func(p *worker.Pool) {
+		must(e.t, worker.Handle(p, "seq", func(ctx context.Context, j *job.Job[json.RawMessage]) error {
+			ran <- j.ID
+			return nil
+		}))
+	})
+	return p, ran
+}
+
+// expectRun waits for the next job to run and fails unless it is want.
+func expectRun(t *testing.T, ran <-chan string, want, what string) {
+	t.Helper()
 	select {
 	case id := <-ran:
-		if id != "not-heard" {
-			t.Fatalf("ran %s", id)
+		if id != want {
+			t.Fatalf("ran %s, want %s", id, want)
 		}
 	case <-time.After(15 * time.Second):
-		t.Fatal("the pool did not find the stored sequence job")
+		t.Fatalf("job %s did not run %s", want, what)
 	}
 }
