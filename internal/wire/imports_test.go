@@ -16,7 +16,7 @@ const module = "github.com/jetjobs/jetjobs"
 // tracing <- worker <- cmd, and internal/wire sits below them all.
 var allowedImports = map[string][]string{
 	"internal/wire": {},
-	"job":           {"internal/wire", "internal/faultpoint"},
+	"job":           {"internal/wire", "internal/faultpoint", "internal/replies"},
 	"retry":         {"job", "internal/wire"},
 	"middleware":    {"job", "internal/wire"},
 	"tracing":       {"job", "internal/wire"},
@@ -25,6 +25,8 @@ var allowedImports = map[string][]string{
 	"internal/inline": {"job"},
 	// The fault suite's points in the flow step sit below job.
 	"internal/faultpoint": {},
+	// Reply-subject tokens, for job's enqueue and worker's acker.
+	"internal/replies": {},
 }
 
 // serverAllowed are the packages (and the trees under them) that may use
