@@ -10,7 +10,10 @@ import (
 // is optional for a foreign enqueuer; see docs/protocol.md.
 const (
 	// HeaderMsgID is the JetStream deduplication header. The client sets it
-	// to the job ID, so a retried publish of the same job is stored once.
+	// to the job ID when the caller chose the ID (ID, Unique; batch and
+	// workflow jobs), so enqueuing the same job again within the stream's
+	// duplicate window stores it once; a generated ID, new by
+	// construction, goes without it.
 	HeaderMsgID = wire.MsgID
 	// HeaderID carries the job ID. Unlike Nats-Msg-Id it survives scheduling.
 	HeaderID = wire.ID
