@@ -171,11 +171,14 @@ var enqueueStallWait = jetstream.WithStallWait(5 * time.Second)
 // in order. A request that fails validation has Err set and is not
 // published; the others still are. The returned error is ctx's error if
 // ctx ended before every acknowledgement arrived (their Results then carry
-// it too).
+// it too). A connection lost on the way (nats.ErrDisconnected,
+// nats.ErrConnectionClosed) is reported in the Result of each job not
+// acknowledged, which may or may not have been stored, and of each job
+// not published after it; the returned error is then nil.
 func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]Result, error) {
 	results := make([]Result, len(reqs))
 	msgs := make([]*nats.Msg, len(reqs))
-	w := newPubWindow(len(reqs))
+	w := c.pub.newWindow(len(reqs))
 	var ctxErr error
 	// settle fills in the Results before index end, in order, waiting for
 	// each acknowledgement; once ctx ended (or the connection closed), a
@@ -195,6 +198,8 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]Result, err
 			}
 			switch {
 			case !published:
+			case !ack.done && (errors.Is(ctxErr, nats.ErrConnectionClosed) || errors.Is(ctxErr, nats.ErrDisconnected)):
+				results[next].Err = c.publishError(msgs[next], ctxErr)
 			case !ack.done:
 				results[next].Err = ctxErr
 			case ack.err != nil:
@@ -212,7 +217,7 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]Result, err
 			settle(i - enqueueWindow/2)
 		}
 		if ctxErr != nil {
-			results[i] = Result{Err: ctxErr}
+			results[i] = Result{Err: notPublished(ctxErr)}
 			continue
 		}
 		msg, id, o, err := c.message(r.Kind, r.Args, r.Options)
@@ -264,10 +269,19 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]Result, err
 		}
 	}
 	settle(len(reqs))
-	if errors.Is(ctxErr, nats.ErrConnectionClosed) {
+	if errors.Is(ctxErr, nats.ErrConnectionClosed) || errors.Is(ctxErr, nats.ErrDisconnected) {
 		return results, nil // each unacknowledged job's Result says so
 	}
 	return results, ctxErr
+}
+
+// notPublished is the error of a job EnqueueMany did not publish because
+// of err, met earlier in the call.
+func notPublished(err error) error {
+	if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrDisconnected) {
+		return fmt.Errorf("jetjobs: not enqueued: the connection was lost earlier in the batch: %w", err)
+	}
+	return err
 }
 
 // enqueueWindow bounds the publishes EnqueueMany has outstanding at once.

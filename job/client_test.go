@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetjobs/jetjobs/internal/natstest"
@@ -338,5 +340,61 @@ func TestEnqueueReportsAJobStoredInAnotherStream(t *testing.T) {
 		if !errors.Is(r.Err, job.ErrTopologyMismatch) {
 			t.Fatalf("EnqueueMany result = %+v, want ErrTopologyMismatch", r)
 		}
+	}
+}
+
+// A connection lost in the middle of EnqueueMany ends the call rather
+// than leaving it waiting for acknowledgements that were sent on the lost
+// connection: every job is either acknowledged, refused, or says the
+// connection was lost.
+func TestEnqueueManyConnectionLost(t *testing.T) {
+	srv := natstest.Start(t)
+	_, js := srv.Connect(t)
+	var published atomic.Int32
+	c, err := job.NewClient(js, job.ClientConfig{BeforePublish: func(_ context.Context, _ *nats.Msg) {
+		if published.Add(1) == 2000 {
+			srv.Shutdown()
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EnsureTopology(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	reqs := make([]job.Request, 20000)
+	for i := range reqs {
+		reqs[i] = job.Request{Kind: "k", Args: i}
+	}
+	done := make(chan struct{})
+	var res []job.Result
+	go func() {
+		defer close(done)
+		res, err = c.EnqueueMany(context.Background(), reqs)
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("EnqueueMany still waits 20 s after its connection was lost")
+	}
+	if err != nil {
+		t.Fatalf("EnqueueMany returned %v; the lost connection belongs in the Results", err)
+	}
+	stored, lost := 0, 0
+	for i, r := range res {
+		switch {
+		case r.Err == nil && r.Seq > 0:
+			stored++
+		case errors.Is(r.Err, nats.ErrDisconnected) || errors.Is(r.Err, nats.ErrConnectionClosed):
+			lost++
+		case errors.Is(r.Err, job.ErrNoStream):
+			// Refused by the server while it shut JetStream down before
+			// the connection.
+		default:
+			t.Fatalf("result %d: %+v", i, r)
+		}
+	}
+	if lost == 0 {
+		t.Fatalf("%d stored, none reported lost of %d", stored, len(reqs))
 	}
 }

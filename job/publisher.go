@@ -46,6 +46,9 @@ type pubWindow struct {
 	acks []pubAck // by request index
 	mu   sync.Mutex
 	wake chan struct{} // signaled by each acknowledgement
+	// The connection's reconnects when the window began: after another,
+	// acknowledgements still awaited are lost.
+	reconnects uint64
 }
 
 // pubAck is the server's answer to one publish.
@@ -75,8 +78,8 @@ func (p *publisher) subscribe() error {
 	return nil
 }
 
-func newPubWindow(n int) *pubWindow {
-	return &pubWindow{acks: make([]pubAck, n), wake: make(chan struct{}, 1)}
+func (p *publisher) newWindow(n int) *pubWindow {
+	return &pubWindow{acks: make([]pubAck, n), wake: make(chan struct{}, 1), reconnects: p.nc.Stats().Reconnects}
 }
 
 // publish sends msg as publish i of w, its acknowledgement to come to
@@ -129,29 +132,40 @@ func (p *publisher) settle(token int, ack pubAck) {
 }
 
 // waitAny waits until an acknowledgement of w comes (or came since the
-// last wait), ctx ends (its error), or the connection is closed
-// (nats.ErrConnectionClosed: no acknowledgement can come then).
+// last wait), ctx ends (its error), or the connection was lost since w
+// began: nats.ErrConnectionClosed, or nats.ErrDisconnected when it is
+// reconnecting or has reconnected (an acknowledgement sent on the lost
+// connection never comes; the job may or may not be stored, as with
+// nats.go's own asynchronous publish, which fails its pending publishes
+// the same way).
 func (p *publisher) waitAny(ctx context.Context, w *pubWindow) error {
 	select {
 	case <-w.wake:
 		return nil
 	default:
 	}
-	tick := time.NewTicker(time.Second)
+	tick := time.NewTicker(pubCheckInterval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-w.wake:
 			return nil
 		case <-tick.C:
-			if p.nc.IsClosed() {
+			switch {
+			case p.nc.IsClosed():
 				return nats.ErrConnectionClosed
+			case p.nc.Status() != nats.CONNECTED || p.nc.Stats().Reconnects != w.reconnects:
+				return nats.ErrDisconnected
 			}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
 }
+
+// pubCheckInterval is how often a wait for acknowledgements looks at the
+// connection.
+const pubCheckInterval = 250 * time.Millisecond
 
 // abandon stops w waiting: acknowledgements still to come are dropped, and
 // their tokens freed only then.

@@ -56,7 +56,7 @@ func TestReadPubAck(t *testing.T) {
 // dropped; the window keeps what came before.
 func TestPublisherLateAcknowledgement(t *testing.T) {
 	p := &publisher{pending: replies.New[pubSlot]("_INBOX.x")}
-	w := newPubWindow(2)
+	w := &pubWindow{acks: make([]pubAck, 2), wake: make(chan struct{}, 1)}
 	first, _ := p.pending.Take(pubSlot{w: w, i: 0})
 	second, _ := p.pending.Take(pubSlot{w: w, i: 1})
 	p.settle(first, pubAck{stream: "JOBS", seq: 1})
