@@ -235,14 +235,14 @@ func TestRequireDeadLettered(t *testing.T) {
 			`RequireDeadLettered: want a dead letter of kind "email.send" with ID "mail-bob", reason expired; stream JOBS_DLQ holds 3 dead letters:`,
 			`1. email.send queue=default id=mail-ada reason=failed attempts=1 max_attempts=3 args={"to":"ada@example.com"} error="mailbox ada@example.com does not exist": ID is "mail-ada"`,
 			`2. email.send queue=default id=mail-bob reason=failed attempts=1 args={"to":"bob@example.com"} error="mailbox bob@example.com does not exist": reason is failed`,
-			`3. email.send queue=default id=JOBS-3 reason=decode`,
+			`3. email.send queue=default id=` + raw.ID + ` reason=decode`,
 		}},
 		{"wrong error", func(tb testing.TB) {
 			jetjobstest.RequireDeadLettered[emailArgs](tb, c, "email.send", jetjobstest.ID("mail-bob"), jetjobstest.ErrorContains("timeout"))
 		}, []string{`with ID "mail-bob", error containing "timeout"`, `: error is "mailbox bob@example.com does not exist"`}},
 		{"not dead-lettered", func(tb testing.TB) {
 			jetjobstest.RequireNotDeadLettered(tb, c, "", jetjobstest.Reason(job.ReasonDecode))
-		}, []string{`RequireNotDeadLettered: 1 dead letter of any kind with reason decode is stored, want none:`, `1. email.send queue=default id=JOBS-3 reason=decode attempts=1 args={"to":42}`}},
+		}, []string{`RequireNotDeadLettered: 1 dead letter of any kind with reason decode is stored, want none:`, `1. email.send queue=default id=` + raw.ID + ` reason=decode attempts=1 args={"to":42}`}},
 		{"many", func(tb testing.TB) {
 			jetjobstest.RequireManyDeadLettered(tb, c, jetjobstest.Want{Kind: "email.send", Expect: []jetjobstest.Expect{jetjobstest.ID("mail-bob")}})
 		}, []string{"RequireManyDeadLettered: want these dead letters of their kinds, in order:", "there are 3:", `: ID is "mail-ada"`, "not wanted"}},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -264,7 +265,8 @@ type FindOptions struct {
 
 // FindJob looks for the job with the given ID: in the dead letters, among
 // the delayed jobs, among the jobs the live workers run, at opts.Seq of
-// the work stream, then among the oldest opts.ScanPending stored jobs. It
+// the work stream (for an ID of the form <stream>-<sequence>, at that
+// sequence), then among the oldest opts.ScanPending stored jobs. It
 // returns ErrJobNotLocated when it is in none of these places: finished,
 // deeper in a queue, or never enqueued.
 func (c *Client) FindJob(ctx context.Context, id string, opts FindOptions) (FoundJob, error) {
@@ -313,6 +315,12 @@ func (c *Client) FindJob(ctx context.Context, id string, opts FindOptions) (Foun
 			st = JobRunning // delivered and not settled (else it would be gone)
 		}
 		return FoundJob{State: st, Job: &j}, nil
+	}
+	if opts.Seq == 0 {
+		// A job enqueued without an ID header is known by its sequence.
+		if n, found := strings.CutPrefix(id, c.topo.Stream+"-"); found {
+			opts.Seq, _ = strconv.ParseUint(n, 10, 64)
+		}
 	}
 	if opts.Seq > 0 {
 		if j, err := c.StoredJobAt(ctx, opts.Seq); err == nil && j.ID == id {

@@ -99,6 +99,19 @@ func TestFindJobInEveryPlace(t *testing.T) {
 	if _, err := c.FindJob(ctx, "nowhere", job.FindOptions{}); !errors.Is(err, job.ErrJobNotLocated) {
 		t.Fatalf("unknown: err = %v", err)
 	}
+	// A plain job's ID names its place: found however deep it waits.
+	reqs := make([]job.Request, 20)
+	for i := range reqs {
+		reqs[i] = job.Request{Kind: "k", Args: i}
+	}
+	res, err := c.EnqueueMany(ctx, reqs)
+	if err != nil || res[15].Err != nil {
+		t.Fatal(err, res[15].Err)
+	}
+	f, err = c.FindJob(ctx, res[15].ID, job.FindOptions{ScanPending: 5})
+	if err != nil || f.State != job.JobPending || f.Job.Seq != res[15].Seq || f.Job.ID != res[15].ID {
+		t.Fatalf("plain job 15 behind 5 scanned: %+v, %v", f, err)
+	}
 }
 
 // deadLetter stores a dead letter as a worker would.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -72,12 +73,26 @@ func TestEnqueueWritesProtocolV1(t *testing.T) {
 	}
 
 	// A generated ID is new by construction: no deduplication entry.
-	if _, err := c.Enqueue(context.Background(), "email.send", nil, job.Queue("mail")); err != nil {
+	if _, err := c.Enqueue(context.Background(), "email.send", nil, job.Queue("mail"), job.MaxAttempts(2)); err != nil {
 		t.Fatal(err)
 	}
 	m = lastMsg(t, js, "jobs.mail.email.send")
 	if m.Header.Get(job.HeaderID) == "" || m.Header.Get(job.HeaderMsgID) != "" {
 		t.Errorf("generated ID: Jetjobs-Id %q, Nats-Msg-Id %q; want the ID and no Nats-Msg-Id", m.Header.Get(job.HeaderID), m.Header.Get(job.HeaderMsgID))
+	}
+	// A job of kind and arguments alone goes without headers: its ID is
+	// its place in the stream, which starts at the stream's creation time.
+	r, err = c.Enqueue(context.Background(), "email.send", nil, job.Queue("mail"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = lastMsg(t, js, "jobs.mail.email.send")
+	if len(m.Header) != 0 || r.ID != fmt.Sprintf("JOBS-%d", m.Sequence) || m.Sequence < uint64(time.Now().Add(-time.Hour).UnixMicro()) {
+		t.Errorf("plain job: headers %v, ID %q, sequence %d; want no headers and JOBS-<sequence> from the stream's creation time", m.Header, r.ID, m.Sequence)
+	}
+	res, err := c.EnqueueMany(context.Background(), []job.Request{{Kind: "email.send", Options: []job.Option{job.Queue("mail")}}})
+	if err != nil || res[0].Err != nil || res[0].ID != fmt.Sprintf("JOBS-%d", res[0].Seq) {
+		t.Errorf("EnqueueMany of a plain job: %+v, %v", res, err)
 	}
 }
 
@@ -396,5 +411,30 @@ func TestEnqueueManyConnectionLost(t *testing.T) {
 	}
 	if lost == 0 {
 		t.Fatalf("%d stored, none reported lost of %d", stored, len(reqs))
+	}
+}
+
+// A plain job's ID is its place in the work stream, and a work stream
+// deleted and made again by EnsureTopology starts past every sequence the
+// old one could have used: no new job gets the ID of one that ran before.
+func TestPlainJobIDsDoNotRepeatAfterTheStreamIsMadeAgain(t *testing.T) {
+	c, js, _ := newClient(t, job.Topology{})
+	ctx := context.Background()
+	first, err := c.Enqueue(ctx, "k", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(ctx, "JOBS"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EnsureTopology(ctx); err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.Enqueue(ctx, "k", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Seq <= first.Seq || again.ID == first.ID || again.ID != fmt.Sprintf("JOBS-%d", again.Seq) {
+		t.Fatalf("before %+v, after the stream was made again %+v", first, again)
 	}
 }

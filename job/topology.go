@@ -311,6 +311,12 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 			}
 		}
 	}
+	// A new work stream starts its sequences at the time of its creation in
+	// microseconds: a job enqueued without an ID header is known by its
+	// sequence (JOBS-<seq>), and a stream deleted and made again must not
+	// give a new job the ID of one that ran before (handlers deduplicate by
+	// ID). Applied only when the stream is created.
+	work.FirstSeq = firstSequence(time.Now())
 	if err := ensureStream(ctx, js, work, apply); err != nil {
 		return err
 	}
@@ -365,6 +371,9 @@ func (t Topology) settings(maxAge time.Duration) func(have *jetstream.StreamConf
 		}
 	}
 }
+
+// firstSequence is the first sequence of a work stream created at now.
+func firstSequence(now time.Time) uint64 { return uint64(now.UnixMicro()) }
 
 func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig, apply func(have *jetstream.StreamConfig, want jetstream.StreamConfig)) error {
 	s, err := js.Stream(ctx, want.Name)

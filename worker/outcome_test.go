@@ -113,7 +113,7 @@ func TestRawPublishWithoutHeadersRuns(t *testing.T) {
 	must(t, e.js.Conn().Publish("jobs.default.email.send", []byte(`{"to":"a@b.c"}`)))
 	select {
 	case j := <-got:
-		if j.Args.To != "a@b.c" || j.ID != "JOBS-1" || j.Attempt != 1 || j.MaxAttempts != job.DefaultMaxAttempts || j.EnqueuedAt.IsZero() {
+		if j.Args.To != "a@b.c" || j.ID != fmt.Sprintf("JOBS-%d", j.Seq) || j.Attempt != 1 || j.MaxAttempts != job.DefaultMaxAttempts || j.EnqueuedAt.IsZero() {
 			t.Fatalf("job = %+v args %+v", j.Info, j.Args)
 		}
 	case <-time.After(10 * time.Second):

@@ -564,11 +564,12 @@ func TestStopWithEndedContextAndNoJobsReturnsNil(t *testing.T) {
 	}
 }
 
-// A work stream deleted and created again starts its sequences over. A job
-// dead-lettered then, within the duplicate window, has the sequence of an
-// earlier one: its dead letter must still be stored (the dead-letter
-// message ID carries the stored time, not the sequence alone), or the job
-// would be terminated with no dead letter at all.
+// A work stream deleted and made again by hand (EnsureTopology starts a
+// new one at its creation time) or restored from a backup can start its
+// sequences over. A job dead-lettered then, within the duplicate window,
+// has the sequence of an earlier one: its dead letter must still be stored
+// (the dead-letter message ID carries the stored time, not the sequence
+// alone), or the job would be terminated with no dead letter at all.
 func TestDeadLetterAfterTheWorkStreamWasRecreated(t *testing.T) {
 	e := newEnv(t)
 	cfg := worker.Config{Logger: testLogger(), MaxAttempts: 1}
@@ -586,6 +587,10 @@ func TestDeadLetterAfterTheWorkStreamWasRecreated(t *testing.T) {
 	must(t, first.Stop(context.Background()))
 
 	must(t, e.js.DeleteStream(context.Background(), "JOBS"))
+	again := job.Topology{}.StreamConfig()
+	again.FirstSeq = a.Seq
+	_, err = e.js.CreateStream(context.Background(), again)
+	must(t, err)
 	must(t, e.client.EnsureTopology(context.Background()))
 	e.pool(cfg, register)
 	b := e.enqueue("bad", nil, job.ID("job-b"))

@@ -52,11 +52,12 @@ func TestEnqueueDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The two jobs are the stream's first and second.
+	first := stream.CachedInfo().State.FirstSeq
 	for seq, want := range []struct {
 		id string
 		at time.Time
 	}{{"in-1h", time.Now().Add(time.Hour)}, {"at", time.Date(2030, 1, 2, 2, 4, 5, 0, time.UTC)}} {
-		m, err := stream.GetMsg(context.Background(), uint64(seq+1))
+		m, err := stream.GetMsg(context.Background(), first+uint64(seq))
 		if err != nil {
 			t.Fatal(err)
 		}
