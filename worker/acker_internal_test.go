@@ -130,10 +130,10 @@ func TestAckerConfirmsEachConsumersBatchWithOneRequest(t *testing.T) {
 
 func TestAckConsumer(t *testing.T) {
 	for reply, want := range map[string]string{
-		"$JS.ACK.S.a.1.17.3.1765000000000000000.0":                "$JS.ACK.S.a",
+		"$JS.ACK.S.a.1.17.3.1765000000000000000.0":                 "$JS.ACK.S.a",
 		"$JS.ACK.hub.ACCHASH.S.a.1.17.3.1765000000000000000.0.xyz": "$JS.ACK.hub.ACCHASH.S.a",
 		"$JS.ACK.hub.ACCHASH.S.a.1.17.3.1765000000000000000.0":     "$JS.ACK.hub.ACCHASH.S.a",
-		"_INBOX.other":                                             "_INBOX.other",
+		"_INBOX.other": "_INBOX.other",
 	} {
 		if got := ackConsumer(reply); got != want {
 			t.Errorf("ackConsumer(%q) = %q, want %q", reply, got, want)
