@@ -635,3 +635,38 @@ func TestForgedMaxDeliveriesAdvisoryOfAnotherQueueIsIgnored(t *testing.T) {
 		t.Fatalf("queue reports' job is gone from the work stream: %v", err)
 	}
 }
+
+// Jobs that block each get a runner of their own: runners are woken one
+// per processor at a time, each waking the next while jobs wait, so 64
+// jobs that wait for one another all run at once rather than queue behind
+// the first runners.
+func TestBlockingJobsEachGetARunner(t *testing.T) {
+	e := newEnv(t)
+	const jobs = 64
+	var started atomic.Int32
+	all := make(chan struct{})
+	e.pool(worker.Config{Queues: map[string]worker.QueueConfig{"default": {Concurrency: jobs}}}, func(p *worker.Pool) {
+		must(t, worker.Handle(p, "wait", func(ctx context.Context, j *job.Job[struct{}]) error {
+			if started.Add(1) == jobs {
+				close(all)
+			}
+			select {
+			case <-all:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}))
+	})
+	reqs := make([]job.Request, jobs)
+	for i := range reqs {
+		reqs[i] = job.Request{Kind: "wait"}
+	}
+	_, err := e.client.EnqueueMany(context.Background(), reqs)
+	must(t, err)
+	select {
+	case <-all:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("%d of %d waiting jobs started: queued jobs waited behind blocked runners", started.Load(), jobs)
+	}
+}
