@@ -103,10 +103,10 @@ func (p *publisher) publish(w *pubWindow, i int, msg *nats.Msg) error {
 // receive takes the server's acknowledgement of a publish.
 func (p *publisher) receive(m *nats.Msg) {
 	p.mu.Lock()
-	token, ok := p.pending.Token(m.Subject)
+	s, ok := p.pending.Answer(m.Subject)
 	p.mu.Unlock()
 	if ok {
-		p.settle(token, readPubAck(m))
+		s.w.record(s.i, readPubAck(m))
 	}
 }
 
@@ -115,14 +115,17 @@ func (p *publisher) settle(token int, ack pubAck) {
 	p.mu.Lock()
 	s, ok := p.pending.Done(token)
 	p.mu.Unlock()
-	if !ok {
-		return // its window stopped waiting
+	if ok {
+		s.w.record(s.i, ack)
 	}
-	w := s.w
+}
+
+// record keeps ack as the answer to publish i of w, unless one came.
+func (w *pubWindow) record(i int, ack pubAck) {
 	w.mu.Lock()
-	if !w.acks[s.i].done {
+	if !w.acks[i].done {
 		ack.done = true
-		w.acks[s.i] = ack
+		w.acks[i] = ack
 	}
 	w.mu.Unlock()
 	select {

@@ -300,15 +300,12 @@ func (a *acker) done(token int) ([]ackRequest, bool) {
 // acknowledgements.
 func (a *acker) confirmed(msg *nats.Msg) {
 	a.mu.Lock()
-	token, ok := a.waiting.Token(msg.Subject)
+	w, ok := a.waiting.Answer(msg.Subject)
 	a.mu.Unlock()
 	if !ok {
-		return
+		return // not ours, or expired already
 	}
-	reqs, ok := a.done(token)
-	if !ok {
-		return // expired already
-	}
+	reqs := w.reqs
 	var err error
 	if len(msg.Data) == 0 && msg.Header.Get(wire.Status) == wire.StatusNoResponders {
 		err = nats.ErrNoResponders

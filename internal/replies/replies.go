@@ -49,17 +49,19 @@ func (t *Tokens[T]) Take(v T) (token int, reply string) {
 	return token, t.replies[token]
 }
 
-// Token returns the token of an answer that came on subject, if subject is
-// one of the reply subjects.
-func (t *Tokens[T]) Token(subject string) (int, bool) {
+// Answer frees the token of an answer that came on subject and returns
+// its request's value; ok is false when subject is not one of the reply
+// subjects or no request awaits it (it was forgotten, or answered
+// already).
+func (t *Tokens[T]) Answer(subject string) (v T, ok bool) {
 	if len(subject) <= len(t.inbox)+1 || subject[:len(t.inbox)] != t.inbox || subject[len(t.inbox)] != '.' {
-		return 0, false
+		return v, false
 	}
 	token, err := strconv.Atoi(subject[len(t.inbox)+1:])
-	if err != nil || token < 0 || token >= len(t.slots) {
-		return 0, false
+	if err != nil {
+		return v, false
 	}
-	return token, true
+	return t.Done(token)
 }
 
 // Done frees token, whose answer came, and returns its request's value;

@@ -37,12 +37,18 @@ func TestTokensReuseAnsweredNotForgotten(t *testing.T) {
 	}
 }
 
-func TestTokenOfSubject(t *testing.T) {
+func TestAnswerBySubject(t *testing.T) {
 	tk := New[int]("_INBOX.x")
-	tk.Take(1)
-	for subject, want := range map[string]bool{"_INBOX.x.0": true, "_INBOX.x.1": false, "_INBOX.y.0": false, "_INBOX.x.": false, "_INBOX.x0": false, "_INBOX.x.a": false} {
-		if _, ok := tk.Token(subject); ok != want {
-			t.Errorf("Token(%q) ok = %v, want %v", subject, ok, want)
+	tk.Take(7)
+	for _, subject := range []string{"_INBOX.x.1", "_INBOX.y.0", "_INBOX.x.", "_INBOX.x0", "_INBOX.x.a", "_INBOX.x.-1"} {
+		if _, ok := tk.Answer(subject); ok {
+			t.Errorf("Answer(%q) took an answer", subject)
 		}
+	}
+	if v, ok := tk.Answer("_INBOX.x.0"); !ok || v != 7 {
+		t.Fatalf("Answer(_INBOX.x.0) = %d, %v", v, ok)
+	}
+	if _, ok := tk.Answer("_INBOX.x.0"); ok {
+		t.Fatal("a second answer on the same subject was taken")
 	}
 }
