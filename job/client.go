@@ -228,7 +228,7 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]Result, err
 			}
 			switch {
 			case !published:
-			case !ack.done && (errors.Is(ctxErr, nats.ErrConnectionClosed) || errors.Is(ctxErr, nats.ErrDisconnected)):
+			case !ack.done && connectionLost(ctxErr):
 				results[next].Err = c.publishError(msgs[next], ctxErr)
 			case !ack.done:
 				results[next].Err = ctxErr
@@ -298,12 +298,10 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]Result, err
 		}
 		results[i].ID = c.plain(msg, id, o)
 		msgs[i] = msg
-		if err := c.pub.publish(w, i, msg); err != nil {
-			results[i].Err = c.publishError(msg, err)
-		}
+		c.pub.publish(w, i, msg)
 	}
 	settle(len(reqs))
-	if errors.Is(ctxErr, nats.ErrConnectionClosed) || errors.Is(ctxErr, nats.ErrDisconnected) {
+	if connectionLost(ctxErr) {
 		return results, nil // each unacknowledged job's Result says so
 	}
 	return results, ctxErr
@@ -312,7 +310,7 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]Result, err
 // notPublished is the error of a job EnqueueMany did not publish because
 // of err, met earlier in the call.
 func notPublished(err error) error {
-	if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrDisconnected) {
+	if connectionLost(err) {
 		return fmt.Errorf("jetjobs: not enqueued: the connection was lost earlier in the batch: %w", err)
 	}
 	return err

@@ -82,22 +82,21 @@ func (p *publisher) newWindow(n int) *pubWindow {
 	return &pubWindow{acks: make([]pubAck, n), wake: make(chan struct{}, 1), reconnects: p.nc.Stats().Reconnects}
 }
 
-// publish sends msg as publish i of w, its acknowledgement to come to
-// w.acks[i].
-func (p *publisher) publish(w *pubWindow, i int, msg *nats.Msg) error {
+// publish sends msg as publish i of w; its acknowledgement, or the error
+// that kept it from being sent, comes to w.acks[i].
+func (p *publisher) publish(w *pubWindow, i int, msg *nats.Msg) {
 	p.mu.Lock()
 	if err := p.subscribe(); err != nil {
 		p.mu.Unlock()
-		return err
+		w.record(i, pubAck{err: err})
+		return
 	}
 	token, reply := p.pending.Take(pubSlot{w: w, i: i})
 	msg.Reply = reply
 	p.mu.Unlock()
 	if err := p.nc.PublishMsg(msg); err != nil {
 		p.settle(token, pubAck{err: err})
-		return err
 	}
-	return nil
 }
 
 // receive takes the server's acknowledgement of a publish.
@@ -140,7 +139,7 @@ func (w *pubWindow) record(i int, ack pubAck) {
 // reconnecting or has reconnected (an acknowledgement sent on the lost
 // connection never comes; the job may or may not be stored, as with
 // nats.go's own asynchronous publish, which fails its pending publishes
-// the same way).
+// the same way). connectionLost tells these two from ctx's errors.
 func (p *publisher) waitAny(ctx context.Context, w *pubWindow) error {
 	select {
 	case <-w.wake:
@@ -164,6 +163,11 @@ func (p *publisher) waitAny(ctx context.Context, w *pubWindow) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// connectionLost reports whether err, from waitAny, is the connection's.
+func connectionLost(err error) bool {
+	return errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrDisconnected)
 }
 
 // pubCheckInterval is how often a wait for acknowledgements looks at the
