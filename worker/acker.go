@@ -307,7 +307,7 @@ func (a *acker) confirmed(msg *nats.Msg) {
 	}
 	reqs := w.reqs
 	var err error
-	if len(msg.Data) == 0 && msg.Header.Get(wire.Status) == wire.StatusNoResponders {
+	if wire.NoResponders(msg) {
 		err = nats.ErrNoResponders
 	}
 	for _, r := range reqs {

@@ -124,6 +124,12 @@ const (
 	StatusNoResponders   = "503"
 )
 
+// NoResponders reports whether m, the answer to a request, is the server's
+// "no responders" status: nothing was subscribed to the request's subject.
+func NoResponders(m *nats.Msg) bool {
+	return len(m.Data) == 0 && m.Header.Get(Status) == StatusNoResponders
+}
+
 // CopyHeader returns a copy of h for a new message made from an old one
 // (snooze, hand-back, relay, dead letter, replay): without the headers the
 // server interprets (Nats-*), which would act again on the copy, and
