@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -190,10 +191,10 @@ func (p *publisher) abandon(w *pubWindow) {
 // readPubAck reads the server's answer to a publish: the acknowledgement of
 // a stored (or duplicate) job, a JetStream error, or no responders.
 func readPubAck(m *nats.Msg) pubAck {
-	if len(m.Data) == 0 {
-		if m.Header.Get(wire.Status) == wire.StatusNoResponders {
-			return pubAck{err: jetstream.ErrNoStreamResponse}
-		}
+	switch {
+	case wire.NoResponders(m):
+		return pubAck{err: jetstream.ErrNoStreamResponse}
+	case len(m.Data) == 0:
 		return pubAck{err: errors.New("jetjobs: empty acknowledgement from the server")}
 	}
 	if ack, ok := readStoredAck(m.Data); ok {
@@ -252,8 +253,12 @@ func readStoredAck(b []byte) (ack pubAck, ok bool) {
 	}
 	n := 0
 	var seq uint64
-	for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' && n < 20 {
-		seq = seq*10 + uint64(rest[n]-'0')
+	for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+		d := uint64(rest[n] - '0')
+		if seq > (math.MaxUint64-d)/10 {
+			return ack, false // past uint64: encoding/json says so
+		}
+		seq = seq*10 + d
 		n++
 	}
 	if n == 0 {

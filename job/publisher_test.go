@@ -41,7 +41,7 @@ func TestReadPubAck(t *testing.T) {
 			t.Errorf("%s: read %+v", tc.data, ack)
 		}
 	}
-	for _, bad := range []string{`{"stream":"JOBS","seq":}`, `{"stream":"JOBS"`, `not json`, `{"seq":3}`} {
+	for _, bad := range []string{`{"stream":"JOBS","seq":18446744073709551616}`, `{"stream":"JOBS","seq":}`, `{"stream":"JOBS"`, `not json`, `{"seq":3}`} {
 		if ack := readPubAck(&nats.Msg{Data: []byte(bad)}); ack.err == nil {
 			t.Errorf("%s: read %+v, want an error", bad, ack)
 		}
