@@ -55,9 +55,9 @@ type acker struct {
 	spare []ackRequest
 	// Groups of acknowledgements published and awaiting confirmation.
 	waiting *replies.Tokens[ackWait]
-	// Slices of confirmed groups, empty, for the next batches: a batch the
-	// confirmation took over is not reused, and gathering the next in a
-	// new slice cost a fifth of the bytes the pool allocated per job.
+	// Slices of confirmed groups, empty, for the next batches' groups:
+	// gathering each group in a new slice cost a fifth of the bytes the
+	// pool allocated per job.
 	recycled [][]ackRequest
 }
 
@@ -165,13 +165,9 @@ func (a *acker) publish() {
 	batch := a.queue
 	a.queue = a.spare[:0]
 	a.mu.Unlock()
-	if a.confirm && a.publishConfirmed(batch) {
-		a.mu.Lock()
-		a.spare = a.reuse() // the queue has the old spare now
-		a.mu.Unlock()
-		return
-	}
-	if !a.confirm {
+	if a.confirm {
+		a.publishConfirmed(batch)
+	} else {
 		for i := range batch {
 			r := &batch[i]
 			a.settled(r.ev, a.nc.Publish(r.msg.Reply(), wire.AckAck))
@@ -184,11 +180,9 @@ func (a *acker) publish() {
 }
 
 // publishConfirmed publishes batch in order, each consumer's last
-// acknowledgement as a request that confirms the consumer's others.
-//
-// It reports whether the confirmation took batch over (the caller must
-// then not reuse it).
-func (a *acker) publishConfirmed(batch []ackRequest) (taken bool) {
+// acknowledgement as a request that confirms the consumer's others. Each
+// consumer's group is gathered in a slice of an earlier, confirmed group.
+func (a *acker) publishConfirmed(batch []ackRequest) {
 	groups, group := a.groups[:0], a.group[:0]
 	for i := range batch {
 		consumer := ackConsumer(batch[i].msg.Reply())
@@ -197,18 +191,15 @@ func (a *acker) publishConfirmed(batch []ackRequest) (taken bool) {
 			g++
 		}
 		if g == len(groups) {
-			groups = append(groups, ackBatchGroup{consumer: consumer})
+			a.mu.Lock()
+			reqs := a.reuse()
+			a.mu.Unlock()
+			groups = append(groups, ackBatchGroup{consumer: consumer, reqs: reqs})
 		}
 		groups[g].last = i
 		group = append(group, g)
 	}
 	nc := a.nc
-	if len(groups) == 1 {
-		// One consumer, the common case: its confirmation settles the
-		// whole batch, which it takes over instead of a copy.
-		groups[0].reqs = batch[:0:len(batch)]
-		taken = true
-	}
 	for i := range batch {
 		r := &batch[i]
 		g := &groups[group[i]]
@@ -235,7 +226,6 @@ func (a *acker) publishConfirmed(batch []ackRequest) (taken bool) {
 	}
 	clear(groups)
 	a.groups, a.group = groups[:0], group[:0]
-	return taken
 }
 
 // reuse returns a recycled slice, or nil. Called with mu held.
