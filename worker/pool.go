@@ -190,10 +190,14 @@ func (p *Pool) Start(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	if err := p.openQueues(ctx); err != nil {
+	stream, err := p.js.Stream(ctx, p.cfg.Topology.Stream)
+	if err != nil {
+		return fmt.Errorf("jetjobs: work stream %s: %w", p.cfg.Topology.Stream, err)
+	}
+	if err := p.openQueues(ctx, stream); err != nil {
 		return err
 	}
-	if err := p.openSequences(ctx); err != nil {
+	if err := p.openSequences(ctx, stream); err != nil {
 		return err
 	}
 	p.prepareKinds()
@@ -223,7 +227,7 @@ func (p *Pool) Start(ctx context.Context) (err error) {
 	}
 	p.pulling.Store(pg)
 	if len(p.idleSequences) > 0 {
-		watch := &sequenceWatch{pool: p, idle: p.idleSequences, open: p.openLater}
+		watch := &sequenceWatch{pool: p, idle: p.idleSequences}
 		if err := watch.start(ctx); err != nil {
 			pg.stop()
 			p.jobCancel()
@@ -241,13 +245,9 @@ func (p *Pool) Start(ctx context.Context) (err error) {
 	return nil
 }
 
-// openQueues creates or updates the consumer of each queue and gives each
-// queue its slots.
-func (p *Pool) openQueues(ctx context.Context) error {
-	stream, err := p.js.Stream(ctx, p.cfg.Topology.Stream)
-	if err != nil {
-		return fmt.Errorf("jetjobs: work stream %s: %w", p.cfg.Topology.Stream, err)
-	}
+// openQueues creates or updates the consumer of each queue on stream, the
+// work stream, and gives each queue its slots.
+func (p *Pool) openQueues(ctx context.Context, stream jetstream.Stream) error {
 	var shared *arbiter // slots shared by priority (Config.Concurrency)
 	if p.cfg.Concurrency > 0 {
 		shared = newArbiter(p.cfg.Concurrency)

@@ -84,11 +84,7 @@ func PartitionConsumerConfig(topo job.Topology, queue string, partition int, ack
 // message, so sixteen idle partition consumers per queue made every
 // acknowledgement cost the server about a third more
 // (docs/performance.md).
-func (p *Pool) openSequences(ctx context.Context) error {
-	stream, err := p.js.Stream(ctx, p.cfg.Topology.Stream)
-	if err != nil {
-		return fmt.Errorf("jetjobs: work stream %s: %w", p.cfg.Topology.Stream, err)
-	}
+func (p *Pool) openSequences(ctx context.Context, stream jetstream.Stream) error {
 	p.seqPartitions = job.SequencePartitionsOf(stream.CachedInfo().Config, p.cfg.Topology.Prefix)
 	if p.seqPartitions == 0 {
 		return nil
@@ -180,7 +176,6 @@ func (p *Pool) openPartitions(ctx context.Context, stream jetstream.Stream, queu
 type sequenceWatch struct {
 	pool  *Pool
 	idle  []*queue // the queues whose partitions are not open yet
-	open  func(ctx context.Context, q *queue) error
 	wake  chan struct{}
 	subs  []*nats.Subscription
 	loops loops
@@ -237,40 +232,20 @@ func (w *sequenceWatch) loop(ctx context.Context) {
 	defer probe.Stop()
 	look := true // a job stored before the subscriptions were made
 	for len(w.idle) > 0 {
-		var stream jetstream.Stream
-		if look {
-			var err error
-			if stream, err = w.pool.js.Stream(ctx, w.pool.cfg.Topology.Stream); err != nil && ctx.Err() == nil {
-				w.pool.log.LogAttrs(ctx, slog.LevelWarn, "looking for sequence jobs failed; trying again later", slog.String("error", err.Error()))
-			}
-		}
 		w.mu.Lock()
 		heard := w.heard
 		w.heard = make(map[string]bool)
 		w.mu.Unlock()
-		idle := w.idle[:0]
-		for _, q := range w.idle {
-			due := heard[q.name]
-			if !due && stream != nil {
-				found, err := w.pool.sequenceStored(ctx, stream, q.name)
-				if err != nil && ctx.Err() == nil {
-					w.pool.log.LogAttrs(ctx, slog.LevelWarn, "looking for sequence jobs failed; trying again later", slog.String("queue", q.name), slog.String("error", err.Error()))
+		if look || len(heard) > 0 {
+			stream, err := w.pool.js.Stream(ctx, w.pool.cfg.Topology.Stream)
+			if err != nil {
+				if ctx.Err() == nil {
+					w.pool.log.LogAttrs(ctx, slog.LevelWarn, "looking for sequence jobs failed; trying again later", slog.String("error", err.Error()))
 				}
-				due = found
+			} else {
+				w.openDue(ctx, stream, heard, look)
 			}
-			if due && ctx.Err() == nil {
-				if err := w.open(ctx, q); err != nil {
-					if ctx.Err() == nil {
-						w.pool.log.LogAttrs(ctx, slog.LevelError, "opening the sequence partitions of a queue failed; trying again later",
-							slog.String("queue", q.name), slog.String("error", err.Error()))
-					}
-					idle = append(idle, q)
-				}
-				continue
-			}
-			idle = append(idle, q)
 		}
-		w.idle = idle
 		if len(w.idle) == 0 || ctx.Err() != nil {
 			return
 		}
@@ -285,13 +260,37 @@ func (w *sequenceWatch) loop(ctx context.Context) {
 	}
 }
 
-// openLater opens the partitions of q, whose sequences were not in use at
-// Start, and starts pulling them.
-func (p *Pool) openLater(ctx context.Context, q *queue) error {
-	stream, err := p.js.Stream(ctx, p.cfg.Topology.Stream)
-	if err != nil {
-		return fmt.Errorf("jetjobs: work stream %s: %w", p.cfg.Topology.Stream, err)
+// openDue opens the partitions of the idle queues that were heard from or,
+// if look, have a sequence job stored in stream; the others stay idle.
+func (w *sequenceWatch) openDue(ctx context.Context, stream jetstream.Stream, heard map[string]bool, look bool) {
+	idle := w.idle[:0]
+	for _, q := range w.idle {
+		due := heard[q.name]
+		if !due && look {
+			found, err := w.pool.sequenceStored(ctx, stream, q.name)
+			if err != nil && ctx.Err() == nil {
+				w.pool.log.LogAttrs(ctx, slog.LevelWarn, "looking for sequence jobs failed; trying again later", slog.String("queue", q.name), slog.String("error", err.Error()))
+			}
+			due = found
+		}
+		if !due || ctx.Err() != nil {
+			idle = append(idle, q)
+			continue
+		}
+		if err := w.pool.openLater(ctx, stream, q); err != nil {
+			if ctx.Err() == nil {
+				w.pool.log.LogAttrs(ctx, slog.LevelError, "opening the sequence partitions of a queue failed; trying again later",
+					slog.String("queue", q.name), slog.String("error", err.Error()))
+			}
+			idle = append(idle, q)
+		}
 	}
+	w.idle = idle
+}
+
+// openLater opens the partitions of q on stream, the work stream, whose
+// sequences were not in use at Start, and starts pulling them.
+func (p *Pool) openLater(ctx context.Context, stream jetstream.Stream, q *queue) error {
 	parts, err := p.openPartitions(ctx, stream, []*queue{q})
 	if err != nil {
 		return err
