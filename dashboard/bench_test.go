@@ -16,7 +16,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetjobs/jetjobs/dashboard"
-	"github.com/jetjobs/jetjobs/internal/natstest"
 	"github.com/jetjobs/jetjobs/internal/wire"
 	"github.com/jetjobs/jetjobs/job"
 )
@@ -35,16 +34,8 @@ const (
 //
 //	go test -run '^$' -bench Pages -benchtime 20x ./dashboard/
 func BenchmarkPages(b *testing.B) {
-	srv := natstest.Start(b)
-	_, js := srv.Connect(b)
-	c, err := job.NewClient(js, job.ClientConfig{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, js, c := startNamespace(b)
 	ctx := context.Background()
-	if err := c.EnsureTopology(ctx); err != nil {
-		b.Fatal(err)
-	}
 	start := time.Now()
 	seqOf := buildBenchData(b, js, c)
 	b.Logf("built %d queues, %d pending jobs, %d dead letters in %s", benchQueues, benchPending, benchDeadLetters, time.Since(start).Round(time.Millisecond))

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/jetjobs/jetjobs/dashboard"
-	"github.com/jetjobs/jetjobs/internal/natstest"
 	"github.com/jetjobs/jetjobs/job"
 )
 
@@ -17,16 +16,8 @@ import (
 //
 //	go test -run '^$' -bench FlowPages -benchtime 20x ./dashboard/
 func BenchmarkFlowPages(b *testing.B) {
-	srv := natstest.Start(b)
-	_, js := srv.Connect(b)
-	c, err := job.NewClient(js, job.ClientConfig{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, js, c := startNamespace(b)
 	ctx := context.Background()
-	if err := c.EnsureTopology(ctx); err != nil {
-		b.Fatal(err)
-	}
 	for i := range 1000 {
 		if _, err := c.EnqueueBatch(ctx, job.Batch{ID: fmt.Sprintf("b%04d", i), OnComplete: &job.Request{Kind: "done"}}, job.Request{Kind: "part"}, job.Request{Kind: "part"}); err != nil {
 			b.Fatal(err)

@@ -39,19 +39,27 @@ type env struct {
 	live atomic.Int64
 }
 
-func newEnv(t *testing.T, cfg dashboard.Config) *env {
-	t.Helper()
-	srv := natstest.Start(t)
-	_, js := srv.Connect(t)
+// startNamespace starts a server and returns it, a JetStream context on it
+// and a client of the default namespace, whose streams exist.
+func startNamespace(tb testing.TB) (*natstest.Server, jetstream.JetStream, *job.Client) {
+	tb.Helper()
+	srv := natstest.Start(tb)
+	_, js := srv.Connect(tb)
 	c, err := job.NewClient(js, job.ClientConfig{})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := c.EnsureTopology(ctx); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+	return srv, js, c
+}
+
+func newEnv(t *testing.T, cfg dashboard.Config) *env {
+	t.Helper()
+	srv, js, c := startNamespace(t)
 	cfg.Prefix = prefix
 	h, err := dashboard.New(js, cfg)
 	if err != nil {
