@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -65,7 +64,7 @@ func BenchmarkWorkflowFan(b *testing.B) {
 	}
 	b.Run("workflow", func(b *testing.B) {
 		b.ReportAllocs()
-		cpu0 := cpuNow()
+		cpu0 := processCPU()
 		for range b.N {
 			done.Store(0)
 			target.Store(n + 2)
@@ -73,11 +72,11 @@ func BenchmarkWorkflowFan(b *testing.B) {
 			wait()
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*(n+2)), "ns/task")
-		b.ReportMetric(float64(cpuNow()-cpu0)/1e3/float64(b.N*(n+2)), "cpu-µs/task")
+		b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/1e3/float64(b.N*(n+2)), "cpu-µs/task")
 	})
 	b.Run("plain-keep-result", func(b *testing.B) {
 		b.ReportAllocs()
-		cpu0 := cpuNow()
+		cpu0 := processCPU()
 		reqs := make([]job.Request, n+2)
 		for range b.N {
 			done.Store(0)
@@ -91,19 +90,9 @@ func BenchmarkWorkflowFan(b *testing.B) {
 			wait()
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*(n+2)), "ns/task")
-		b.ReportMetric(float64(cpuNow()-cpu0)/1e3/float64(b.N*(n+2)), "cpu-µs/task")
+		b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/1e3/float64(b.N*(n+2)), "cpu-µs/task")
 	})
 }
 
 // benchWorkflows numbers the benchmark's workflows: each needs its own ID.
 var benchWorkflows atomic.Int64
-
-// cpuNow is the CPU time of this process (server, client and pool alike:
-// the benchmark's server is embedded) in nanoseconds.
-func cpuNow() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
-}
