@@ -147,9 +147,10 @@ func (p *Pool) openPartitions(ctx context.Context, stream jetstream.Stream, queu
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(partitionSetupParallelism)
 	for qi, q := range queues {
+		paused := sync.OnceValue(func() *time.Time { return queuePause(gctx, q) })
 		for i := range n {
 			g.Go(func() error {
-				cons, err := p.ensurePartitionConsumer(gctx, stream, q, i)
+				cons, err := p.ensurePartitionConsumer(gctx, stream, q, i, paused)
 				if err != nil {
 					return err
 				}
@@ -310,10 +311,30 @@ func (p *Pool) openLater(ctx context.Context, stream jetstream.Stream, q *queue)
 // partitionSetupParallelism bounds the partition consumers set up at once.
 const partitionSetupParallelism = 16
 
+// queuePause returns until when q's own consumer is paused, nil if it is
+// not, read from the server: the queue may have been paused since the
+// pool read its consumer (partitions opened on their first job come long
+// after Start).
+func queuePause(ctx context.Context, q *queue) *time.Time {
+	own := q.consumer()
+	if own == nil {
+		return nil
+	}
+	info, err := own.Info(ctx)
+	if err != nil {
+		info = own.CachedInfo()
+	}
+	if until := info.Config.PauseUntil; until != nil && until.After(time.Now()) {
+		return until
+	}
+	return nil
+}
+
 // ensurePartitionConsumer creates or updates the consumer of partition i of
-// q's sequences. A new one starts paused if q's own consumer is paused; an
+// q's sequences. A new one starts paused until paused() if that is not nil
+// (q's own consumer's pause, asked only when a consumer is created); an
 // updated one keeps its pause.
-func (p *Pool) ensurePartitionConsumer(ctx context.Context, stream jetstream.Stream, q *queue, i int) (jetstream.Consumer, error) {
+func (p *Pool) ensurePartitionConsumer(ctx context.Context, stream jetstream.Stream, q *queue, i int, paused func() *time.Time) (jetstream.Consumer, error) {
 	want := PartitionConsumerConfig(p.cfg.Topology, q.name, i, p.cfg.AckWait, p.cfg.MaxDeliver)
 	if existing, err := stream.Consumer(ctx, want.Name); err == nil {
 		have := existing.CachedInfo().Config
@@ -325,16 +346,8 @@ func (p *Pool) ensurePartitionConsumer(ctx context.Context, stream jetstream.Str
 			return existing, nil
 		}
 		want.PauseUntil = have.PauseUntil
-	} else if own := q.consumer(); own != nil {
-		// The queue may have been paused since the pool read its consumer:
-		// partitions opened on their first job come long after Start.
-		info, err := own.Info(ctx)
-		if err != nil {
-			info = own.CachedInfo()
-		}
-		if until := info.Config.PauseUntil; until != nil && until.After(time.Now()) {
-			want.PauseUntil = until
-		}
+	} else {
+		want.PauseUntil = paused()
 	}
 	cons, err := stream.CreateOrUpdateConsumer(ctx, want)
 	if err != nil {
@@ -356,7 +369,7 @@ func (p *Pool) recreatePartitionConsumer(ctx context.Context, q *queue) {
 			own = oq
 		}
 	}
-	cons, err := p.ensurePartitionConsumer(ctx, stream, own, q.part.index)
+	cons, err := p.ensurePartitionConsumer(ctx, stream, own, q.part.index, func() *time.Time { return queuePause(ctx, own) })
 	if err != nil {
 		p.log.LogAttrs(ctx, slog.LevelError, "recreating a sequence partition consumer failed", slog.String("queue", q.name),
 			slog.Int("partition", q.part.index), slog.String("error", err.Error()))
