@@ -52,10 +52,8 @@ type Pool struct {
 
 	queues     []*queue
 	partitions []*queue // one per partition of each queue's sequences (sequence.go)
-	// The work stream's sequence partitions, and the queues whose
-	// partitions are opened on their first sequence job (sequence.go).
+	// The work stream's sequence partitions (sequence.go).
 	seqPartitions int
-	idleSequences []*queue
 	seqWatch      *sequenceWatch // stopped before the pullers: it adds some
 	services      []service      // started by Start in order, stopped in reverse
 	schedules     bool           // snoozes may use the schedule stream
@@ -179,7 +177,7 @@ func (p *Pool) Start(ctx context.Context) (err error) {
 	}
 	defer func() {
 		if err != nil {
-			p.queues, p.partitions, p.idleSequences = nil, nil, nil // a failed Start leaves the pool as New had it, to try again
+			p.queues, p.partitions = nil, nil // a failed Start leaves the pool as New had it, to try again
 		}
 	}()
 	if len(p.kinds) == 0 {
@@ -197,7 +195,8 @@ func (p *Pool) Start(ctx context.Context) (err error) {
 	if err := p.openQueues(ctx, stream); err != nil {
 		return err
 	}
-	if err := p.openSequences(ctx, stream); err != nil {
+	idleSequences, err := p.openSequences(ctx, stream)
+	if err != nil {
 		return err
 	}
 	p.prepareKinds()
@@ -226,8 +225,8 @@ func (p *Pool) Start(ctx context.Context) (err error) {
 		return err
 	}
 	p.pulling.Store(pg)
-	if len(p.idleSequences) > 0 {
-		watch := &sequenceWatch{pool: p, idle: p.idleSequences}
+	if len(idleSequences) > 0 {
+		watch := &sequenceWatch{pool: p, idle: idleSequences}
 		if err := watch.start(ctx); err != nil {
 			pg.stop()
 			p.jobCancel()
@@ -404,10 +403,10 @@ type pulling struct {
 	stopped bool
 }
 
-func (pg *pulling) start(ctx context.Context) error { return pg.add(ctx, pg.queues) }
+func (pg *pulling) start(context.Context) error { return pg.add(pg.queues) }
 
 // add starts pulling queues as well, unless the pulling stopped.
-func (pg *pulling) add(_ context.Context, queues []*queue) error {
+func (pg *pulling) add(queues []*queue) error {
 	pg.mu.Lock()
 	defer pg.mu.Unlock()
 	if pg.stopped {

@@ -75,8 +75,9 @@ func PartitionConsumerConfig(topo job.Topology, queue string, partition int, ack
 // openSequences finds, for every served queue, whether its sequences are
 // in use: their partition consumers exist (an earlier pool made them), or
 // the work stream holds a job of one of its partitions. The partitions of
-// such a queue are opened now (see openPartitions); those of the others
-// are opened by the sequence watch when their first sequence job arrives.
+// such a queue are opened now (see openPartitions); the others are
+// returned, for the sequence watch to open when their first sequence job
+// arrives.
 //
 // Opening them only then is what keeps a queue that never sees a sequence
 // job as cheap as a queue with one consumer: for every acknowledged job the
@@ -84,29 +85,29 @@ func PartitionConsumerConfig(topo job.Topology, queue string, partition int, ack
 // message, so sixteen idle partition consumers per queue made every
 // acknowledgement cost the server about a third more
 // (docs/performance.md).
-func (p *Pool) openSequences(ctx context.Context, stream jetstream.Stream) error {
+func (p *Pool) openSequences(ctx context.Context, stream jetstream.Stream) (idle []*queue, err error) {
 	p.seqPartitions = job.SequencePartitionsOf(stream.CachedInfo().Config, p.cfg.Topology.Prefix)
 	if p.seqPartitions == 0 {
-		return nil
+		return nil, nil
 	}
 	var open []*queue
 	for _, q := range p.queues {
 		used, err := p.sequencesUsed(ctx, stream, q.name)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if used {
 			open = append(open, q)
 		} else {
-			p.idleSequences = append(p.idleSequences, q)
+			idle = append(idle, q)
 		}
 	}
 	parts, err := p.openPartitions(ctx, stream, open)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p.partitions = append(p.partitions, parts...)
-	return nil
+	return idle, nil
 }
 
 // sequencesUsed reports whether queue's sequences are in use: the consumer
@@ -300,7 +301,7 @@ func (p *Pool) openLater(ctx context.Context, stream jetstream.Stream, q *queue)
 	if pg == nil {
 		return errors.New("jetjobs: the pool is not pulling")
 	}
-	if err := pg.add(ctx, parts); err != nil {
+	if err := pg.add(parts); err != nil {
 		return err
 	}
 	p.log.LogAttrs(ctx, slog.LevelInfo, "opened the sequence partitions of a queue on its first sequence job",
