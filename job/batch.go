@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
 	"github.com/jetjobs/jetjobs/internal/faultpoint"
@@ -263,41 +262,24 @@ func (c *Client) storeBatchJobs(ctx context.Context, batch string, msgs []*nats.
 	return results, &berr
 }
 
-// publishAll publishes built messages, pipelined; jobs says they are job
-// messages, for BeforePublish.
+// publishAll publishes built messages, pipelined, and returns their Results
+// (ctx's error, or a lost connection, in those not acknowledged); jobs says
+// they are job messages, for BeforePublish.
 func (c *Client) publishAll(ctx context.Context, msgs []*nats.Msg, ids []string, jobs bool) []Result {
 	results := make([]Result, len(msgs))
-	for start := 0; start < len(msgs); start += enqueueWindow {
-		end := min(start+enqueueWindow, len(msgs))
-		futures := make([]jetstream.PubAckFuture, end-start)
-		for i := start; i < end; i++ {
-			results[i].ID = ids[i]
-			if jobs && c.before != nil {
-				c.before(ctx, msgs[i])
-			}
-			f, err := c.js.PublishMsgAsync(msgs[i], enqueueStallWait)
-			if err != nil {
-				results[i].Err = c.publishError(msgs[i], err)
-				continue
-			}
-			futures[i-start] = f
+	pl := c.newPipeline(ctx, results)
+	for i, msg := range msgs {
+		results[i].ID = ids[i]
+		if err := pl.room(i); err != nil {
+			results[i].Err = notPublished(err)
+			continue
 		}
-		for k, f := range futures {
-			i := start + k
-			if f == nil {
-				continue
-			}
-			select {
-			case ack := <-f.Ok():
-				results[i].Seq, results[i].Duplicate = ack.Sequence, ack.Duplicate
-				results[i].Err = c.storedIn(msgs[i], ack.Stream)
-			case err := <-f.Err():
-				results[i].Err = c.publishError(msgs[i], err)
-			case <-ctx.Done():
-				results[i].Err = ctx.Err()
-			}
+		if jobs && c.before != nil {
+			c.before(ctx, msg)
 		}
+		pl.publish(i, msg)
 	}
+	_ = pl.finish() // each Result has its error
 	return results
 }
 

@@ -207,50 +207,10 @@ var enqueueStallWait = jetstream.WithStallWait(5 * time.Second)
 // not published after it; the returned error is then nil.
 func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]Result, error) {
 	results := make([]Result, len(reqs))
-	msgs := make([]*nats.Msg, len(reqs))
-	w := c.pub.newWindow(len(reqs))
-	var ctxErr error
-	// settle fills in the Results before index end, in order, waiting for
-	// each acknowledgement; once ctx ended (or the connection closed), a
-	// published job not acknowledged gets that error.
-	next := 0
-	settle := func(end int) {
-		for next < end {
-			w.mu.Lock()
-			ack, published := w.acks[next], msgs[next] != nil
-			w.mu.Unlock()
-			if published && !ack.done && ctxErr == nil {
-				if err := c.pub.waitAny(ctx, w); err != nil {
-					ctxErr = err
-					c.pub.abandon(w)
-				}
-				continue
-			}
-			switch {
-			case !published:
-			case !ack.done && connectionLost(ctxErr):
-				results[next].Err = c.publishError(msgs[next], ctxErr)
-			case !ack.done:
-				results[next].Err = ctxErr
-			case ack.err != nil:
-				results[next].Err = c.publishError(msgs[next], ack.err)
-			default:
-				results[next].Seq, results[next].Duplicate = ack.seq, ack.duplicate
-				results[next].Err = c.storedIn(msgs[next], ack.stream)
-				if results[next].ID == "" {
-					results[next].ID = sequenceID(ack.stream, ack.seq)
-				}
-			}
-			next++
-		}
-	}
+	pl := c.newPipeline(ctx, results)
 	for i, r := range reqs {
-		// Keep at most enqueueWindow publishes outstanding.
-		if i-next >= enqueueWindow {
-			settle(i - enqueueWindow/2)
-		}
-		if ctxErr != nil {
-			results[i] = Result{Err: notPublished(ctxErr)}
+		if err := pl.room(i); err != nil {
+			results[i] = Result{Err: notPublished(err)}
 			continue
 		}
 		msg, id, o, err := c.message(r.Kind, r.Args, r.Options)
@@ -297,14 +257,9 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]Result, err
 			continue
 		}
 		results[i].ID = c.plain(msg, id, o)
-		msgs[i] = msg
-		c.pub.publish(w, i, msg)
+		pl.publish(i, msg)
 	}
-	settle(len(reqs))
-	if connectionLost(ctxErr) {
-		return results, nil // each unacknowledged job's Result says so
-	}
-	return results, ctxErr
+	return results, pl.finish()
 }
 
 // notPublished is the error of a job EnqueueMany did not publish because

@@ -166,6 +166,88 @@ func (p *publisher) waitAny(ctx context.Context, w *pubWindow) error {
 	}
 }
 
+// pipeline publishes one call's messages through the client's publisher,
+// keeping at most enqueueWindow of them awaiting acknowledgement, and fills
+// in their Results in order (EnqueueMany, and the jobs of a batch or a
+// workflow).
+type pipeline struct {
+	c       *Client
+	ctx     context.Context
+	w       *pubWindow
+	msgs    []*nats.Msg // published, by index
+	results []Result
+	next    int   // the Results before next are filled in
+	err     error // ctx's error, or the lost connection's, once met
+}
+
+// newPipeline returns a pipeline filling in results, one per message.
+func (c *Client) newPipeline(ctx context.Context, results []Result) *pipeline {
+	return &pipeline{c: c, ctx: ctx, w: c.pub.newWindow(len(results)), msgs: make([]*nats.Msg, len(results)), results: results}
+}
+
+// room waits, if message i would make too many await acknowledgement, for
+// the older half, and returns the error that ends the pipeline, if met:
+// message i and later are then not to be published.
+func (pl *pipeline) room(i int) error {
+	if i-pl.next >= enqueueWindow {
+		pl.settle(i - enqueueWindow/2)
+	}
+	return pl.err
+}
+
+// publish sends msg as message i; its Result is filled in by settle.
+func (pl *pipeline) publish(i int, msg *nats.Msg) {
+	pl.msgs[i] = msg
+	pl.c.pub.publish(pl.w, i, msg)
+}
+
+// settle fills in the Results before index end, in order, waiting for
+// each acknowledgement; once ctx ended (or the connection was lost), a
+// published message not acknowledged gets that error.
+func (pl *pipeline) settle(end int) {
+	c, results := pl.c, pl.results
+	for pl.next < end {
+		i := pl.next
+		pl.w.mu.Lock()
+		ack, published := pl.w.acks[i], pl.msgs[i] != nil
+		pl.w.mu.Unlock()
+		if published && !ack.done && pl.err == nil {
+			if err := c.pub.waitAny(pl.ctx, pl.w); err != nil {
+				pl.err = err
+				c.pub.abandon(pl.w)
+			}
+			continue
+		}
+		switch {
+		case !published:
+		case !ack.done && connectionLost(pl.err):
+			results[i].Err = c.publishError(pl.msgs[i], pl.err)
+		case !ack.done:
+			results[i].Err = pl.err
+		case ack.err != nil:
+			results[i].Err = c.publishError(pl.msgs[i], ack.err)
+		default:
+			results[i].Seq, results[i].Duplicate = ack.seq, ack.duplicate
+			results[i].Err = c.storedIn(pl.msgs[i], ack.stream)
+			if results[i].ID == "" {
+				results[i].ID = sequenceID(ack.stream, ack.seq)
+			}
+		}
+		pl.next++
+	}
+}
+
+// finish fills in every Result and returns ctx's error if ctx ended before
+// every acknowledgement came; a lost connection is reported in the Results
+// alone.
+func (pl *pipeline) finish() error {
+	pl.settle(len(pl.results))
+	if connectionLost(pl.err) {
+		return nil
+	}
+	return pl.err
+}
+
 // connectionLost reports whether err, from waitAny, is the connection's.
 func connectionLost(err error) bool {
 	return errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrDisconnected)
